@@ -1,0 +1,168 @@
+"""apply(): carries a plan out, in dependency order, and records each change as it lands.
+
+- Every change waits for the changes it depends on; a change whose dependency failed is skipped
+  (for a block dependency, only when the key it needs is among the block's failures).
+- Changes of one integration run at most ``concurrency[integration]`` at a time; integrations run
+  side by side.
+- Retries of temporary platform errors (429, 5xx, timeouts) happen in the providers' HTTP layer,
+  with backoff and jitter, honouring Retry-After; what still fails is reported here.
+- The state is written as each change lands (one short transaction each), never at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import Action, Change, Plan, Resource
+from reconciler.providers.base import Applied, Provider
+from reconciler.secrets import redact
+from reconciler.state import StateStore
+
+log = logging.getLogger(__name__)
+
+DONE, PARTIAL, FAILED, SKIPPED = "done", "partial", "failed", "skipped"
+# Platform-side facts are observed, never recorded as applied attributes.
+OBSERVED_ONLY = frozenset({"status", "transmission"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change: Change
+    status: str  # done | partial | failed | skipped
+    message: str = ""
+    failed_keys: frozenset[str] = frozenset()
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    adopted: int = 0
+    forgotten: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == DONE for o in self.outcomes)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "done": self.count(DONE),
+            "partial": self.count(PARTIAL),
+            "failed": self.count(FAILED),
+            "skipped": self.count(SKIPPED),
+            "adopted": self.adopted,
+            "forgotten": self.forgotten,
+        }
+
+
+async def apply(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    store: StateStore,
+    *,
+    concurrency: Mapping[str, int],
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> ApplyResult:
+    """Carry out ``plan`` and record it; returns what happened to each change."""
+    result = ApplyResult()
+    if plan.adopt:
+        store.record(plan.adopt)
+        result.adopted = len(plan.adopt)
+    if plan.forget:
+        store.remove(plan.forget)
+        result.forgotten = len(plan.forget)
+    runner = _Runner(providers, store, concurrency, result, on_outcome)
+    await asyncio.gather(*[runner.start(change) for change in plan.changes])
+    position = {change.id: i for i, change in enumerate(plan.changes)}
+    result.outcomes.sort(key=lambda o: position[o.change.id])
+    return result
+
+
+class _Runner:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        store: StateStore,
+        concurrency: Mapping[str, int],
+        result: ApplyResult,
+        on_outcome: Callable[[Outcome], None] | None,
+    ) -> None:
+        self.providers = providers
+        self.store = store
+        self.result = result
+        self.on_outcome = on_outcome
+        self.limits = {name: asyncio.Semaphore(max(1, n)) for name, n in concurrency.items()}
+        self.finished: dict[str, asyncio.Future[Outcome]] = {}
+
+    def start(self, change: Change) -> asyncio.Future[Outcome]:
+        future = asyncio.ensure_future(self._run(change))
+        self.finished[change.id] = future
+        return future
+
+    async def _run(self, change: Change) -> Outcome:
+        blocked = await self._blocked_by(change)
+        if blocked:
+            return self._report(Outcome(change, SKIPPED, blocked))
+        limit = self.limits.setdefault(change.integration, asyncio.Semaphore(1))
+        async with limit:
+            outcome = await self._execute(change)
+        return self._report(outcome)
+
+    async def _blocked_by(self, change: Change) -> str:
+        for dep in change.depends_on:
+            future = self.finished.get(dep)
+            if future is None:
+                continue  # not in this plan (a targeted or partial plan): nothing to wait for
+            outcome = await asyncio.shield(future)
+            needed = set(change.keys) & outcome.failed_keys
+            if outcome.status in (FAILED, SKIPPED) or needed:
+                return f"skipped: {dep} did not succeed"
+        return ""
+
+    async def _execute(self, change: Change) -> Outcome:
+        provider = self.providers[change.integration]
+        try:
+            applied = await provider.execute(change)
+        except ReconcilerError as exc:
+            return Outcome(change, FAILED, redact(str(exc)), frozenset(change.keys))
+        except Exception as exc:  # noqa: BLE001 - one broken change must not stop the others
+            log.debug("apply: %s raised", change.id, exc_info=True)
+            message = redact(f"unexpected {exc.__class__.__name__}: {exc}")
+            return Outcome(change, FAILED, message, frozenset(change.keys))
+        self._record(change, applied)
+        if applied.failed:
+            detail = "; ".join(f"{k}: {v}" for k, v in sorted(applied.failed.items())[:5])
+            return Outcome(change, PARTIAL, redact(detail), frozenset(applied.failed))
+        return Outcome(change, DONE)
+
+    def _record(self, change: Change, applied: Applied) -> None:
+        landed = [k for k in change.keys if k not in applied.failed]
+        if not landed:
+            return
+        if change.after is None:
+            self.store.remove(
+                [a for a, k in zip(change.addresses(), change.keys, strict=True) if k in landed]
+            )
+            return
+        attrs = {k: v for k, v in change.after.items() if k not in OBSERVED_ONLY}
+        merge = change.action not in (Action.CREATE, Action.LINK)
+        self.store.record(
+            (
+                Resource(change.integration, change.kind, key, attrs,
+                         remote_id=applied.remote_ids.get(key))
+                for key in landed
+            ),
+            merge=merge,
+        )
+
+    def _report(self, outcome: Outcome) -> Outcome:
+        self.result.outcomes.append(outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome

@@ -1,0 +1,380 @@
+"""The `reconcile` command: parse options, call the core, render, and exit with a clear code.
+
+Exit codes (as Terraform's -detailed-exitcode): 0 success and nothing to do, 1 error,
+2 success with changes present (plan --detailed-exitcode) or drift found (drift).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from reconciler import __version__
+from reconciler.applier import ApplyResult, Outcome, apply
+from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.model import Plan
+from reconciler.planner import drift as compute_drift
+from reconciler.planner import plan as compute_plan
+from reconciler.render import jsonplan, text
+from reconciler.runtime import Workspace, connect, observe, remember
+from reconciler.secrets import redact
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def handles_errors(func: F) -> F:
+    """Turn project errors into one clear message and their exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReconcilerError as exc:
+            err.print(f"[red]Error:[/red] {_escape(redact(str(exc)))}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print("[red]Interrupted.[/red]")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(message: str) -> str:
+    from rich.markup import escape
+
+    return escape(message)
+
+
+def workspace_options(func: F) -> F:
+    func = click.option(
+        "--state", "state", envvar="RECONCILER_STATE", metavar="URL",
+        help="State database URL (default sqlite:///state/reconciler.db; env RECONCILER_STATE).",
+    )(func)
+    func = click.option(
+        "--specs", "specs", envvar="RECONCILER_SPECS", default="specs", show_default=True,
+        type=click.Path(path_type=Path), help="Directory of spec files (env RECONCILER_SPECS).",
+    )(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconcile")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Keep an ISP's third-party platforms in line with the specs declared in git."""
+    _setup_logging(verbose)
+
+
+# -- validate ---------------------------------------------------------------------------
+
+
+@main.command()
+@workspace_options
+@handles_errors
+def validate(specs: Path, state: str | None) -> None:
+    """Check the specs (schema and domain rules) without touching any platform."""
+    from reconciler.specs import load_desired
+
+    desired = load_desired(specs)
+    kinds: dict[str, int] = {}
+    for res in desired.resources.values():
+        kinds[res.kind] = kinds.get(res.kind, 0) + 1
+    services = desired.settings.get("services", {})
+    out.print(
+        f"[green]Valid:[/green] {len(desired.integrations)} integrations, "
+        f"{kinds.get('number', 0)} numbers in ranges, {len(services)} client services, "
+        f"{kinds.get('link', 0)} number assignments in {specs}."
+    )
+
+
+# -- plan -------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def _observe_and_plan(ws: Workspace) -> tuple[Plan, dict[str, Any]]:
+    known = ws.known()
+    async with connect(ws.select(), ws.state_dir) as providers:
+        observed = await observe(providers)
+    remember(ws.store, observed, known)
+    return compute_plan(ws.desired, known, observed), {n: o.reads for n, o in observed.items()}
+
+
+def _show_plan(ws: Workspace, plan: Plan, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(jsonplan.plan_to_json(plan, created_at=_now()), indent=2))
+    else:
+        text.render_plan(plan, out, platforms=ws.platforms())
+
+
+def _write_plan(plan: Plan, path: Path) -> None:
+    data = jsonplan.plan_to_json(plan, created_at=_now())
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+@main.command("plan")
+@workspace_options
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Save the plan to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (docs/json.md).")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when none (1 on error).")
+@handles_errors
+def plan_cmd(specs: Path, state: str | None, out_file: Path | None, as_json: bool,
+             detailed_exitcode: bool) -> None:
+    """Show what apply would change on each platform, and why."""
+    ws = Workspace.open(specs, state)
+    try:
+        plan, _reads = asyncio.run(_observe_and_plan(ws))
+        _show_plan(ws, plan, as_json)
+        if out_file is not None:
+            _write_plan(plan, out_file)
+            if not as_json:
+                out.print(f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
+                          f"exactly this plan.")
+    finally:
+        ws.close()
+    sys.exit(EXIT_CHANGES if detailed_exitcode and not plan.empty else EXIT_OK)
+
+
+# -- apply ------------------------------------------------------------------------------
+
+
+def _load_planfile(path: Path, ws: Workspace) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StalePlanError(f"cannot read plan file {path}: {exc}") from None
+    plan = jsonplan.plan_from_json(data, path=str(path))
+    _check_fresh(plan, ws, path)
+    return plan
+
+
+def _check_fresh(plan: Plan, ws: Workspace, path: Path) -> None:
+    """Refuse a saved plan made against another state or spec set."""
+    known, fp = ws.known(), plan.fingerprint
+    redo = f"run `reconcile plan --out {path}` again, review it, then apply it"
+    if fp.lineage != known.lineage:
+        raise StalePlanError(f"plan file {path} was made against another state (lineage "
+                             f"{fp.lineage}, this state is {known.lineage}): {redo}")
+    if fp.serial != known.serial:
+        raise StalePlanError(f"plan file {path} is stale: the state moved from serial {fp.serial} "
+                             f"to {known.serial} since it was made: {redo}")
+    if fp.specs_digest != ws.desired.digest:
+        raise StalePlanError(f"plan file {path} was made from other specs: the spec files "
+                             f"changed since: {redo}")
+
+
+def _confirm(plan: Plan, auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ReconcilerError("apply needs a confirmation: run it on a terminal, or pass "
+                              "--auto-approve (for CI, after reviewing the plan)")
+    answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="",
+                          show_default=False)
+    if answer.strip() != "yes":
+        raise ReconcilerError("apply cancelled: nothing was changed")
+
+
+def _progress(total: int) -> Callable[[Outcome], None]:
+    done = 0
+
+    def report(outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
+        out.print(f"[dim][{done}/{total}][/dim] {text.outcome_line(outcome)}")
+
+    return report
+
+
+async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[Plan, ApplyResult]:
+    known = ws.known()
+    names = plan.integrations if plan is not None else None
+    async with connect(ws.select(names), ws.state_dir) as providers:
+        if plan is None:
+            observed = await observe(providers)
+            remember(ws.store, observed, known)
+            plan = compute_plan(ws.desired, known, observed)
+            text.render_plan(plan, out, platforms=ws.platforms())
+            if plan.empty:
+                return plan, ApplyResult()
+            _confirm(plan, auto_approve)
+        total = len(plan.changes)
+        result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
+                             on_outcome=_progress(total))
+    return plan, result
+
+
+@main.command("apply")
+@workspace_options
+@click.argument("planfile", required=False, type=click.Path(path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@handles_errors
+def apply_cmd(specs: Path, state: str | None, planfile: Path | None, auto_approve: bool) -> None:
+    """Make the platforms match the specs (or carry out a saved PLANFILE)."""
+    ws = Workspace.open(specs, state)
+    try:
+        saved = _load_planfile(planfile, ws) if planfile is not None else None
+        run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
+        plan, result = asyncio.run(_apply(ws, saved, auto_approve))
+        outcome = "ok" if result.ok else "failed"
+        ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
+        if not plan.empty:
+            text.render_apply_result(result, out)
+    finally:
+        ws.close()
+    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+@main.command("drift")
+@workspace_options
+@click.option("--json", "as_json", is_flag=True, help="Print the drift report as JSON.")
+@handles_errors
+def drift_cmd(specs: Path, state: str | None, as_json: bool) -> None:
+    """Report what the platforms hold that differs from what was last applied (exit 2 if any)."""
+    ws = Workspace.open(specs, state)
+    try:
+        known = ws.known()
+
+        async def run() -> dict[str, Any]:
+            async with connect(ws.select(), ws.state_dir) as providers:
+                return await observe(providers)
+
+        observed = asyncio.run(run())
+        remember(ws.store, observed, known)
+        items = compute_drift(known, observed, ws.platforms())
+    finally:
+        ws.close()
+    if as_json:
+        click.echo(json.dumps(jsonplan.drift_to_json(items, checked=sorted(observed),
+                                                      created_at=_now()), indent=2))
+    else:
+        text.render_drift(items, sorted(observed), out)
+    sys.exit(EXIT_CHANGES if any(d.kind != "converging" for d in items) else EXIT_OK)
+
+
+# -- show -------------------------------------------------------------------------------
+
+
+@main.command("show")
+@workspace_options
+@click.option("--integration", help="Only this integration.")
+@click.option("--kind", help="Only this kind of resource (number, link).")
+@click.option("--status", help="Only resources whose last observed status or transmission "
+                               "is this (free, linked, removing, error, sent, blocked...).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handles_errors
+def show_cmd(specs: Path, state: str | None, integration: str | None, kind: str | None,
+             status: str | None, as_json: bool) -> None:
+    """List the managed resources recorded in the state."""
+    from reconciler.state import StateStore, state_url
+
+    store = StateStore(state_url(state))
+    try:
+        rows = [r for r in store.rows(integration=integration, kind=kind)
+                if status is None or status in _facts(r.observed)]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([_row_json(r) for r in rows], indent=2, default=str))
+        return
+    _show_table(rows)
+
+
+def _facts(observed: dict[str, Any]) -> set[str]:
+    """The status words a row answers to: its observed status, transmission, and 'blocked'."""
+    words = {str(observed.get("status", "")), str(observed.get("transmission", ""))}
+    if observed.get("blocked"):
+        words.add("blocked")
+    return words - {""}
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    return {"address": row.address, "integration": row.integration, "kind": row.kind,
+            "key": row.key, "remote_id": row.remote_id, "attributes": row.attributes,
+            "observed": row.observed, "updated_at": row.updated_at.isoformat(),
+            "serial": row.serial}
+
+
+def _show_table(rows: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    for column in ("address", "observed", "attributes"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        facts = ", ".join(f"{k}={v}" for k, v in sorted(row.observed.items())
+                          if k in ("status", "transmission", "blocked"))
+        attrs = ", ".join(f"{k}={v}" for k, v in sorted(row.attributes.items()))
+        table.add_row(row.address, facts, attrs)
+    out.print(table)
+    out.print(f"\n{len(rows)} managed resources.")
+
+
+# -- sim --------------------------------------------------------------------------------
+
+
+@main.group()
+def sim() -> None:
+    """Platform simulators, for demos, rehearsals and tests."""
+
+
+@sim.command("serve")
+@click.option("--platform", default="saperx-stfc", show_default=True,
+              type=click.Choice(["saperx-stfc"]), help="Which platform to simulate.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--token", envvar="SIM_TOKEN", required=True,
+              help="The bearer token the simulator accepts (env SIM_TOKEN).")
+@click.option("--removal-delay", default=5.0, show_default=True, type=float,
+              help="Seconds before an unlinked number leaves the removal queue.")
+@click.option("--latency", default=0.0, show_default=True, type=float,
+              help="Seconds added to every request.")
+@click.option("--error-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests answered 503.")
+@click.option("--rate-limit-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests answered 429 with Retry-After.")
+@click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
+@handles_errors
+def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float,
+              latency: float, error_rate: float, rate_limit_rate: float, seed: int | None) -> None:
+    """Serve a platform simulator over HTTP on loopback."""
+    from reconciler.sim.serve import serve
+
+    serve(platform, host=host, port=port, token=token, removal_delay=removal_delay,
+          latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate, seed=seed)

@@ -1,0 +1,306 @@
+"""The values that flow through the tool: resources, changes and plans.
+
+Everything here is plain data with no I/O, shared by the loader (which builds ``Desired``), the
+providers (which build ``Observed``), the state store (which builds ``Known``), the planner (which
+turns the three into a ``Plan``) and the applier (which carries a plan out).
+
+Addresses never change while a resource lives: ``<integration>.<kind>["<key>"]``, for example
+``stfc-sp.number["1130001001"]`` or ``stfc-sp.link["1130001001"]``. A change that touches a block
+of resources at once (registering a range of numbers) has a block address
+``stfc-sp.number[1130001000..1130001019]`` and lists its members in ``keys``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+PLAN_FORMAT_VERSION = 1
+
+
+def address(integration: str, kind: str, key: str) -> str:
+    """The stable address of one resource."""
+    return f'{integration}.{kind}["{key}"]'
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where in the spec files a value was declared (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a secret (``${env:NAME}`` or ``${file:PATH}``); never the value itself."""
+
+    scheme: str  # "env" | "file"
+    name: str
+    base_dir: str = "."  # where a relative ${file:...} path is resolved from
+
+    def __str__(self) -> str:
+        return f"${{{self.scheme}:{self.name}}}"
+
+
+@dataclass(frozen=True)
+class Integration:
+    """One connection to one platform, as declared."""
+
+    name: str
+    platform: str
+    endpoint: str  # a URL, or "embedded"
+    credentials: Mapping[str, SecretRef | str]  # a str only for non-secret fields (usernames)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    source: Source | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.endpoint == "embedded"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing on one platform, described by its essential attributes.
+
+    ``attrs`` holds only what is compared when planning: never server noise such as timestamps,
+    and never a secret. ``remote_id`` is the platform's own identifier when it has one.
+    """
+
+    integration: str
+    kind: str
+    key: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    source: Source | None = None
+    remote_id: str | None = None
+
+    @property
+    def address(self) -> str:
+        return address(self.integration, self.kind, self.key)
+
+
+def index(resources: Iterable[Resource]) -> dict[str, Resource]:
+    """Resources keyed by address."""
+    return {r.address: r for r in resources}
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the operator declared: integrations and the resources they should hold."""
+
+    integrations: Mapping[str, Integration]
+    resources: Mapping[str, Resource]  # by address
+    digest: str  # sha256 of the spec files, binds saved plans to the spec set
+    settings: Mapping[str, Any] = field(default_factory=dict)  # per-integration extras (ranges...)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one integration's platform holds, as read by its provider."""
+
+    integration: str
+    resources: Mapping[str, Resource]  # by address
+    catalogs: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    reads: int = 0  # API calls the observation took
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the state store remembers: the resources we manage, as last applied."""
+
+    lineage: str
+    serial: int
+    resources: Mapping[str, Resource]  # by address
+
+
+class Action(str, Enum):
+    """What a change does. The order of members is the default order within one address."""
+
+    CREATE = "create"
+    LINK = "link"
+    UPDATE = "update"
+    RESUME = "resume"
+    SUSPEND = "suspend"
+    UNLINK = "unlink"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def verb(self) -> str:
+        return _VERBS[self]
+
+
+_SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.DELETE: "-",
+    Action.LINK: ">",
+    Action.UNLINK: "<",
+    Action.SUSPEND: "!",
+    Action.RESUME: "^",
+}
+_VERBS = {
+    Action.CREATE: "to create",
+    Action.UPDATE: "to update",
+    Action.DELETE: "to delete",
+    Action.LINK: "to link",
+    Action.UNLINK: "to unlink",
+    Action.SUSPEND: "to suspend",
+    Action.RESUME: "to resume",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan.
+
+    ``keys`` lists the resource keys the change touches (one, or many for a block change).
+    ``before``/``after`` are the attributes of each touched resource before and after.
+    ``reason`` only explains; nothing decides on it. ``depends_on`` lists the ids of changes
+    that must succeed first.
+    """
+
+    integration: str
+    kind: str
+    action: Action
+    keys: tuple[str, ...]
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str
+    source: Source | None = None
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        if len(self.keys) == 1:
+            return address(self.integration, self.kind, self.keys[0])
+        return f"{self.integration}.{self.kind}[{self.keys[0]}..{self.keys[-1]}]"
+
+    @property
+    def id(self) -> str:
+        return f"{self.action.value}:{self.address}"
+
+    def addresses(self) -> list[str]:
+        return [address(self.integration, self.kind, key) for key in self.keys]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "address": self.address,
+            "integration": self.integration,
+            "kind": self.kind,
+            "action": self.action.value,
+            "keys": list(self.keys),
+            "before": dict(self.before) if self.before is not None else None,
+            "after": dict(self.after) if self.after is not None else None,
+            "reason": self.reason,
+            "source": self.source.to_json() if self.source else None,
+            "depends_on": list(self.depends_on),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Change:
+        src = data.get("source")
+        return cls(
+            integration=data["integration"],
+            kind=data["kind"],
+            action=Action(data["action"]),
+            keys=tuple(data["keys"]),
+            before=data.get("before"),
+            after=data.get("after"),
+            reason=data["reason"],
+            source=Source(**src) if src else None,
+            depends_on=tuple(data.get("depends_on", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the plan reports without acting on it (converging, waiting, unmanaged)."""
+
+    address: str
+    integration: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "integration": self.integration, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a plan was computed from; a saved plan is refused when any of it moved."""
+
+    lineage: str
+    serial: int
+    specs_digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lineage": self.lineage, "serial": self.serial, "specs_digest": self.specs_digest}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered changes that make the platforms match the specs, and what to record.
+
+    ``adopt`` lists resources that already match the specs on the platform but are not in the
+    state yet: applying records them as managed without any remote call. ``forget`` lists state
+    records whose resource is gone from the platform and from the specs.
+    """
+
+    changes: tuple[Change, ...]
+    fingerprint: Fingerprint
+    adopt: tuple[Resource, ...] = ()
+    forget: tuple[str, ...] = ()
+    converging: tuple[Note, ...] = ()
+    warnings: tuple[Note, ...] = ()
+    integrations: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changes or self.adopt or self.forget)
+
+    def counts(self) -> dict[str, int]:
+        """Changes per action, counting every resource a block change touches."""
+        out: dict[str, int] = {}
+        for change in self.changes:
+            out[change.action.value] = out.get(change.action.value, 0) + len(change.keys)
+        return out
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between what we last applied (state) and what the platform holds.
+
+    ``kind`` is ``changed`` (changed outside the tool: ``fields`` lists what moved),
+    ``missing`` (gone from the platform) or ``converging`` (a platform queue is still working,
+    which is not drift).
+    """
+
+    address: str
+    integration: str
+    kind: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    fields: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "integration": self.integration,
+            "kind": self.kind,
+            "fields": list(self.fields),
+            "before": dict(self.before) if self.before is not None else None,
+            "after": dict(self.after) if self.after is not None else None,
+        }

@@ -1,0 +1,408 @@
+"""SaperX STFC provider: numbers and their links to client services on the STFC platform.
+
+The wire contract is the one :mod:`reconciler.sim.saperx_stfc` documents (SaperX publishes none).
+Resources it observes and changes:
+
+- ``number`` (key: the 10-digit national number): ``country_code``, ``status`` (free | linked |
+  removing) and ``transmission`` (pending | sent | error). Registered in blocks of consecutive
+  numbers with one call per block; deleted singly, or by range where the platform lists the
+  numbers it refused (still linked) and the rest of the block lands; "updated" only to be
+  retransmitted (``after: {"transmission": "sent"}``).
+- ``link`` (key: the number), only while the number is linked (not while it waits in the removal
+  queue): ``service`` (HubSoft's id_cliente_servico), ``plan`` (the plan's *name*, as specs write
+  it; ``#<id>`` for a plan missing from the catalog), ``params``, ``blocked``, ``document``,
+  ``name``.
+
+Every write is safe to repeat: "already registered", "already linked to this service", "already
+free" and "already deleted" answers count as success, so the applier may retry after a timeout.
+The token only lives in the HTTP client's headers; it is masked from every error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from reconciler import errors
+from reconciler.model import Action, Change, Integration, Observed, Resource, index
+from reconciler.providers.base import Applied, Health
+from reconciler.providers.http import ApiClient, Sleep
+
+EMBEDDED_URL = "http://saperx-stfc.embedded"
+MAX_RANGE = 10_000  # numbers per registration or removal call
+STATUS = {"livre": "free", "vinculado": "linked", "em_remocao": "removing"}
+TRANSMISSION = {"pendente": "pending", "transmitido": "sent", "erro": "error"}
+
+_REFUSALS = {
+    "numero_inexistente": "number {key} is not registered on the platform; register it first",
+    "numero_vinculado": "number {key} is linked to another client service or waiting in the "
+    "removal queue; unlink it (and let the queue free it) first",
+    "numero_livre": "number {key} is not linked to any client service",
+    "numero_em_remocao": "number {key} is waiting in the removal queue; wait until it is free",
+    "ja_vinculado": "number {key} is already linked to this client service",
+}
+
+
+class SaperxStfcProvider:
+    """One integration's connection to a SaperX STFC platform."""
+
+    platform: ClassVar[str] = "saperx-stfc"
+
+    def __init__(
+        self,
+        integration: Integration,
+        credentials: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        timeout: float = 10.0,
+        sleep: Sleep | None = None,
+    ) -> None:
+        """``sleep`` replaces the retry backoff's asyncio.sleep (tests)."""
+        self.integration = integration
+        token = credentials.get("token")
+        if not token:
+            raise errors.AuthError(
+                "credentials.token is missing; set it in the integration", integration=self.name
+            )
+        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self._plans: tuple[Mapping[str, Any], ...] | None = None
+        self._client = ApiClient(
+            _base_url(integration, transport),
+            integration=self.name,
+            headers={"Authorization": f"Bearer {token}"},
+            secrets=(token,),
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            sleep=sleep,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def __repr__(self) -> str:
+        return f"SaperxStfcProvider({self.name!r})"
+
+    # -- observe -----------------------------------------------------------------------------
+
+    async def observe(self) -> Observed:
+        """The plan catalog, then every page of numbers (page 0 first to learn how many)."""
+        plans = await self._fetch_plans()
+        first = await self._page(0)
+        last = int(first["paginacao"].get("ultima_pagina", 0))
+        rest = await self._bounded([lambda p=p: self._page(p) for p in range(1, last + 1)])
+        names = {plan["id"]: plan["nome"] for plan in plans}
+        items = [item for page in (first, *rest) for item in page["numeros"]]
+        try:
+            resources = [r for item in items for r in self._resources(item, names)]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._unexpected("GET /api/numeros", {"missing or malformed": str(exc)}) from None
+        return Observed(self.name, index(resources), catalogs={"plans": plans}, reads=2 + len(rest))
+
+    def _resources(self, item: Mapping[str, Any], plans: Mapping[int, str]) -> list[Resource]:
+        """The number, and its link when it is linked (not while queued for removal)."""
+        key, remote_id = str(item["numero"]), str(item["id"])
+        number = {
+            "country_code": item["ddi"],
+            "status": STATUS.get(item["status"], item["status"]),
+            "transmission": TRANSMISSION.get(item["transmissao"], item["transmissao"]),
+        }
+        out = [Resource(self.name, "number", key, number, remote_id=remote_id)]
+        link = item.get("vinculo")
+        if item["status"] == "vinculado" and link:
+            attrs = {
+                "service": link["id_externo"],
+                "plan": plans.get(link["id_plano"], f"#{link['id_plano']}"),
+                "params": dict(link.get("parametros") or {}),
+                "blocked": bool(item["bloqueado"]),
+                "document": link["documento"],
+                "name": link["nome"],
+            }
+            out.append(Resource(self.name, "link", key, attrs, remote_id=remote_id))
+        return out
+
+    async def _page(self, page: int) -> Mapping[str, Any]:
+        params = {"pagina": page, "itens_por_pagina": self.page_size}
+        body = self._body(await self._client.request("GET", "/api/numeros", params=params))
+        if not isinstance(body.get("numeros"), list) or "paginacao" not in body:
+            raise self._unexpected("GET /api/numeros", body)
+        return body
+
+    async def _bounded(
+        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
+    ) -> list[Mapping[str, Any]]:
+        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
+            async with gate:
+                return await call()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(call)) for call in calls]
+        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _fetch_plans(self) -> tuple[Mapping[str, Any], ...]:
+        body = self._body(await self._client.request("GET", "/api/planos"))
+        if not isinstance(body.get("planos"), list):
+            raise self._unexpected("GET /api/planos", body)
+        keys = ("id", "nome", "tipo", "valor", "franquia_minutos")
+        self._plans = tuple({k: plan.get(k) for k in keys} for plan in body["planos"])
+        return self._plans
+
+    # -- execute -----------------------------------------------------------------------------
+
+    async def execute(self, change: Change) -> Applied:
+        handler = self._handlers().get((change.kind, change.action))
+        if handler is None:
+            raise errors.ReconcilerError(
+                f"saperx-stfc cannot {change.action.value} a {change.kind}"
+            )
+        return await handler(change)
+
+    def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
+        return {
+            ("number", Action.CREATE): self._create_numbers,
+            ("number", Action.DELETE): self._delete_numbers,
+            ("number", Action.UPDATE): self._retransmit,
+            ("link", Action.LINK): self._link,
+            ("link", Action.UPDATE): self._update_link,
+            ("link", Action.SUSPEND): lambda c: self._each(c, "POST", "bloquear"),
+            ("link", Action.RESUME): lambda c: self._each(c, "POST", "desbloquear"),
+            ("link", Action.UNLINK): lambda c: self._each(
+                c, "POST", "desvincular", done={"numero_livre", "numero_inexistente"}
+            ),
+        }
+
+    async def _create_numbers(self, change: Change) -> Applied:
+        """One registration call per run of consecutive numbers; duplicates are success."""
+        ddi = int((change.after or {}).get("country_code", 55))
+        ids: dict[str, str] = {}
+        for first, last in consecutive_runs(change.keys):
+            payload: dict[str, Any] = {"numero_inicial": first, "ddi": ddi}
+            if last != first:
+                payload["numero_final"] = last
+            body = self._body(await self._client.request("POST", "/api/numeros", json=payload))
+            for item in [*body.get("criados", []), *body.get("duplicados", [])]:
+                ids[str(item["numero"])] = str(item["id"])
+        return Applied(remote_ids={key: ids[key] for key in change.keys if key in ids})
+
+    async def _delete_numbers(self, change: Change) -> Applied:
+        """One key: DELETE (already gone is success). Several: bulk removal by range, where
+        the numbers the platform refuses are reported as failed and the others land."""
+        if len(change.keys) == 1:
+            await self._call("DELETE", change.keys[0], "", done={"numero_inexistente"})
+            return Applied()
+        failed: dict[str, str] = {}
+        wanted = set(change.keys)
+        for first, last in consecutive_runs(change.keys):
+            payload = {"numero_inicial": first, "numero_final": last}
+            response = await self._client.request("POST", "/api/numeros/remover", json=payload)
+            body = self._body(response)
+            for item in body.get("recusados", []):
+                numero, motivo = str(item["numero"]), str(item.get("motivo", ""))
+                if numero in wanted:
+                    failed[numero] = f"{motivo or 'refused'}: {_refusal_text(numero, motivo)}"
+        return Applied(failed=failed)
+
+    async def _retransmit(self, change: Change) -> Applied:
+        """The only update a number takes: asking the platform to transmit it again (the
+        planner's answer to ``transmission: error``). The platform answers ``pendente`` and
+        transmits on its next routine run, so the next observation sees the outcome."""
+        if (change.after or {}).get("transmission") != "sent":
+            raise errors.ReconcilerError(
+                "saperx-stfc cannot update a number, only retransmit it (after transmission: sent)"
+            )
+        return await self._each(change, "POST", "retransmitir")
+
+    async def _link(self, change: Change) -> Applied:
+        payload = await self._link_payload(change)
+        payload["bloqueado"] = bool(_after(change).get("blocked", False))
+        ids: dict[str, str] = {}
+        for key in change.keys:
+            response = await self._call(
+                "POST", key, "vincular", json=payload, done={"ja_vinculado"}
+            )
+            if response is not None:
+                ids[key] = str(self._body(response)["id"])
+        return Applied(remote_ids=ids)
+
+    async def _update_link(self, change: Change) -> Applied:
+        """PUT the link's plan, document, name and params; a change of ``blocked`` carried by
+        the same update is applied with bloquear/desbloquear."""
+        before, after = change.before or {}, _after(change)
+        if "service" in before and before["service"] != after.get("service"):
+            raise errors.PlanError(
+                f"{change.id}: a link cannot move to another client service in place; "
+                f"unlink it and link it again"
+            )
+        payload = await self._link_payload(change)
+        payload.pop("id_externo")
+        await self._each(change, "PUT", "vinculo", json=payload)
+        if "blocked" in before and before["blocked"] != after.get("blocked", False):
+            await self._each(change, "POST", "bloquear" if after.get("blocked") else "desbloquear")
+        return Applied()
+
+    async def _link_payload(self, change: Change) -> dict[str, Any]:
+        after = _after(change)
+        return {
+            "id_plano": await self._plan_id(str(after["plan"])),
+            "documento": after["document"],
+            "nome": after["name"],
+            "id_externo": after["service"],
+            "parametros": dict(after.get("params") or {}),
+        }
+
+    async def _each(
+        self, change: Change, method: str, action: str, *, json: Any = None,
+        done: Collection[str] = (),
+    ) -> Applied:
+        for key in change.keys:
+            await self._call(method, key, action, json=json, done=done)
+        return Applied()
+
+    async def _call(
+        self, method: str, key: str, action: str, *, json: Any = None, done: Collection[str] = ()
+    ) -> httpx.Response | None:
+        """One write on one number. Returns None when the platform's refusal code is in
+        ``done`` (the change had already happened); raises a clear error for other refusals."""
+        path = f"/api/numeros/{key}" + (f"/{action}" if action else "")
+        response = await self._client.request(method, path, json=json, accept=(404, 409))
+        if response.is_success:
+            return response
+        code = _code(response) or ("numero_inexistente" if response.status_code == 404 else "")
+        if code in done:
+            return None
+        cls = errors.NotFoundError if response.status_code == 404 else errors.ConflictError
+        raise cls(
+            _refusal_text(key, code),
+            integration=self.name,
+            status=response.status_code,
+            detail=self._client.scrub(response.text),
+        )
+
+    async def _plan_id(self, name: str) -> int:
+        """The catalog id of a plan name (``#<id>`` passes an id through). The catalog is
+        fetched again once when the name is missing, in case plans changed since."""
+        if name.startswith("#") and name[1:].isdigit():
+            return int(name[1:])
+        for fresh in (False, True):
+            if fresh or self._plans is None:
+                await self._fetch_plans()
+            for plan in self._plans or ():
+                if plan["nome"] == name:
+                    return int(plan["id"])
+        valid = ", ".join(repr(p["nome"]) for p in self._plans or ()) or "none"
+        raise errors.RejectedError(
+            f"plan {name!r} does not exist on the saperx-stfc platform; valid plans: {valid}",
+            integration=self.name,
+        )
+
+    # -- check and close ---------------------------------------------------------------------
+
+    async def check(self) -> Health:
+        """Read the plan catalog: proves the endpoint answers and the token is accepted."""
+        try:
+            plans = await self._fetch_plans()
+        except errors.AuthError as exc:
+            return Health(False, f"{self.name}: the platform refused the token (HTTP "
+                          f"{exc.status}); check the integration's credentials.token")
+        except errors.ProviderError as exc:
+            return Health(False, f"cannot use the saperx-stfc platform: {exc}")
+        return Health(True, f"{self.name}: saperx-stfc answered with {len(plans)} plans",
+                      details={"plans": len(plans)})
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            request = response.request
+            raise errors.ProviderError(
+                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
+                f"object",
+                integration=self.name,
+                status=response.status_code,
+                detail=self._client.scrub(response.text),
+            )
+        return body
+
+    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
+        return errors.ProviderError(
+            f"{call}: unexpected response shape",
+            integration=self.name,
+            detail=self._client.scrub(str(body)),
+        )
+
+
+def consecutive_runs(keys: Sequence[str]) -> list[tuple[str, str]]:
+    """``keys`` as (first, last) runs of consecutive numbers in one DDD, each within the
+    platform's per-call limit. A well-formed block change is a single run."""
+    runs: list[tuple[str, str]] = []
+    for key in sorted(set(keys)):
+        if runs:
+            first, last = runs[-1]
+            same_block = key[:2] == first[:2] and int(key) - int(first) < MAX_RANGE
+            if same_block and int(key) == int(last) + 1:
+                runs[-1] = (first, key)
+                continue
+        runs.append((key, key))
+    return runs
+
+
+def _refusal_text(key: str, code: str) -> str:
+    return _REFUSALS.get(code, "number {key}: the platform refused the change ({code})").format(
+        key=key, code=code or "no reason given"
+    )
+
+
+def _after(change: Change) -> Mapping[str, Any]:
+    if not change.after:
+        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
+    return change.after
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("erro", "")) if isinstance(body, dict) else ""
+
+
+def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
+    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
+    if integration.endpoint.startswith(("http://", "https://")):
+        return integration.endpoint
+    if transport is not None:
+        return EMBEDDED_URL
+    raise errors.ReconcilerError(
+        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
+        f"in-process simulator (embedded) or an http(s):// URL such as https://10.20.0.5:8443"
+    )
+
+
+def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
+    value = integration.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise errors.ReconcilerError(
+            f"integration {integration.name!r}: option {name} must be a whole number between "
+            f"{low} and {high}, not {value!r}"
+        )
+    return value

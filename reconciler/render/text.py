@@ -1,0 +1,157 @@
+"""Human-readable plans, apply results and drift reports, coloured when on a terminal.
+
+One line per change: a symbol per action (see ``Action.symbol``), the address, what it does,
+why, and the spec line that caused it; grouped by integration; a summary line of counts last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from reconciler.applier import DONE, ApplyResult, Outcome
+from reconciler.model import Action, Change, Drift, Note, Plan
+
+STYLE = {
+    Action.CREATE: "green",
+    Action.LINK: "green",
+    Action.UPDATE: "yellow",
+    Action.RESUME: "cyan",
+    Action.SUSPEND: "magenta",
+    Action.UNLINK: "red",
+    Action.DELETE: "red",
+}
+LEGEND = "+ create  ~ update  - delete  > link  < unlink  ! suspend  ^ resume  = converging"
+
+
+def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -> None:
+    if plan.changes:
+        console.print(f"[dim]{LEGEND}[/dim]\n")
+    for name, changes in groupby(plan.changes, key=lambda c: c.integration):
+        console.print(f"[bold]{name}[/bold] [dim]({platforms.get(name, '?')})[/dim]")
+        for change in changes:
+            console.print(change_line(change))
+            for detail in change_details(change):
+                console.print(f"      [dim]{escape(detail)}[/dim]")
+        console.print()
+    _notes(console, "converging (not planned again)", "=", "blue", plan.converging)
+    _notes(console, "warnings", "!", "yellow", plan.warnings)
+    console.print(plan_summary(plan))
+
+
+def change_line(change: Change) -> str:
+    style = STYLE[change.action]
+    where = f"  [dim]{escape(str(change.source))}[/dim]" if change.source else ""
+    return (
+        f"  [{style}]{change.action.symbol} {escape(change.address)}[/{style}]  "
+        f"{escape(describe(change))}: {escape(change.reason)}{where}"
+    )
+
+
+def describe(change: Change) -> str:
+    """What a change does, in the operator's words."""
+    n = len(change.keys)
+    plural = "s" if n != 1 else ""
+    after, before = change.after or {}, change.before or {}
+    match (change.kind, change.action):
+        case ("number", Action.CREATE):
+            return f"register {n} number{plural}"
+        case ("number", Action.DELETE):
+            return f"delete {n} free number{plural}"
+        case ("number", Action.UPDATE):
+            return "retransmit"
+        case ("link", Action.LINK):
+            return f"link to service {after.get('service')}, plan {after.get('plan')}"
+        case ("link", Action.UNLINK):
+            return f"unlink from service {before.get('service')} (to the removal queue)"
+        case ("link", Action.SUSPEND):
+            return "block"
+        case ("link", Action.RESUME):
+            return "unblock"
+    return f"{change.action.value} {n} {change.kind}{plural}"
+
+
+def change_details(change: Change) -> list[str]:
+    """Before -> after of each field an update moves."""
+    if change.action is not Action.UPDATE or change.before is None or change.after is None:
+        return []
+    fields = sorted(set(change.before) | set(change.after))
+    return [
+        f"{f}: {_value(change.before.get(f))} -> {_value(change.after.get(f))}"
+        for f in fields
+        if change.before.get(f) != change.after.get(f)
+    ]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v}" for k, v in sorted(value.items())) + "}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _notes(console: Console, title: str, symbol: str, style: str, notes: Sequence[Note]) -> None:
+    if not notes:
+        return
+    console.print(f"[bold]{title}[/bold]")
+    for note in notes:
+        console.print(f"  [{style}]{symbol} {escape(note.address)}[/{style}]  {escape(note.message)}")
+    console.print()
+
+
+def plan_summary(plan: Plan) -> str:
+    if plan.empty:
+        extra = f" ({len(plan.converging)} converging)" if plan.converging else ""
+        return f"[bold]No changes.[/bold] The platforms match the specs{extra}."
+    counts = plan.counts()
+    parts = [f"{counts[a.value]} {a.verb}" for a in Action if a.value in counts]
+    if plan.adopt:
+        parts.append(f"{len(plan.adopt)} to record as managed (already on the platform)")
+    if plan.forget:
+        parts.append(f"{len(plan.forget)} to forget (gone from the platform)")
+    tail = f"; {len(plan.converging)} converging" if plan.converging else ""
+    return f"[bold]Plan:[/bold] {', '.join(parts)}{tail}."
+
+
+def outcome_line(outcome: Outcome) -> str:
+    change = outcome.change
+    mark = {"done": "[green]ok[/green]", "partial": "[yellow]partial[/yellow]",
+            "failed": "[red]failed[/red]", "skipped": "[yellow]skipped[/yellow]"}[outcome.status]
+    text = f"{mark} {change.action.symbol} {escape(change.address)} {escape(describe(change))}"
+    return text + (f": {escape(outcome.message)}" if outcome.message else "")
+
+
+def render_apply_result(result: ApplyResult, console: Console) -> None:
+    problems = [o for o in result.outcomes if o.status != DONE]
+    if problems:
+        console.print("\n[bold]Not applied[/bold]")
+        for outcome in problems:
+            console.print("  " + outcome_line(outcome))
+    s = result.summary()
+    console.print(
+        f"\n[bold]Apply complete:[/bold] {s['done']} done, {s['partial']} partial, "
+        f"{s['failed']} failed, {s['skipped']} skipped; {s['adopted']} recorded as managed, "
+        f"{s['forgotten']} forgotten."
+    )
+
+
+def render_drift(items: Sequence[Drift], checked: Iterable[str], console: Console) -> None:
+    checked = list(checked)
+    real = [d for d in items if d.kind != "converging"]
+    for item in items:
+        style = {"changed": "yellow", "missing": "red", "converging": "blue"}[item.kind]
+        console.print(f"  [{style}]{item.kind:<10} {escape(item.address)}[/{style}]")
+        for f in item.fields:
+            before = _value((item.before or {}).get(f))
+            after = _value((item.after or {}).get(f))
+            console.print(f"      [dim]{escape(f)}: {escape(before)} (applied) -> "
+                          f"{escape(after)} (on the platform)[/dim]")
+    where = ", ".join(checked) or "no integration"
+    if real:
+        console.print(f"\n[bold]Drift:[/bold] {len(real)} managed resources differ on {where}; "
+                      f"`reconcile plan` shows how to put them back.")
+    else:
+        console.print(f"[bold]No drift[/bold] on {where}.")

@@ -1,0 +1,113 @@
+"""The I/O edge that joins specs, state and platforms for one command.
+
+``Workspace`` loads the specs and opens the state; ``connect()`` builds one provider per
+integration (resolving its secrets, and starting the in-process simulator for an ``embedded``
+endpoint); ``observe()`` reads every platform concurrently. The CLI calls these, then hands plain
+values to the pure planner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import Desired, Integration, Known, Observed
+from reconciler.providers.base import Provider, build_provider
+from reconciler.secrets import resolve_credentials
+from reconciler.sim.embedded import open_embedded
+from reconciler.specs import load_desired
+from reconciler.state import StateStore, state_dir, state_url
+
+DEFAULT_CONCURRENCY = 4
+
+
+@dataclass
+class Workspace:
+    """The specs and the state one command works on."""
+
+    desired: Desired
+    store: StateStore
+
+    @classmethod
+    def open(cls, specs: Path, state: str | None) -> Workspace:
+        desired = load_desired(specs)
+        return cls(desired, StateStore(state_url(state)))
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.store.url)
+
+    def known(self) -> Known:
+        return self.store.known()
+
+    def platforms(self) -> dict[str, str]:
+        return {name: i.platform for name, i in self.desired.integrations.items()}
+
+    def concurrency(self) -> dict[str, int]:
+        return {
+            name: int(i.options.get("concurrency", DEFAULT_CONCURRENCY))
+            for name, i in self.desired.integrations.items()
+        }
+
+    def select(self, names: Iterable[str] | None = None) -> list[Integration]:
+        """The declared integrations to work on (all, or the named ones)."""
+        if names is None:
+            return [self.desired.integrations[n] for n in sorted(self.desired.integrations)]
+        unknown = sorted(set(names) - set(self.desired.integrations))
+        if unknown:
+            declared = ", ".join(sorted(self.desired.integrations)) or "none"
+            raise ReconcilerError(
+                f"integration {', '.join(unknown)} is not declared in the specs; declared: {declared}"
+            )
+        return [self.desired.integrations[n] for n in sorted(set(names))]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@asynccontextmanager
+async def connect(
+    integrations: Iterable[Integration], data_dir: Path
+) -> AsyncIterator[dict[str, Provider]]:
+    """One open provider per integration; embedded platforms are saved when the block ends."""
+    async with AsyncExitStack() as stack:
+        providers: dict[str, Provider] = {}
+        for integration in integrations:
+            credentials = resolve_credentials(integration)
+            transport = None
+            if integration.embedded:
+                platform = open_embedded(integration.platform, integration.name, data_dir, credentials)
+                stack.push_async_callback(platform.close)
+                transport = platform.transport
+            provider = build_provider(integration, credentials, transport)
+            stack.push_async_callback(provider.aclose)
+            providers[integration.name] = provider
+        yield providers
+
+
+async def observe(providers: Mapping[str, Provider]) -> dict[str, Observed]:
+    """Every platform read concurrently; the first failure is raised once all have finished."""
+    names = sorted(providers)
+    results = await asyncio.gather(*(providers[n].observe() for n in names), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+    return dict(zip(names, results, strict=True))  # type: ignore[arg-type]
+
+
+def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) -> None:
+    """Keep the synced catalogs and the platform-side facts of managed resources in the state."""
+    for name, obs in observed.items():
+        for catalog, entries in obs.catalogs.items():
+            store.save_catalog(name, catalog, entries)
+    facts = {
+        address: dict(res.attrs)
+        for obs in observed.values()
+        for address, res in obs.resources.items()
+        if address in known.resources
+    }
+    store.refresh_observed(facts)

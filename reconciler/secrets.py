@@ -1,0 +1,76 @@
+"""Secret references: resolved only when a provider is built, and masked everywhere else.
+
+Specs hold references (``${env:NAME}``, ``${file:PATH}``), never values. A resolved value is
+registered here so that :func:`redact` can mask it in any text the tool prints, logs or writes:
+error messages, plan files, state. The value itself only travels to the provider that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from reconciler.errors import SecretError
+from reconciler.model import Integration, SecretRef
+
+MASK = "********"
+_REVEALED: set[str] = set()
+REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+
+
+def parse_reference(text: str, base_dir: str = ".") -> SecretRef | None:
+    """The reference written in ``text``, or None when it is not a reference."""
+    match = REFERENCE.match(text.strip())
+    if not match:
+        return None
+    return SecretRef(scheme=match.group(1), name=match.group(2).strip(), base_dir=base_dir)
+
+
+def resolve(ref: SecretRef, *, field: str = "", integration: str = "") -> str:
+    """The secret's value. Raises SecretError naming the reference, never a value."""
+    where = f"integration {integration!r} credential {field!r}" if integration else str(ref)
+    if ref.scheme == "env":
+        value = os.environ.get(ref.name)
+        if not value:
+            raise SecretError(
+                f"{where}: environment variable {ref.name} is not set (referenced as {ref}); "
+                f"export it before running"
+            )
+    else:
+        path = Path(ref.base_dir, ref.name).expanduser()
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(
+                f"{where}: cannot read secret file {path} (referenced as {ref}): {exc.strerror}"
+            ) from None
+        if not value:
+            raise SecretError(f"{where}: secret file {path} is empty (referenced as {ref})")
+    _REVEALED.add(value)
+    return value
+
+
+def resolve_credentials(integration: Integration) -> dict[str, str]:
+    """Every credential of an integration, references resolved and literals passed through."""
+    out: dict[str, str] = {}
+    for field, value in integration.credentials.items():
+        if isinstance(value, SecretRef):
+            out[field] = resolve(value, field=field, integration=integration.name)
+        else:
+            out[field] = value
+    return out
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value this process has resolved replaced by a mask."""
+    for value in sorted(_REVEALED, key=len, reverse=True):
+        if len(value) >= 4 and value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def redact_mapping(data: Mapping[str, object]) -> dict[str, object]:
+    """A shallow copy of ``data`` with string values redacted (for logs of payloads)."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}

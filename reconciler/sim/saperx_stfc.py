@@ -1,0 +1,464 @@
+"""SaperX STFC simulator: the fixed-telephony platform HubSoft pushes numbers and links to.
+
+SaperX publishes no API reference, so this wire contract is ours (PLATFORMS.md §4.7, §11). What
+is FOUND (the HubSoft page, seed 000): IP + port + token auth; plans are pulled by a sync; numbers
+are pushed singly or as an inclusive range (only "Número Inicial" = one number); a number is free
+or linked to a client service and has a transmission status; listing searches by number or
+linked client and filters by both statuses; free numbers can be deleted in bulk; unlinking puts
+numbers in a removal queue drained by an internal routine; deleting/unlinking by range exists;
+blocking in HubSoft blocks on the platform; ``numero_telefone_nf`` is a per-service parameter.
+
+Everything below is ASSUMED (INFERRED) and is the place to correct once a real capture exists:
+
+- Base URL ``http(s)://<IP>:<Porta>``, every path under ``/api``; ``Authorization: Bearer
+  <token>``, a static token; bad or missing token -> 401 ``token_invalido``.
+- Errors are ``{"erro": <code>, "mensagem": <Portuguese text>}`` with real HTTP statuses (not
+  HubSoft's "200 + status:error"). Codes: token_invalido 401; numero_inexistente 404;
+  numero_vinculado, ja_vinculado, numero_livre, numero_em_remocao 409; json_invalido 400;
+  dados_invalidos, numero_invalido, faixa_invalida, faixa_muito_grande, plano_inexistente,
+  parametro_invalido 422; rota_inexistente 404/405.
+- Plans: ``{id, nome, tipo: pos|pre|controle, valor: "49.90" (a decimal string),
+  franquia_minutos}``; plan ids are the platform's own (101..., not positions). Default catalog
+  in ``DEFAULT_PLANS`` (saperx_stfc_store.py).
+- Numbers: 10 digits, DDD (11..99, no zero digit) + 8-digit subscriber, DDI separate (default 55).
+  A range must stay in one DDD, end >= start, at most 10,000 numbers. Registering an existing
+  number is not an error: it is listed in ``duplicados`` (201 either way).
+- Listing: 0-based ``pagina``, ``itens_por_pagina`` 1..1000 (default 100), sorted by number;
+  ``numero`` is a substring search; ``cliente`` a case-insensitive substring of id_externo,
+  documento or nome; a page past the end is empty, not an error.
+- A link carries id_externo (HubSoft's id_cliente_servico), id_plano, documento, nome and string
+  ``parametros``. Linking the same service again -> 409 ``ja_vinculado``; another service, or a
+  number in the removal queue -> 409 ``numero_vinculado``. PUT /vinculo, bloquear/desbloquear on
+  a queued number -> 409 ``numero_em_remocao``; on a free one -> 409 ``numero_livre``.
+- Unlinking -> 202 and status ``em_remocao`` (link still shown, block cleared) until the routine
+  runs ``removal_delay`` seconds later -> ``livre``. Unlinking a queued number is idempotent.
+  Deleting a linked or queued number -> 409; bulk removal by range deletes only the free ones and
+  lists the others in ``recusados`` with a ``motivo`` (numero_vinculado | numero_em_remocao).
+- Transmission: ``transmitido`` at once on register/link/link change, unless the seeded
+  ``transmission_error_rate`` draws ``erro``; ``retransmitir`` sets ``pendente`` and the next
+  request's routine run transmits again.
+- Routines (transmissions, removal queue) run lazily at the start of every request, and in the
+  served app also from a background task, so in-process and served behaviour are the same.
+
+Simulator-only admin endpoints, unauthenticated and never faulted, under ``/_sim/``: counters
+(``requests`` per "METHOD /route" that reached the platform, ``writes`` per number counting only
+calls that changed something), reset, config (GET/POST), forced transmission status, drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.errors import SecretError
+from reconciler.sim.clock import Clock
+from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
+from reconciler.sim.saperx_stfc_store import (
+    PLAN_TYPES,
+    STATUSES,
+    TRANSMISSIONS,
+    ApiError,
+    Link,
+    Number,
+    Store,
+    number_range,
+)
+
+PLATFORM = "saperx-stfc"
+EMBEDDED_REMOVAL_DELAY = 2.0  # short, so a number cancelled in one demo run is free in the next
+TICK_INTERVAL = 0.5
+_MISSING = object()
+
+
+@dataclass
+class Sim:
+    """What every endpoint works on."""
+
+    store: Store
+    faults: Faults
+    token: str
+
+
+Handler = Callable[[Sim, Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(
+    token: str,
+    *,
+    removal_delay: float = 5.0,
+    plans: Sequence[Mapping[str, Any]] | None = None,
+    clock: Clock | None = None,
+    faults: Faults | None = None,
+    store: Store | None = None,
+    seed: int | None = None,
+    transmission_error_rate: float = 0.0,
+) -> Starlette:
+    """The simulator as a Starlette app; ``app.state.store`` and ``app.state.faults`` are live.
+
+    ``store`` resumes a persisted platform (its plans are replaced only when ``plans`` is given);
+    ``seed`` seeds the transmission errors of a new store and, when ``faults`` is not given,
+    the fault layer (None: unseeded).
+    """
+    if store is None:
+        store = Store(plans, clock=clock, seed=seed)
+    if plans is not None:
+        store.plans = store.initial_plans = [dict(p) for p in plans]
+    if clock is not None:
+        store.clock = clock
+    store.removal_delay, store.transmission_error_rate = removal_delay, transmission_error_rate
+    sim = Sim(store, faults or Faults(seed=seed), token)
+    app = Starlette(
+        routes=_routes(sim),
+        middleware=[Middleware(FaultMiddleware, faults=sim.faults)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=_lifespan(store),
+    )
+    app.state.store, app.state.faults = store, sim.faults
+    return app
+
+
+def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:
+    """The app behind an ``endpoint: embedded`` integration, resuming persisted ``data``."""
+    token = credentials.get("token")
+    if not token:
+        raise SecretError("a saperx-stfc integration needs credentials.token")
+    store = Store.from_json(data) if data else Store()
+    return create_app(token, removal_delay=EMBEDDED_REMOVAL_DELAY, store=store)
+
+
+def _lifespan(store: Store) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """Run the platform's routines in the background while the app is served."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_tick_forever(store))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+async def _tick_forever(store: Store) -> None:
+    while True:
+        await asyncio.sleep(TICK_INTERVAL)
+        store.tick()
+
+
+def _routes(sim: Sim) -> list[Route]:
+    api: list[tuple[str, str, Handler]] = [
+        ("GET", "/api/planos", _list_plans),
+        ("POST", "/api/numeros", _register),
+        ("GET", "/api/numeros", _list_numbers),
+        ("POST", "/api/numeros/remover", _remove_range),
+        ("DELETE", "/api/numeros/{numero}", _delete),
+        ("POST", "/api/numeros/{numero}/vincular", _link),
+        ("PUT", "/api/numeros/{numero}/vinculo", _update_link),
+        ("POST", "/api/numeros/{numero}/desvincular", _unlink),
+        ("POST", "/api/numeros/{numero}/bloquear", _block),
+        ("POST", "/api/numeros/{numero}/desbloquear", _unblock),
+        ("POST", "/api/numeros/{numero}/retransmitir", _retransmit),
+    ]
+    admin: list[tuple[str, str, Handler]] = [
+        ("GET", "/_sim/counters", _counters),
+        ("POST", "/_sim/reset", _reset),
+        ("GET", "/_sim/config", _show_config),
+        ("POST", "/_sim/config", _configure),
+        ("POST", "/_sim/numbers/{numero}/transmission", _force_transmission),
+        ("POST", "/_sim/drain", _drain),
+    ]
+    routes = [Route(p, _endpoint(sim, m, p, h, admin=False), methods=[m]) for m, p, h in api]
+    routes += [Route(p, _endpoint(sim, m, p, h, admin=True), methods=[m]) for m, p, h in admin]
+    return routes
+
+
+def _endpoint(sim: Sim, method: str, path: str, handler: Handler, *, admin: bool) -> Endpoint:
+    """Wrap a handler: run due routines, count, authenticate, turn ApiError into a response."""
+
+    async def endpoint(request: Request) -> Response:
+        sim.store.tick()
+        try:
+            if not admin:
+                sim.store.count(f"{method} {path}")
+                _authenticate(request, sim.token)
+            return await handler(sim, request)
+        except ApiError as exc:
+            return _error(exc.status, exc.erro, exc.mensagem)
+
+    return endpoint
+
+
+def _authenticate(request: Request, token: str) -> None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "token_invalido", "Token de acesso inválido ou ausente.")
+
+
+def _error(status: int, erro: str, mensagem: str) -> JSONResponse:
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"erro": erro, "mensagem": mensagem}, status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    route = f"{request.method} {request.url.path}"
+    return _error(status, "rota_inexistente", f"Rota {route} inexistente.")
+
+
+# -- request parsing ---------------------------------------------------------------------------
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ApiError(400, "json_invalido", "Corpo da requisição não é JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "json_invalido", "Corpo da requisição deve ser um objeto JSON.")
+    return data
+
+
+def _field(body: Mapping[str, Any], name: str, kind: type, default: Any = _MISSING) -> Any:
+    """A typed field of a request body; null counts as absent, and a bool is not an int."""
+    value = body.get(name)
+    if value is None and default is not _MISSING:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ApiError(422, "dados_invalidos", f"Campo '{name}' ausente ou inválido.")
+    return value
+
+
+def _params(body: Mapping[str, Any]) -> dict[str, str]:
+    params = _field(body, "parametros", dict, {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+        raise ApiError(422, "dados_invalidos", "Campo 'parametros' deve mapear texto em texto.")
+    return dict(params)
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    value = default if raw in (None, "") else int(raw) if raw.isdigit() else -1
+    if not low <= value <= high:
+        message = f"Parâmetro '{name}' deve estar entre {low} e {high}."
+        raise ApiError(422, "parametro_invalido", message)
+    return value
+
+
+def _query_choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        message = f"Parâmetro '{name}' deve ser um de {list(choices)}."
+        raise ApiError(422, "parametro_invalido", message)
+    return value
+
+
+def _numero(request: Request) -> str:
+    return str(request.path_params["numero"])
+
+
+def _number_response(number: Number, status: int = 200) -> JSONResponse:
+    return JSONResponse(number.to_wire(), status)
+
+
+# -- platform endpoints ------------------------------------------------------------------------
+
+
+async def _list_plans(sim: Sim, request: Request) -> Response:
+    return JSONResponse({"planos": sim.store.plans})
+
+
+async def _register(sim: Sim, request: Request) -> Response:
+    body = await _body(request)
+    first = _field(body, "numero_inicial", str)
+    last = _field(body, "numero_final", str, None)
+    numbers = number_range(first, last)
+    created, duplicates = sim.store.register(numbers, _field(body, "ddi", int, 55))
+    pairs = lambda items: [{"numero": n.numero, "id": n.id} for n in items]  # noqa: E731
+    return JSONResponse({"criados": pairs(created), "duplicados": pairs(duplicates)}, 201)
+
+
+async def _list_numbers(sim: Sim, request: Request) -> Response:
+    page = _query_int(request, "pagina", 0, 0, 10**9)
+    size = _query_int(request, "itens_por_pagina", 100, 1, 1000)
+    items, total = sim.store.listing(_number_filter(request), page * size, size)
+    return JSONResponse({
+        "numeros": [n.to_wire() for n in items],
+        "paginacao": {
+            "pagina_atual": page,
+            "itens_por_pagina": size,
+            "total_registros": total,
+            "ultima_pagina": max(0, (total - 1) // size),
+        },
+    })
+
+
+def _number_filter(request: Request) -> Callable[[Number], bool] | None:
+    """The listing's search and filters as one predicate, or None when there are none."""
+    text = request.query_params.get("numero") or None
+    client = (request.query_params.get("cliente") or "").casefold() or None
+    status = _query_choice(request, "status", STATUSES)
+    transmission = _query_choice(request, "transmissao", TRANSMISSIONS)
+    if text is None and client is None and status is None and transmission is None:
+        return None
+
+    def keep(n: Number) -> bool:
+        if (status and n.status != status) or (transmission and n.transmissao != transmission):
+            return False
+        if text and text not in n.numero:
+            return False
+        return not client or (n.vinculo is not None and _client_matches(n.vinculo, client))
+
+    return keep
+
+
+def _client_matches(link: Link, needle: str) -> bool:
+    fields = (str(link.id_externo), link.documento, link.nome)
+    return any(needle in value.casefold() for value in fields)
+
+
+async def _remove_range(sim: Sim, request: Request) -> Response:
+    body = await _body(request)
+    first, last = _field(body, "numero_inicial", str), _field(body, "numero_final", str)
+    numbers = number_range(first, last)
+    removed, refused = sim.store.remove_range(numbers[0], numbers[-1])
+    return JSONResponse({"removidos": removed, "recusados": refused})
+
+
+async def _delete(sim: Sim, request: Request) -> Response:
+    sim.store.delete(_numero(request))
+    return Response(status_code=204)
+
+
+async def _link(sim: Sim, request: Request) -> Response:
+    numero = _numero(request)
+    sim.store.get(numero)  # 404 before validating the body
+    body = await _body(request)
+    link = Link(
+        id_externo=_field(body, "id_externo", int),
+        id_plano=_field(body, "id_plano", int),
+        documento=_field(body, "documento", str),
+        nome=_field(body, "nome", str),
+        parametros=_params(body),
+    )
+    return _number_response(sim.store.link(numero, link, _field(body, "bloqueado", bool, False)))
+
+
+async def _update_link(sim: Sim, request: Request) -> Response:
+    numero = _numero(request)
+    sim.store.get(numero)
+    body = await _body(request)
+    changes = {
+        name: _field(body, name, kind) for name, kind in
+        (("id_plano", int), ("documento", str), ("nome", str)) if name in body
+    }
+    if "parametros" in body:
+        changes["parametros"] = _params(body)
+    return _number_response(sim.store.update_link(numero, changes))
+
+
+async def _unlink(sim: Sim, request: Request) -> Response:
+    number = sim.store.unlink(_numero(request))
+    return JSONResponse({"fila_remocao": number.to_wire()["fila_remocao"]}, 202)
+
+
+async def _block(sim: Sim, request: Request) -> Response:
+    return _number_response(sim.store.set_blocked(_numero(request), True))
+
+
+async def _unblock(sim: Sim, request: Request) -> Response:
+    return _number_response(sim.store.set_blocked(_numero(request), False))
+
+
+async def _retransmit(sim: Sim, request: Request) -> Response:
+    return _number_response(sim.store.retransmit(_numero(request)), 202)
+
+
+# -- admin endpoints ---------------------------------------------------------------------------
+
+
+async def _counters(sim: Sim, request: Request) -> Response:
+    writes = {numero: dict(ops) for numero, ops in sorted(sim.store.writes.items())}
+    return JSONResponse({"requests": dict(sim.store.requests), "writes": writes})
+
+
+async def _reset(sim: Sim, request: Request) -> Response:
+    sim.store.reset()
+    return JSONResponse({"reset": True})
+
+
+async def _show_config(sim: Sim, request: Request) -> Response:
+    store = sim.store
+    return JSONResponse({
+        "removal_delay": store.removal_delay,
+        "transmission_error_rate": store.transmission_error_rate,
+        "plans": store.plans,
+        **sim.faults.to_json(),
+    })
+
+
+async def _configure(sim: Sim, request: Request) -> Response:
+    """Change settings at run time; everything is validated before anything is applied."""
+    body = await _body(request)
+    unknown = set(body) - {"removal_delay", "transmission_error_rate", "plans", *FAULT_SETTINGS}
+    if unknown:
+        raise ApiError(422, "dados_invalidos", f"Configurações desconhecidas: {sorted(unknown)}.")
+    store_changes = {k: _setting(k, v) for k, v in body.items() if k not in FAULT_SETTINGS}
+    try:
+        sim.faults.configure(**{k: v for k, v in body.items() if k in FAULT_SETTINGS})
+    except ValueError as exc:
+        raise ApiError(422, "dados_invalidos", str(exc)) from None
+    for name, value in store_changes.items():
+        setattr(sim.store, name, value)
+    return await _show_config(sim, request)
+
+
+def _setting(name: str, value: Any) -> Any:
+    if name == "plans":
+        return [_plan(item) for item in (value if isinstance(value, list) else [None])]
+    rate = name == "transmission_error_rate"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= (
+        1 if rate else float("inf")
+    ):
+        limits = "entre 0 e 1" if rate else ">= 0"
+        raise ApiError(422, "dados_invalidos", f"'{name}' deve ser um número {limits}.")
+    return float(value)
+
+
+def _plan(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ApiError(422, "dados_invalidos", "Cada plano deve ser um objeto.")
+    plan = {
+        name: _field(item, name, kind)
+        for name, kind in (("id", int), ("nome", str), ("tipo", str), ("valor", str),
+                           ("franquia_minutos", int))
+    }
+    if plan["tipo"] not in PLAN_TYPES:
+        raise ApiError(422, "dados_invalidos", f"Tipo de plano deve ser um de {list(PLAN_TYPES)}.")
+    return plan
+
+
+async def _force_transmission(sim: Sim, request: Request) -> Response:
+    status = _field(await _body(request), "transmissao", str)
+    if status not in TRANSMISSIONS:
+        message = f"'transmissao' deve ser um de {list(TRANSMISSIONS)}."
+        raise ApiError(422, "dados_invalidos", message)
+    return _number_response(sim.store.force_transmission(_numero(request), status))
+
+
+async def _drain(sim: Sim, request: Request) -> Response:
+    return JSONResponse({"liberados": sim.store.drain(force=True)})

@@ -1,0 +1,88 @@
+"""Serve a simulator over HTTP with uvicorn, on loopback, for end-to-end tests and demos.
+
+The CLI's ``reconcile sim serve`` calls :func:`serve`; tests that need a served app without
+uvicorn call :func:`build_app`. Simulators have no real security (the admin endpoints are open),
+so a non-loopback address is refused unless the caller passes ``allow_remote=True``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from reconciler.errors import ReconcilerError
+from reconciler.sim import simulator
+from reconciler.sim.faults import Faults
+
+DEFAULT_TOKEN = "sim-token"
+DEFAULT_PORT = 8787
+
+
+def serve(
+    platform: str,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    token: str = DEFAULT_TOKEN,
+    removal_delay: float | None = None,
+    latency: float = 0.0,
+    error_rate: float = 0.0,
+    rate_limit_rate: float = 0.0,
+    retry_after: int = 1,
+    seed: int | None = None,
+    allow_remote: bool = False,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``platform``'s simulator until interrupted (blocks).
+
+    ``token`` is what clients must send as ``Authorization: Bearer``; ``removal_delay`` (seconds,
+    None for the simulator's default) is how long unlinked numbers wait in the removal queue;
+    ``latency``, ``error_rate`` (fraction answered 503), ``rate_limit_rate`` (fraction answered
+    429 with ``Retry-After: retry_after``) and ``seed`` set the fault layer, which stays
+    switchable at run time through ``POST /_sim/config``.
+    """
+    check_host(host, allow_remote=allow_remote)
+    options = {} if removal_delay is None else {"removal_delay": removal_delay}
+    faults = {"latency": latency, "error_rate": error_rate, "rate_limit_rate": rate_limit_rate,
+              "retry_after": retry_after}
+    app = build_app(platform, token=token, seed=seed, faults=faults, options=options)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
+
+
+def build_app(
+    platform: str,
+    *,
+    token: str = DEFAULT_TOKEN,
+    seed: int | None = None,
+    faults: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Starlette:
+    """The app :func:`serve` would run: ``faults`` as for :class:`Faults`, ``options`` passed
+    to the simulator's ``create_app`` (``removal_delay`` for saperx-stfc)."""
+    try:
+        layer = Faults(seed=seed, **(faults or {}))
+    except ValueError as exc:
+        message = f"invalid fault setting for the {platform} simulator: {exc}"
+        raise ReconcilerError(message) from None
+    create_app = simulator(platform).create_app
+    app: Starlette = create_app(token, faults=layer, seed=seed, **(options or {}))
+    return app
+
+
+def check_host(host: str, *, allow_remote: bool = False) -> None:
+    """Refuse to listen beyond this machine unless explicitly allowed."""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ReconcilerError(
+            f"refusing to serve a simulator on {host}: it has no real security; use 127.0.0.1 "
+            f"or ::1, or pass allow_remote=True (--allow-remote) on a trusted network"
+        )

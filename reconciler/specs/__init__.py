@@ -1,0 +1,50 @@
+"""The spec language: YAML files in, a validated :class:`SpecSet` or a :class:`Desired` out.
+
+``load_specs`` is what ``reconcile validate`` runs; ``load_desired`` is what planning starts
+from. Both raise :class:`reconciler.errors.SpecError` listing every problem found, each with its
+file, line and column; neither lets a traceback through for a mistake in the specs.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from reconciler.model import Desired
+from reconciler.specs.desired import build_desired
+from reconciler.specs.models import SpecSet
+from reconciler.specs.validate import validate
+from reconciler.specs.yaml_loader import load_documents
+
+__all__ = ["SpecSet", "load_desired", "load_specs"]
+
+
+def load_specs(specs_dir: Path) -> SpecSet:
+    """Read, parse and validate every spec file under ``specs_dir``."""
+    with _bulk_allocation():
+        return validate(load_documents(Path(specs_dir)))
+
+
+def load_desired(specs_dir: Path) -> Desired:
+    """The desired state declared under ``specs_dir``."""
+    with _bulk_allocation():
+        return build_desired(load_specs(specs_dir))
+
+
+@contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building the spec data.
+
+    Loading allocates millions of objects and frees almost none, so each collection rescans all
+    that was built so far: on 100,000 services that tripled the time. The data holds no cycles
+    the collector would need to break; it runs again, as before, on the way out.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

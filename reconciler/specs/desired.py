@@ -1,0 +1,109 @@
+"""From a validated SpecSet to ``Desired``: the flat set of resources the planner compares.
+
+Nothing here can fail: every rule was checked by :mod:`.validate`. What this module decides is
+the shape the planner relies on:
+
+* ``integrations``: name -> :class:`~reconciler.model.Integration`; credentials are
+  :class:`~reconciler.model.SecretRef` (or plain text for non-secret fields), options hold the
+  platform's options with defaults plus ``environment`` and ``rate_limit``.
+* ``resources``: one ``number`` per number of every range, and one ``link`` per number assigned to
+  a service that is not cancelled (a cancelled service's links are absent, so they get unlinked).
+* ``settings``: ``services`` (id -> status, client, source) and ``ranges`` (integration -> ranges),
+  which the planner needs to explain and order changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
+from reconciler.specs.models import (
+    PLATFORMS,
+    SECRET_REF,
+    ClientSpec,
+    IntegrationSpec,
+    RangeSpec,
+    SpecSet,
+)
+
+
+def build_desired(specs: SpecSet) -> Desired:
+    """The ``Desired`` of a validated spec set."""
+    integrations = {name: _integration(name, spec) for name, spec in specs.integrations.items()}
+    resources: dict[str, Resource] = {}
+    for name, spec in specs.number_ranges.items():
+        _add_numbers(resources, name, spec)
+    for client in specs.clients:
+        _add_links(resources, client, integrations)
+    return Desired(integrations, resources, specs.digest, _settings(specs))
+
+
+def _integration(name: str, spec: IntegrationSpec) -> Integration:
+    base_dir = spec.where.doc.base_dir
+    credentials = {key: _credential(value, base_dir) for key, value in spec.credentials.items()}
+    rate_limit = spec.rate_limit.model_dump() if spec.rate_limit is not None else None
+    options = {**spec.options, "environment": spec.environment, "rate_limit": rate_limit}
+    return Integration(name, spec.platform, spec.endpoint, credentials, options, spec.source)
+
+
+def _credential(value: str, base_dir: str) -> SecretRef | str:
+    match = SECRET_REF.fullmatch(value)
+    if match is None:
+        return value  # a non-secret field (a username); validate refused literal secrets
+    return SecretRef(match["scheme"], match["name"].strip(), base_dir)
+
+
+def _add_numbers(resources: dict[str, Resource], name: str, spec: RangeSpec) -> None:
+    """One ``number`` resource per number of the range; they share the range's source."""
+    attrs = {"country_code": spec.country_code, "range": name}
+    source = spec.source
+    for number in range(int(spec.first_number), int(spec.last_number) + 1):
+        key = f"{number:010d}"
+        resources[address(spec.integration, "number", key)] = Resource(
+            spec.integration, "number", key, dict(attrs), source
+        )
+
+
+def _add_links(
+    resources: dict[str, Resource], client: ClientSpec, integrations: dict[str, Integration]
+) -> None:
+    """One ``link`` resource per number of each live service of ``client``."""
+    for service in client.services:
+        if service.status == "cancelled":
+            continue
+        for phone in service.phone_numbers:
+            blocks = bool(integrations[phone.integration].options.get("block_on_suspend", True))
+            attrs = {
+                "service": service.id,
+                "plan": phone.plan,
+                "params": dict(phone.params),
+                "blocked": service.status == "suspended" and blocks,
+                "document": client.document,
+                "name": client.name,
+            }
+            resource = Resource(phone.integration, "link", phone.number, attrs, phone.source)
+            resources[resource.address] = resource
+
+
+def _settings(specs: SpecSet) -> dict[str, Any]:
+    services = {
+        service.id: {"status": service.status, "client": client.name, "source": service.source}
+        for client in specs.clients
+        for service in client.services
+    }
+    ranges: dict[str, list[dict[str, Any]]] = {
+        name: [] for name, spec in specs.integrations.items() if PLATFORMS[spec.platform].number_ranges
+    }
+    for name, spec in sorted(specs.number_ranges.items(), key=lambda item: item[1].first_number):
+        ranges.setdefault(spec.integration, []).append(_range_setting(name, spec, spec.source))
+    return {"services": services, "ranges": ranges}
+
+
+def _range_setting(name: str, spec: RangeSpec, source: Source) -> dict[str, Any]:
+    return {
+        "name": name,
+        "first": spec.first_number,
+        "last": spec.last_number,
+        "country_code": spec.country_code,
+        "source": source,
+    }

@@ -1,0 +1,431 @@
+"""The spec language as pydantic models, and plain-English explanations of their errors.
+
+The models check each value on its own (types, formats, check digits, allowed keys); rules that
+relate values to each other (references, overlaps, uniqueness) live in :mod:`.validate`. Every
+model forbids unknown keys, because a misspelt key silently ignored is a setting silently lost.
+Numbers are coerced to text where text is expected (``plan: 500``, ``number: 1130001001``), since
+YAML turns unquoted digits into integers.
+
+Each model keeps where it was declared in a private ``_where`` attribute, set by the validator
+once the model is built, so that later errors and ``Desired`` sources can point back to the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from reconciler.model import Source
+from reconciler.specs import brazil
+from reconciler.specs.yaml_loader import Where
+
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
+SECRET_REF = re.compile(r"\$\{(?P<scheme>[a-z]+):(?P<name>[^}]*)\}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_WORDS = ("token", "secret", "password", "key")
+EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def spec_error(message: str, hint: str = "", at: str | None = None) -> PydanticCustomError:
+    """A validation error whose message and hint are ours; ``at`` names a key below the value."""
+    context: dict[str, Any] = {"message": message, "hint": hint}
+    if at is not None:
+        context["at"] = at
+    return PydanticCustomError("spec", "{message}", context)
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: strict about keys, immutable, and aware of its position."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    _where: Where | None = PrivateAttr(default=None)
+
+    @property
+    def where(self) -> Where:
+        # Read from pydantic's private storage directly: attribute lookup of a private
+        # attribute goes through BaseModel.__getattr__, which costs seconds on 100,000 services.
+        where: Where | None = self.__pydantic_private__["_where"]  # type: ignore[index]
+        assert where is not None, "spec models get their position when validated"
+        return where
+
+    def place(self, where: Where) -> None:
+        """Record where this model was declared (it is otherwise immutable)."""
+        self.__pydantic_private__["_where"] = where  # type: ignore[index]
+
+    @property
+    def source(self) -> Source:
+        return self.where.source()
+
+
+# --- single values -----------------------------------------------------------------------------
+
+
+def _brazilian(normalise: Callable[[str], str]) -> Callable[[str], str]:
+    """Turn a :mod:`brazil` normaliser into a pydantic validator with our message and hint."""
+
+    def check(value: str) -> str:
+        try:
+            return normalise(value)
+        except brazil.Invalid as exc:
+            raise spec_error(exc.message, exc.hint) from None
+
+    return check
+
+
+def _document_from_int(value: Any) -> Any:
+    """Unquoted digits reach us as an int; accept it only when no leading zero can have been lost."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    if len(str(value)) not in (11, 14):
+        raise spec_error(
+            "this document was read as a number and may have lost its leading zeros",
+            'quote it: document: "012.345.678-90"',
+        )
+    return str(value)
+
+
+def _check_area_code(value: int) -> int:
+    try:
+        brazil.check_area_code(value)
+    except brazil.Invalid as exc:
+        raise spec_error(exc.message, exc.hint) from None
+    return value
+
+
+def _check_country_code(value: int) -> int:
+    if value != brazil.COUNTRY_CODE:
+        raise spec_error(f"country code {value} is not supported", "only Brazil (55) is supported")
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not EMAIL.fullmatch(value):
+        raise spec_error("this is not an e-mail address", "write it as name@example.com")
+    return value
+
+
+def _check_endpoint(value: str) -> str:
+    if value == "embedded" or _is_http_url(value):
+        return value
+    raise spec_error(
+        "must be 'embedded' or an http(s) URL",
+        "for example https://10.20.0.5:8443 (the platform's IP and port), or embedded",
+    )
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and value.isprintable()
+        and " " not in value
+    )
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+DocumentNumber = Annotated[
+    str, BeforeValidator(_document_from_int), AfterValidator(_brazilian(brazil.normalise_document))
+]
+Phone = Annotated[str, AfterValidator(_brazilian(brazil.normalise_phone))]
+FixedLine = Annotated[str, AfterValidator(_brazilian(brazil.normalise_fixed_line))]
+Subscriber = Annotated[str, AfterValidator(_brazilian(brazil.subscriber_number))]
+AreaCode = Annotated[int, AfterValidator(_check_area_code)]
+CountryCode = Annotated[int, AfterValidator(_check_country_code)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_email)]
+Endpoint = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_endpoint)]
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name an integration or range, or None when it can."""
+    if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
+        return None
+    return f"'{name}' is not a valid name"
+
+
+NAME_HINT = "use lowercase letters, digits and dashes, starting with a letter (e.g. stfc-sp)"
+
+
+def is_secret_field(field: str) -> bool:
+    """Whether a credential field holds a secret, judged by its name (token, api_key...)."""
+    lowered = field.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+# --- integrations ------------------------------------------------------------------------------
+
+
+class RateLimit(SpecModel):
+    per_second: float = Field(gt=0, allow_inf_nan=False)
+    burst: int = Field(ge=1)
+
+
+class SaperxStfcOptions(SpecModel):
+    """Options of a SaperX STFC integration (the seed's optional parameters)."""
+
+    page_size: int = Field(500, ge=1, le=1000)
+    concurrency: int = Field(4, ge=1, le=32)
+    block_on_suspend: bool = True  # a suspended client service blocks its numbers
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the specs need to know about one platform."""
+
+    options: type[SpecModel]
+    credentials: tuple[str, ...]  # exactly these credential fields
+    number_ranges: bool  # whether number ranges and phone numbers may point to it
+
+
+PLATFORMS: dict[str, Platform] = {
+    "saperx-stfc": Platform(SaperxStfcOptions, ("token",), number_ranges=True),
+}
+
+
+class IntegrationSpec(SpecModel):
+    """One connection to one platform. Options and credentials are checked per platform later."""
+
+    platform: str
+    endpoint: Endpoint
+    credentials: dict[str, Any]
+    environment: Literal["production", "homologation"] = "production"
+    rate_limit: RateLimit | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise spec_error(f"unknown platform '{value}'", f"supported platforms: {', '.join(PLATFORMS)}")
+        return value
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+class RangeSpec(SpecModel):
+    """A block of fixed-line numbers registered on one integration (a single one without last)."""
+
+    integration: NonEmpty
+    country_code: CountryCode = brazil.COUNTRY_CODE
+    area_code: AreaCode
+    first: Subscriber
+    last: Subscriber | None = None
+
+    @property
+    def first_number(self) -> str:
+        """The first number in national form (DDD + 8 digits)."""
+        return f"{self.area_code}{self.first}"
+
+    @property
+    def last_number(self) -> str:
+        return f"{self.area_code}{self.last or self.first}"
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+
+class PhoneNumberSpec(SpecModel):
+    """A number assigned to a client service, with its platform plan and parameters."""
+
+    integration: NonEmpty
+    number: FixedLine
+    plan: NonEmpty
+    params: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _invoice_number(cls, params: dict[str, str]) -> dict[str, str]:
+        if "numero_telefone_nf" not in params:
+            return params
+        try:
+            phone = brazil.normalise_phone(params["numero_telefone_nf"])
+        except brazil.Invalid as exc:
+            raise spec_error(exc.message, exc.hint, at="numero_telefone_nf") from None
+        return {**params, "numero_telefone_nf": phone}
+
+
+class ServiceSpec(SpecModel):
+    """A client service (id_cliente_servico) and what hangs off it."""
+
+    id: int = Field(gt=0)
+    login: str | None = None
+    status: Literal["active", "suspended", "cancelled"]
+    phone_numbers: list[PhoneNumberSpec] = Field(default_factory=list)
+
+
+class ClientSpec(SpecModel):
+    """A client, identified by CPF or CNPJ."""
+
+    document: DocumentNumber
+    name: NonEmpty
+    email: Email | None = None
+    phone: Phone | None = None
+    services: list[ServiceSpec] = Field(default_factory=list)
+
+
+SECTIONS: dict[str, type[SpecModel]] = {
+    "integrations": IntegrationSpec,
+    "number_ranges": RangeSpec,
+    "clients": ClientSpec,
+}
+
+
+class SpecSet(BaseModel):
+    """The whole validated spec set, merged from every file.
+
+    ``integrations[...].options`` hold the platform's options with defaults filled in.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    integrations: dict[str, IntegrationSpec]
+    number_ranges: dict[str, RangeSpec]
+    clients: list[ClientSpec]
+    files: list[str]  # display paths of the files read, in order
+    digest: str  # sha256 of the files read (see yaml_loader)
+
+
+# --- explaining pydantic errors ----------------------------------------------------------------
+
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+    "list_type": "a list",
+}
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
+}
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A pydantic error in our words, and where it points (relative to the validated value)."""
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str = ""
+    at_key: bool = False
+
+
+def explain(error: ErrorDetails, model: type[BaseModel]) -> Explained:
+    """Translate one pydantic error about ``model`` into a message a user can act on."""
+    kind, loc, ctx = error["type"], tuple(error["loc"]), error.get("ctx") or {}
+    if kind == "spec":
+        path = loc + ((ctx["at"],) if "at" in ctx else ())
+        sep = " " if ctx["message"].startswith("must ") else ": "
+        return Explained(path, f"{_label(path)}{sep}{ctx['message']}", ctx.get("hint", ""))
+    if kind == "missing":
+        return Explained(loc, f"missing required key '{loc[-1]}'", f"add {loc[-1]}: ...", at_key=True)
+    if kind == "extra_forbidden":
+        return Explained(loc, f"unknown key '{loc[-1]}'", _allowed_hint(model, loc), at_key=True)
+    return Explained(loc, f"{_label(loc)} {_constraint(kind, ctx, error)}", _shown(error["input"], loc))
+
+
+def _label(loc: tuple[str | int, ...]) -> str:
+    names = [part for part in loc if isinstance(part, str)]
+    return f"'{names[-1]}'" if names else "this entry"
+
+
+def _constraint(kind: str, ctx: dict[str, Any], error: ErrorDetails) -> str:
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, not {_describe(error['input'])}"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        return f"must be {words} {ctx[key]}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"].lower()
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return f"a {type(value).__name__}"  # a date: YAML reads 2024-01-31 as one
+
+
+def _shown(value: object, loc: tuple[str | int, ...]) -> str:
+    """A hint quoting the value given, unless it could be a secret."""
+    secret = any(isinstance(p, str) and (p == "credentials" or is_secret_field(p)) for p in loc)
+    if secret or not isinstance(value, str | int | float) or len(str(value)) > 60:
+        return ""
+    return f"the value given was {value!r}"
+
+
+def _allowed_hint(model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+    """Which keys are allowed where an unknown one was found, with a close match first."""
+    owner = model_at(model, loc[:-1])
+    if owner is None:
+        return ""
+    allowed = list(owner.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    prefix = f"did you mean '{close[0]}'? " if close else ""
+    return f"{prefix}allowed keys here: {', '.join(allowed)}"
+
+
+def model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model class found at ``loc`` below ``model`` (through lists, dicts and Optional)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
+        elif get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` as ``X``."""
+    while get_origin(tp) in (Union, Annotated) or type(tp).__name__ == "UnionType":
+        args = [a for a in get_args(tp) if a is not type(None)]
+        tp = args[0]
+    return tp

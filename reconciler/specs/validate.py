@@ -1,0 +1,486 @@
+"""From parsed spec files to one validated :class:`SpecSet`, reporting every problem at once.
+
+Two passes. The *shape* pass validates each entry (one integration, one range, one client) on
+its own through the pydantic models, so one bad entry does not hide the others, and records
+where each entry came from; an integration's credentials and options are checked there too,
+against its platform. The *rules* pass checks what relates entries to each other: references,
+overlapping ranges, numbers outside every range, numbers or documents or service ids used twice.
+
+An entry that fails the shape pass is still *declared*: a reference to it is not reported as
+unresolved, so that one typo yields one message rather than a cascade. For the same reason,
+when a file could not be parsed at all, references and range membership are not checked.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.errors import SpecError, SpecIssue
+from reconciler.specs.models import (
+    ENV_NAME,
+    NAME_HINT,
+    PLATFORMS,
+    SECRET_REF,
+    SECTIONS,
+    ClientSpec,
+    IntegrationSpec,
+    PhoneNumberSpec,
+    RangeSpec,
+    ServiceSpec,
+    SpecModel,
+    SpecSet,
+    explain,
+    is_secret_field,
+    name_problem,
+)
+from reconciler.specs.yaml_loader import Document, Loaded, Where, YamlPath
+
+MAX_RANGE_SIZE = 100_000  # a typo in `last` must not register millions of numbers
+REF_HINT = "write ${env:NAME} (an environment variable) or ${file:PATH} (a file holding the value)"
+
+
+class Issues:
+    """The problems found so far, each resolved to a file, line and column."""
+
+    def __init__(self, initial: Iterable[SpecIssue] = ()) -> None:
+        self.items = list(initial)
+
+    def add(self, doc: Document, path: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
+        line, column = doc.position(path, at_key)
+        self.items.append(SpecIssue(doc.file, line, column, message, hint))
+
+    def at(self, where: Where, sub: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
+        """A problem in a validated entry, at ``sub`` below it."""
+        self.add(where.doc, where.path + sub, message, hint, at_key)
+
+    def pydantic(self, doc: Document, prefix: YamlPath, model: type[BaseModel], exc: ValidationError) -> None:
+        for error in exc.errors(include_url=False):
+            said = explain(error, model)
+            self.add(doc, prefix + said.path, said.message, said.hint, said.at_key)
+
+
+@dataclass
+class Collected:
+    """The entries that passed the shape pass, and what is known about those that did not."""
+
+    integrations: dict[str, IntegrationSpec] = field(default_factory=dict)
+    ranges: dict[str, RangeSpec] = field(default_factory=dict)
+    clients: list[ClientSpec] = field(default_factory=list)
+    salvaged: list[ServiceSpec] = field(default_factory=list)  # valid services of invalid clients
+    declared: dict[tuple[str, str], Where] = field(default_factory=dict)  # (section, name)
+    unsure: set[str] = field(default_factory=set)  # integrations whose ranges are not all known
+    complete: bool = True  # every file was parsed: a missing name is really missing
+
+
+def validate(loaded: Loaded) -> SpecSet:
+    """The validated, merged spec set; raises SpecError listing every problem."""
+    issues = Issues(loaded.issues)
+    collected = Collected(complete=loaded.complete)
+    for doc in loaded.documents:
+        _collect_document(doc, collected, issues)
+    index = _check_ranges(collected, issues)
+    _check_clients(collected, index, issues)
+    if issues.items:
+        raise SpecError(issues.items)
+    return SpecSet.model_construct(
+        integrations=collected.integrations,
+        number_ranges=collected.ranges,
+        clients=collected.clients,
+        files=[doc.file for doc in loaded.documents],
+        digest=loaded.digest,
+    )
+
+
+# --- shape pass --------------------------------------------------------------------------------
+
+
+def _collect_document(doc: Document, collected: Collected, issues: Issues) -> None:
+    """Validate each entry of one file and add the valid ones to ``collected``."""
+    if doc.data is None:
+        return
+    if not isinstance(doc.data, dict):
+        issues.add(doc, (), "a spec file must be a mapping of top-level keys", _TOP_HINT)
+        return
+    for key, value in doc.data.items():
+        if key not in SECTIONS:
+            issues.add(doc, (key,), f"unknown top-level key '{key}'", _close(key, SECTIONS) + _TOP_HINT, True)
+        elif key == "clients":
+            _collect_clients(doc, value, collected, issues)
+        elif value is not None:
+            _collect_named(doc, key, value, collected, issues)
+
+
+_TOP_HINT = f"allowed top-level keys: {', '.join(SECTIONS)}"
+
+
+def _close(word: object, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _collect_named(doc: Document, section: str, entries: Any, collected: Collected, issues: Issues) -> None:
+    """Integrations or number ranges: a mapping of names to entries."""
+    if not isinstance(entries, dict):
+        issues.add(
+            doc, (section,), f"'{section}' must be a mapping of names to entries", _NAMED_HINT[section]
+        )
+        return
+    for name, raw in entries.items():
+        where = Where(doc, (section, name), *doc.key_position(section, str(name)))
+        if _declare(section, name, where, collected, issues):
+            _collect_entry(section, name, raw, where, collected, issues)
+
+
+_NAMED_HINT = {
+    "integrations": "write integrations:\n      stfc-sp:\n        platform: saperx-stfc ...",
+    "number_ranges": "write number_ranges:\n      sp-centro:\n        integration: stfc-sp ...",
+}
+
+
+def _collect_entry(
+    section: str, name: str, raw: Any, where: Where, collected: Collected, issues: Issues
+) -> None:
+    if section == "integrations":
+        _collect_integration(name, raw, where, collected, issues)
+        return
+    spec = _validated(RangeSpec, raw, where, issues)
+    if spec is not None:
+        collected.ranges[name] = spec
+    else:
+        _range_unsure(raw, collected)
+
+
+def _declare(section: str, name: Any, where: Where, collected: Collected, issues: Issues) -> bool:
+    """Record a named entry; False (and an issue) for a bad name or a name defined elsewhere."""
+    problem = name_problem(name)
+    if problem is not None:
+        issues.at(where, (), problem, NAME_HINT, at_key=True)
+        return False
+    first = collected.declared.setdefault((section, name), where)
+    if first is not where:
+        what = _SINGULAR[section]
+        issues.at(where, (), f"{what} '{name}' is defined twice: at {first} and at {where}", _TWICE, True)
+        return False
+    return True
+
+
+_SINGULAR = {"integrations": "integration", "number_ranges": "number range"}
+_TWICE = "names must be unique across all spec files; rename or remove one of them"
+
+
+def _range_unsure(raw: Any, collected: Collected) -> None:
+    """A broken range: numbers of its integration cannot be said to lie in no range."""
+    integration = raw.get("integration") if isinstance(raw, dict) else None
+    if isinstance(integration, str):
+        collected.unsure.add(integration)
+    else:
+        collected.complete = False
+
+
+def _validated(model: type[SpecModel], raw: Any, where: Where, issues: Issues) -> Any:
+    """``raw`` validated as ``model`` with its position attached, or None (and issues)."""
+    try:
+        spec = model.model_validate(raw)
+    except ValidationError as exc:
+        issues.pydantic(where.doc, where.path, model, exc)
+        return None
+    spec.place(where)
+    return spec
+
+
+def _collect_clients(doc: Document, entries: Any, collected: Collected, issues: Issues) -> None:
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        issues.add(doc, ("clients",), "'clients' must be a list", "write clients:\n      - document: ...")
+        return
+    for i, raw in enumerate(entries):
+        where = Where(doc, ("clients", i), *doc.mark_of(raw))
+        client = _validated(ClientSpec, raw, where, issues)
+        if client is not None:
+            _place_services(client.services, raw.get("services") or [], where)
+            collected.clients.append(client)
+        elif isinstance(raw, dict) and isinstance(raw.get("services"), list):
+            collected.salvaged.extend(_salvage_services(raw["services"], where))
+
+
+def _place_services(services: list[ServiceSpec], raws: list[Any], client: Where) -> None:
+    """Give each service of a valid client, and its phone number entries, their positions."""
+    for j, (service, raw) in enumerate(zip(services, raws, strict=True)):
+        _place_service(service, raw, client, j)
+
+
+def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: int) -> None:
+    doc, path = client.doc, client.path + ("services", j)
+    service.place(Where(doc, path, *doc.mark_of(raw)))
+    for k, (phone, raw_phone) in enumerate(
+        zip(service.phone_numbers, raw.get("phone_numbers") or (), strict=True)
+    ):
+        phone.place(Where(doc, path + ("phone_numbers", k), *doc.mark_of(raw_phone)))
+
+
+def _salvage_services(raws: list[Any], client: Where) -> list[ServiceSpec]:
+    """The valid services of an invalid client, so that the rules across entries still run.
+
+    Their own errors were reported while validating the client, so they are not repeated.
+    """
+    kept: list[ServiceSpec] = []
+    for j, raw in enumerate(raws):
+        try:
+            service = ServiceSpec.model_validate(raw)
+        except ValidationError:
+            continue
+        _place_service(service, raw, client, j)
+        kept.append(service)
+    return kept
+
+
+# --- per-platform checks of an integration ----------------------------------------------------
+
+
+def _collect_integration(name: str, raw: Any, where: Where, collected: Collected, issues: Issues) -> None:
+    """Validate one integration; credentials and options are checked even if other keys fail."""
+    spec = _validated(IntegrationSpec, raw, where, issues)
+    options = _platform_checks(raw, where, issues)
+    if spec is not None and options is not None:
+        collected.integrations[name] = spec.model_copy(update={"options": options})
+
+
+def _platform_checks(raw: Any, where: Where, issues: Issues) -> dict[str, Any] | None:
+    """Credentials and options per platform; the options with defaults, or None if wrong."""
+    platform = raw.get("platform") if isinstance(raw, dict) else None
+    if not isinstance(platform, str) or platform not in PLATFORMS:
+        return None  # the model reports it
+    credentials, options = raw.get("credentials"), raw.get("options") or {}
+    if isinstance(credentials, dict):
+        _check_credentials(where, platform, credentials, issues)
+    if not isinstance(options, dict):
+        return None
+    model = PLATFORMS[platform].options
+    try:
+        return model.model_validate(options).model_dump()
+    except ValidationError as exc:
+        issues.pydantic(where.doc, where.path + ("options",), model, exc)
+        return None
+
+
+def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any], issues: Issues) -> None:
+    path, allowed = ("credentials",), PLATFORMS[platform].credentials
+    for key, value in credentials.items():
+        if key not in allowed:
+            hint = f"{_close(key, allowed)}{platform} takes exactly: {', '.join(allowed)}"
+            issues.at(where, path + (key,), f"unknown credential '{key}'", hint, at_key=True)
+            continue
+        problem = credential_problem(str(key), value)
+        if problem is not None:
+            issues.at(where, path + (key,), problem, REF_HINT)
+    for key in allowed:
+        if key not in credentials:
+            issues.at(where, path, f"missing credential '{key}'", f"add {key}: ${{env:NAME}}", True)
+
+
+def credential_problem(key: str, value: object) -> str | None:
+    """What is wrong with one credential value, never quoting the value itself."""
+    if isinstance(value, str) and value.startswith("${"):
+        return _reference_problem(key, value)
+    if is_secret_field(key):
+        return (
+            f"credential '{key}': a literal secret in a spec is refused; use ${{env:NAME}} or ${{file:PATH}}"
+        )
+    if not isinstance(value, str):
+        return f"credential '{key}' must be text or a secret reference"
+    return None
+
+
+def _reference_problem(key: str, value: str) -> str | None:
+    match = SECRET_REF.fullmatch(value)
+    if match is None:
+        return f"credential '{key}' is not a well-formed secret reference"
+    scheme, name = match["scheme"], match["name"]
+    if scheme not in ("env", "file"):
+        return f"credential '{key}': unknown secret scheme '{scheme}'"
+    if scheme == "env" and not ENV_NAME.fullmatch(name):
+        return f"credential '{key}': '{name}' is not an environment variable name"
+    if scheme == "file" and not name.strip():
+        return f"credential '{key}': the file path is empty"
+    return None
+
+
+def _integration_for(collected: Collected, name: str, where: Where, issues: Issues) -> IntegrationSpec | None:
+    """The integration a range or phone number points to (which must carry numbers), or None."""
+    spec = collected.integrations.get(name)
+    if spec is None:
+        if collected.complete and ("integrations", name) not in collected.declared:
+            hint = (
+                _close(name, _numbered(collected)) + f"declared: {', '.join(_numbered(collected)) or 'none'}"
+            )
+            issues.at(where, ("integration",), f"unknown integration '{name}'", hint)
+        return None
+    if not PLATFORMS[spec.platform].number_ranges:
+        message = f"integration '{name}' is a {spec.platform} integration, which holds no phone numbers"
+        issues.at(where, ("integration",), message, "point to a saperx-stfc integration")
+        return None
+    return spec
+
+
+def _numbered(collected: Collected) -> list[str]:
+    return sorted(n for n, s in collected.integrations.items() if PLATFORMS[s.platform].number_ranges)
+
+
+# --- rules: number ranges ----------------------------------------------------------------------
+
+
+class RangeIndex:
+    """Declared ranges per integration, for membership tests by bisection."""
+
+    def __init__(self, ranges: Iterable[tuple[str, RangeSpec]]) -> None:
+        self.by_integration: dict[str, list[tuple[int, int, str]]] = {}
+        for name, spec in ranges:
+            bounds = (int(spec.first_number), int(spec.last_number), name)
+            self.by_integration.setdefault(spec.integration, []).append(bounds)
+        for entries in self.by_integration.values():
+            entries.sort()
+
+    def find(self, integration: str, number: str) -> str | None:
+        """The name of the range of ``integration`` that holds ``number``, if any."""
+        entries = self.by_integration.get(integration, [])
+        i = bisect.bisect_right(entries, (int(number), float("inf"), ""))
+        if i and entries[i - 1][1] >= int(number):
+            return entries[i - 1][2]
+        return None
+
+    def elsewhere(self, number: str) -> tuple[str, str] | None:
+        """(integration, range) of another integration holding ``number``."""
+        for integration in self.by_integration:
+            name = self.find(integration, number)
+            if name is not None:
+                return integration, name
+        return None
+
+    def describe(self, integration: str, limit: int = 5) -> str:
+        entries = self.by_integration.get(integration, [])
+        shown = [f"{name} {first:010d}..{last:010d}" for first, last, name in entries[:limit]]
+        more = f" and {len(entries) - limit} more" if len(entries) > limit else ""
+        return ", ".join(shown) + more if shown else "none"
+
+
+def _check_ranges(collected: Collected, issues: Issues) -> RangeIndex:
+    """Each range on its own, then overlaps within each integration; the index of sound ranges."""
+    sound: list[tuple[str, RangeSpec]] = []
+    for name, spec in collected.ranges.items():
+        _integration_for(collected, spec.integration, spec.where, issues)
+        if _range_bounds_ok(spec, issues):
+            sound.append((name, spec))
+        else:
+            collected.unsure.add(spec.integration)
+    index = RangeIndex(sound)
+    ranges = dict(sound)
+    for entries in index.by_integration.values():
+        _check_overlaps(entries, ranges, issues)
+    return index
+
+
+def _range_bounds_ok(spec: RangeSpec, issues: Issues) -> bool:
+    if spec.last is not None and spec.last < spec.first:
+        message = f"last {spec.last} comes before first {spec.first}"
+        issues.at(spec.where, ("last",), message, "swap first and last, or correct one of them")
+        return False
+    size = int(spec.last_number) - int(spec.first_number) + 1
+    if size > MAX_RANGE_SIZE:
+        message = f"this range holds {size} numbers, more than the {MAX_RANGE_SIZE} allowed in one range"
+        issues.at(spec.where, ("last",), message, "check last for a typo, or split the range")
+    return True
+
+
+def _check_overlaps(
+    entries: list[tuple[int, int, str]], ranges: dict[str, RangeSpec], issues: Issues
+) -> None:
+    """Report each range that starts inside an earlier one (entries sorted by first number)."""
+    reach: tuple[int, int, str] | None = None
+    for entry in entries:
+        if reach is not None and entry[0] <= reach[1]:
+            this, other = ranges[entry[2]], ranges[reach[2]]
+            message = (
+                f"number range '{entry[2]}' ({this.first_number}..{this.last_number}, at {this.where}) "
+                f"overlaps '{reach[2]}' ({other.first_number}..{other.last_number}, at {other.where})"
+            )
+            issues.at(this.where, (), message, "ranges of one integration must not share numbers", True)
+        if reach is None or entry[1] > reach[1]:
+            reach = entry
+
+
+# --- rules: clients ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    """First place of each document, service id and assigned number."""
+
+    documents: dict[str, Where] = field(default_factory=dict)
+    services: dict[int, Where] = field(default_factory=dict)
+    numbers: dict[str, tuple[Where, int]] = field(default_factory=dict)
+
+
+def _check_clients(collected: Collected, index: RangeIndex, issues: Issues) -> None:
+    seen = _Seen()
+    for client in collected.clients:
+        first = seen.documents.setdefault(client.document, client.where)
+        if first is not client.where:
+            message = f"document {client.document} is already used by the client at {first}"
+            issues.at(client.where, ("document",), message, "merge the two clients, or correct the document")
+        for service in client.services:
+            _check_service(collected, index, seen, service, issues)
+    for service in collected.salvaged:
+        _check_service(collected, index, seen, service, issues)
+
+
+def _check_service(
+    collected: Collected, index: RangeIndex, seen: _Seen, service: ServiceSpec, issues: Issues
+) -> None:
+    first = seen.services.setdefault(service.id, service.where)
+    if first is not service.where:
+        message = f"service id {service.id} is already used at {first}"
+        issues.at(service.where, ("id",), message, "each id_cliente_servico appears once")
+    for phone in service.phone_numbers:
+        _check_phone(collected, index, seen, service, phone, issues)
+
+
+def _check_phone(
+    collected: Collected,
+    index: RangeIndex,
+    seen: _Seen,
+    service: ServiceSpec,
+    phone: PhoneNumberSpec,
+    issues: Issues,
+) -> None:
+    """A number assigned to a live service must lie in a range of its integration, once."""
+    integration = _integration_for(collected, phone.integration, phone.where, issues)
+    if integration is None or service.status == "cancelled":
+        return  # a cancelled service's numbers are being released
+    if collected.complete and phone.integration not in collected.unsure:
+        _check_in_range(index, phone, issues)
+    first = seen.numbers.setdefault(phone.number, (phone.where, service.id))
+    if first[0] is not phone.where:
+        message = f"number {phone.number} is already assigned to service {first[1]} at {first[0]}"
+        hint = "a number belongs to one service; cancel the other service or choose another number"
+        issues.at(phone.where, ("number",), message, hint)
+
+
+def _check_in_range(index: RangeIndex, phone: PhoneNumberSpec, issues: Issues) -> None:
+    if index.find(phone.integration, phone.number) is not None:
+        return
+    message = (
+        f"number {phone.number} is in no range of integration {phone.integration}; "
+        f"declared ranges: {index.describe(phone.integration)}"
+    )
+    other = index.elsewhere(phone.number)
+    hint = "declare a range holding it under number_ranges, or correct the number"
+    if other is not None:
+        hint = f"it lies in range '{other[1]}' of integration '{other[0]}': use that integration, or {hint}"
+    issues.at(phone.where, ("number",), message, hint)

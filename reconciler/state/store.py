@@ -1,0 +1,257 @@
+"""The state store: what we manage, as last applied, in SQLite (default) or any SQLAlchemy URL.
+
+Written row by row as changes land: each landed change is one short transaction that upserts or
+deletes its rows and bumps the serial, so a crash loses at most the change in flight and the
+state is never rewritten whole.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from reconciler.errors import StateError
+from reconciler.model import Known, Resource
+from reconciler.state.tables import (
+    SCHEMA_VERSION,
+    Base,
+    CatalogRow,
+    MetaRow,
+    ResourceRow,
+    RunRow,
+)
+
+DEFAULT_URL = "sqlite:///state/reconciler.db"
+ENV_URL = "RECONCILER_STATE"
+_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
+
+
+def state_url(option: str | None) -> str:
+    """The state URL from the option, else the environment, else the default."""
+    return option or os.environ.get(ENV_URL) or DEFAULT_URL
+
+
+def state_dir(url: str) -> Path:
+    """The directory beside the state where local data lives (the embedded simulators')."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path(os.environ.get("RECONCILER_STATE_DIR", "state"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class StateStore:
+    """One state: lineage, serial, managed resources, catalogs and run history."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = self._engine(url)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._init_schema()
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(url)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StateError(f"cannot open state {url!r}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self._session.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StateError(f"state {self.url!r}: {exc.__class__.__name__}: {exc}") from None
+
+    def _init_schema(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StateError(f"cannot open state {self.url!r}: {exc}") from None
+        with self.session() as s:
+            version = s.get(MetaRow, "schema_version")
+            if version is None:
+                s.add_all(
+                    [
+                        MetaRow(key="schema_version", value=str(SCHEMA_VERSION)),
+                        MetaRow(key="lineage", value=str(uuid.uuid4())),
+                        MetaRow(key="serial", value="0"),
+                    ]
+                )
+            elif int(version.value) > SCHEMA_VERSION:
+                raise StateError(
+                    f"state {self.url!r} has schema version {version.value}, newer than this "
+                    f"tool's {SCHEMA_VERSION}: upgrade the tool"
+                )
+
+    # -- lineage and serial -------------------------------------------------------------
+
+    def _meta(self, s: Session, key: str) -> str:
+        row = s.get(MetaRow, key)
+        assert row is not None
+        return row.value
+
+    def _bump(self, s: Session) -> int:
+        row = s.get(MetaRow, "serial", with_for_update=True)
+        assert row is not None
+        row.value = str(int(row.value) + 1)
+        return int(row.value)
+
+    @property
+    def lineage(self) -> str:
+        with self.session() as s:
+            return self._meta(s, "lineage")
+
+    @property
+    def serial(self) -> int:
+        with self.session() as s:
+            return int(self._meta(s, "serial"))
+
+    # -- resources ----------------------------------------------------------------------
+
+    def known(self) -> Known:
+        """Every managed resource as last applied, with lineage and serial read together."""
+        with self.session() as s:
+            rows = s.execute(select(ResourceRow)).scalars()
+            resources = {
+                r.address: Resource(r.integration, r.kind, r.key, r.attributes, remote_id=r.remote_id)
+                for r in rows
+            }
+            return Known(self._meta(s, "lineage"), int(self._meta(s, "serial")), resources)
+
+    def record(self, resources: Iterable[Resource], *, merge: bool = False) -> int:
+        """Upsert resources as applied, in one transaction; returns the new serial.
+
+        With ``merge``, the given attributes are laid over the recorded ones instead of
+        replacing them (a change that touched only some fields).
+        """
+        now = _now()
+        resources = list(resources)
+        with self.session() as s:
+            serial = self._bump(s)
+            rows = self._existing(s, [r.address for r in resources])
+            for res in resources:
+                row = rows.get(res.address)
+                if row is None:
+                    row = ResourceRow(address=res.address, integration=res.integration,
+                                      kind=res.kind, key=res.key, attributes={}, observed={})
+                    s.add(row)
+                if res.remote_id is not None:
+                    row.remote_id = res.remote_id
+                row.attributes = {**row.attributes, **res.attrs} if merge else dict(res.attrs)
+                row.updated_at = now
+                row.serial = serial
+            return serial
+
+    @staticmethod
+    def _existing(s: Session, addresses: list[str]) -> dict[str, ResourceRow]:
+        """The rows of these addresses that exist, read in chunks of bound parameters."""
+        found: dict[str, ResourceRow] = {}
+        for i in range(0, len(addresses), _CHUNK):
+            chunk = addresses[i : i + _CHUNK]
+            query = select(ResourceRow).where(ResourceRow.address.in_(chunk))
+            found.update((row.address, row) for row in s.execute(query).scalars())
+        return found
+
+    def remove(self, addresses: Iterable[str]) -> int:
+        """Delete the rows of resources no longer managed, in one transaction."""
+        with self.session() as s:
+            serial = self._bump(s)
+            addresses = list(addresses)
+            for i in range(0, len(addresses), _CHUNK):
+                chunk = addresses[i : i + _CHUNK]
+                s.execute(delete(ResourceRow).where(ResourceRow.address.in_(chunk)))
+            return serial
+
+    def refresh_observed(self, observed: Mapping[str, Mapping[str, Any]]) -> None:
+        """Update the platform-side facts of managed rows that changed (not a state write:
+        the serial does not move, since plans are not computed from these facts)."""
+        with self.session() as s:
+            for row in self._existing(s, list(observed)).values():
+                facts = dict(observed[row.address])
+                if row.observed != facts:
+                    row.observed = facts
+
+    def rows(
+        self, *, integration: str | None = None, kind: str | None = None
+    ) -> list[ResourceRow]:
+        """Managed resource rows, sorted by address, optionally filtered."""
+        query = select(ResourceRow).order_by(ResourceRow.integration, ResourceRow.kind, ResourceRow.key)
+        if integration:
+            query = query.where(ResourceRow.integration == integration)
+        if kind:
+            query = query.where(ResourceRow.kind == kind)
+        with self.session() as s:
+            return list(s.execute(query).scalars())
+
+    # -- catalogs -----------------------------------------------------------------------
+
+    def save_catalog(self, integration: str, name: str, entries: Iterable[Mapping[str, Any]]) -> None:
+        with self.session() as s:
+            s.merge(CatalogRow(integration=integration, name=name,
+                               entries=[dict(e) for e in entries], synced_at=_now()))
+
+    def catalog(self, integration: str, name: str) -> list[dict[str, Any]] | None:
+        with self.session() as s:
+            row = s.get(CatalogRow, (integration, name))
+            return list(row.entries) if row else None
+
+    # -- run history --------------------------------------------------------------------
+
+    def begin_run(self, command: str, plan_digest: str | None = None) -> int:
+        with self.session() as s:
+            run = RunRow(command=command, user=_who(), started_at=_now(), plan_digest=plan_digest,
+                         outcome="running", summary={})
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, outcome: str, summary: Mapping[str, Any]) -> None:
+        with self.session() as s:
+            run = s.get(RunRow, run_id)
+            if run is not None:
+                run.finished_at = _now()
+                run.outcome = outcome
+                run.summary = dict(summary)
+
+    def runs(self, limit: int = 20) -> list[RunRow]:
+        with self.session() as s:
+            return list(s.execute(select(RunRow).order_by(RunRow.id.desc()).limit(limit)).scalars())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"

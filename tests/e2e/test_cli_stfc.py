@@ -1,0 +1,210 @@
+"""The CLI end to end against the SaperX STFC simulator served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cli, Sim
+from tests.e2e.specset import SpecSet
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def specs(cli: Cli, sim: Sim) -> SpecSet:
+    spec = SpecSet(cli.cwd / "specs", sim.url)
+    spec.write()
+    return spec
+
+
+def converge(cli: Cli) -> None:
+    cli("apply", "--auto-approve", check=0)
+    cli("plan", "--detailed-exitcode", check=0)
+
+
+def wait_until_free(sim: Sim, numero: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sim.number(numero)["status"] != "livre":
+        assert time.monotonic() < deadline, f"{numero} never left the removal queue"
+        time.sleep(0.1)
+
+
+def test_first_plan_lists_every_change_then_apply_converges(cli: Cli, sim: Sim,
+                                                            specs: SpecSet) -> None:
+    first = cli("plan", "--detailed-exitcode", check=2)
+    assert "+ stfc-sp.number[1130001000..1130001009]  register 10 numbers" in first.stdout
+    assert '+ stfc-sp.number["1140045000"]  register 1 number' in first.stdout
+    for number in ("1130001001", "1130001002", "1130001003", "1140045000"):
+        assert f'> stfc-sp.link["{number}"]' in first.stdout
+    assert "1130001004\"]" not in first.stdout  # cancelled: never linked
+    assert "Plan: 11 to create, 4 to link." in first.stdout
+    assert sim.counters()["writes"] == {}  # plan sends no write
+
+    applied = cli("apply", "--auto-approve", check=0)
+    assert "Apply complete: 6 done, 0 partial, 0 failed, 0 skipped" in applied.stdout
+    numbers = sim.numbers()
+    assert len(numbers) == 11
+    assert {n for n, v in numbers.items() if v["status"] == "vinculado"} == {
+        "1130001001", "1130001002", "1130001003", "1140045000"}
+    assert numbers["1130001003"]["bloqueado"] is True  # service 1003 is suspended
+    assert numbers["1130001001"]["vinculo"]["parametros"] == {"numero_telefone_nf": "1130001001"}
+
+    again = cli("plan", "--detailed-exitcode", check=0)
+    assert "No changes." in again.stdout
+    writes = sim.counters()["writes"]
+    assert all(count == 1 for per_key in writes.values() for count in per_key.values())
+
+
+def test_suspend_blocks_and_reactivation_unblocks(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    converge(cli)
+    specs.service(1001)["status"] = "suspended"
+    specs.write()
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert '! stfc-sp.link["1130001001"]  block: service 1001 is suspended' in plan.stdout
+    assert "Plan: 1 to suspend." in plan.stdout
+    converge(cli)
+    assert sim.number("1130001001")["bloqueado"] is True
+
+    specs.service(1001)["status"] = "active"
+    specs.write()
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert '^ stfc-sp.link["1130001001"]  unblock: service 1001 is active' in plan.stdout
+    converge(cli)
+    assert sim.number("1130001001")["bloqueado"] is False
+
+
+def test_cancel_unlinks_and_the_number_comes_back_free(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    converge(cli)
+    specs.service(1002)["status"] = "cancelled"
+    specs.write()
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert ('< stfc-sp.link["1130001002"]  unlink from service 1002 (to the removal queue): '
+            "service 1002 is cancelled") in plan.stdout
+    cli("apply", "--auto-approve", check=0)
+    assert sim.number("1130001002")["status"] in ("em_remocao", "livre")
+    cli("plan", "--detailed-exitcode", check=0)  # the queue is not planned again
+    wait_until_free(sim, "1130001002")
+    assert sim.number("1130001002")["vinculo"] is None
+    cli("plan", "--detailed-exitcode", check=0)
+    shown = json.loads(cli("show", "--kind", "link", "--json", check=0).stdout)
+    assert "1130001002" not in {row["key"] for row in shown}
+
+
+def test_shrinking_a_range_deletes_only_free_numbers(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    converge(cli)
+    specs.ranges["sp-centro"]["last"] = 30001002
+    specs.service(1003)["phone_numbers"] = []  # 1130001003 leaves the range while still linked
+    specs.write()
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert "- stfc-sp.number[1130001004..1130001009]  delete 6 free numbers" in plan.stdout
+    assert ('< stfc-sp.link["1130001003"]  unlink from service 1003 (to the removal queue): '
+            "number no longer assigned to service 1003") in plan.stdout
+    assert "1130001003" in plan.stdout and "- stfc-sp.number[\"1130001003\"]" not in plan.stdout
+    cli("apply", "--auto-approve", check=0)
+    remaining = set(sim.numbers())
+    assert remaining == {"1130001000", "1130001001", "1130001002", "1130001003", "1140045000"}
+
+    wait_until_free(sim, "1130001003")  # once free, the next run deletes it
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert '- stfc-sp.number["1130001003"]  delete 1 free number' in plan.stdout
+    converge(cli)
+    assert "1130001003" not in sim.numbers()
+
+
+def test_change_behind_the_tools_back_is_drift(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    converge(cli)
+    cli("drift", check=0)
+    sim.api("POST", "/api/numeros/1130001001/bloquear").raise_for_status()
+    sim.api("POST", "/api/numeros/1130001002/desvincular").raise_for_status()
+    report = cli("drift", check=2)
+    assert 'changed    stfc-sp.link["1130001001"]' in report.stdout
+    assert "blocked: False (applied) -> True (on the platform)" in report.stdout
+    assert 'missing    stfc-sp.link["1130001002"]' in report.stdout
+    data = json.loads(cli("drift", "--json", check=2).stdout)
+    assert data["summary"] == {"drifted": 2, "changed": 1, "missing": 1}
+    plan = cli("plan", "--detailed-exitcode", check=2)
+    assert '^ stfc-sp.link["1130001001"]  unblock' in plan.stdout
+
+
+def test_saved_plan_is_applied_exactly_and_refused_when_stale(cli: Cli, sim: Sim,
+                                                              specs: SpecSet) -> None:
+    cli("plan", "--out", "first.json", check=0)
+    cli("plan", "--out", "second.json", check=0)
+    saved = json.loads((cli.cwd / "first.json").read_text())
+    assert saved["summary"]["create"] == 11 and saved["fingerprint"]["serial"] == 0
+    cli("apply", "first.json", check=0)  # no prompt: a saved plan was reviewed already
+    stale = cli("apply", "second.json", check=1)
+    assert "plan file second.json is stale: the state moved from serial 0" in stale.stderr
+    assert "Traceback" not in stale.stderr
+
+    cli("plan", "--out", "third.json", check=0)
+    specs.service(1001)["status"] = "suspended"
+    specs.write()
+    moved = cli("apply", "third.json", check=1)
+    assert "was made from other specs" in moved.stderr
+
+
+def test_invalid_specs_fail_with_location_and_send_nothing(cli: Cli, sim: Sim,
+                                                           specs: SpecSet) -> None:
+    specs.clients[0]["document"] = "529.982.247-26"  # wrong check digit
+    specs.ranges["overlap"] = {"integration": "stfc-sp", "area_code": 11,
+                               "first": 30001005, "last": 30001020}
+    specs.service(1002)["phone_numbers"][0]["number"] = "1130009999"  # in no range
+    specs.write()
+    for command in ("validate", "plan", "apply"):
+        result = cli(command, *(["--auto-approve"] if command == "apply" else []), check=1)
+        assert "Traceback" not in result.stderr
+        assert "clients.yaml:" in result.stderr and "numbers.yaml:" in result.stderr
+        assert "3 problems" in result.stderr or "problems" in result.stderr
+    assert sim.counters()["requests"] == {}
+
+
+def test_the_token_never_leaks(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    outputs = [cli("-vv", "plan", "--out", "plan.json", check=0),
+               cli("-vv", "apply", "--auto-approve", check=0),
+               cli("-vv", "drift", check=0), cli("show", "--json", check=0)]
+    cli.env["E2E_STFC_TOKEN"] = "wrong-" + sim.token
+    outputs.append(cli("-vv", "plan", check=1))
+    assert "401" in outputs[-1].stderr or "credentials" in outputs[-1].stderr.lower()
+    leaked = [o.args for o in outputs if sim.token in o.stdout + o.stderr]
+    assert leaked == []
+    for path in [cli.cwd / "plan.json", *(cli.cwd / "state").rglob("*")]:
+        if path.is_file():
+            assert sim.token.encode() not in path.read_bytes(), path
+
+
+def test_apply_without_approval_off_a_terminal_is_refused(cli: Cli, sim: Sim,
+                                                          specs: SpecSet) -> None:
+    result = cli("apply", check=1)
+    assert "--auto-approve" in result.stderr
+    assert sim.counters()["writes"] == {}
+
+
+def test_show_filters_numbers_in_transmission_error(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    converge(cli)
+    sim.client.post("/_sim/numbers/1130001005/transmission",
+                    json={"transmissao": "erro"}).raise_for_status()
+    plan = cli("plan", "--detailed-exitcode", check=2)  # refreshes what `show` reads
+    assert '~ stfc-sp.number["1130001005"]  retransmit' in plan.stdout
+    rows = json.loads(cli("show", "--status", "error", "--json", check=0).stdout)
+    assert [r["key"] for r in rows] == ["1130001005"]
+    converge(cli)
+    assert sim.number("1130001005")["transmissao"] == "transmitido"
+
+
+def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
+                                                                      tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    cli.env.update(SAPERX_STFC_TOKEN="example-token", SAPERX_STFC_JOINVILLE_TOKEN="example-2")
+    for name, specs_dir in (("default", repo / "specs"),
+                            ("telephony-only", repo / "examples" / "telephony-only")):
+        state = f"sqlite:///{tmp_path / name / 'reconciler.db'}"
+        cli("validate", "--specs", str(specs_dir), check=0)
+        cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=2)
+        cli("apply", "--specs", str(specs_dir), "--state", state, "--auto-approve", check=0)
+        cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=0)
+        assert (tmp_path / name / "embedded" / "saperx-stfc").is_dir()

@@ -1,0 +1,118 @@
+"""The applier's orchestration: dependency order, skips, partial blocks, state as changes land."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from reconciler.applier import apply
+from reconciler.errors import ConflictError
+from reconciler.model import Action, Change, Fingerprint, Plan, Resource
+from reconciler.providers.base import Applied
+from reconciler.state import StateStore
+
+I = "stfc-sp"
+
+
+class RecordingProvider:
+    """Fails the changes whose keys it is told to, records the order of the others."""
+
+    platform = "saperx-stfc"
+
+    def __init__(self, fail: set[str] = frozenset(), partial: dict[str, str] | None = None,
+                 delay: float = 0.0) -> None:
+        self.fail, self.partial, self.delay = fail, partial or {}, delay
+        self.calls: list[str] = []
+        self.running = self.peak = 0
+
+    async def execute(self, change: Change) -> Applied:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        await asyncio.sleep(self.delay)
+        self.running -= 1
+        self.calls.append(change.id)
+        if set(change.keys) & self.fail:
+            raise ConflictError("refused", integration=I, status=409)
+        failed = {k: v for k, v in self.partial.items() if k in change.keys}
+        return Applied(remote_ids={k: f"id-{k}" for k in change.keys}, failed=failed)
+
+
+def register(*keys: str) -> Change:
+    return Change(I, "number", Action.CREATE, keys, None, {"country_code": 55, "range": "r"}, "new")
+
+
+def link(key: str, after: Change | None = None) -> Change:
+    deps = (after.id,) if after else ()
+    attrs = {"service": 1, "plan": "p", "params": {}, "blocked": False, "document": "d", "name": "n"}
+    return Change(I, "link", Action.LINK, (key,), None, attrs, "assigned", depends_on=deps)
+
+
+def run(plan_changes: list[Change], provider: RecordingProvider, store: StateStore,
+        **kwargs: object) -> object:
+    plan = Plan(tuple(plan_changes), Fingerprint("l", 0, "d"), **kwargs)  # type: ignore[arg-type]
+    return asyncio.run(apply(plan, {I: provider}, store, concurrency={I: 2}))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(f"sqlite:///{tmp_path}/state.db")
+
+
+def test_dependants_wait_for_and_follow_their_dependency(store: StateStore) -> None:
+    block = register("1", "2")
+    provider = RecordingProvider(delay=0.01)
+    result = run([block, link("2", block), link("1", block)], provider, store)
+    assert provider.calls[0] == block.id
+    assert result.ok  # type: ignore[attr-defined]
+    rows = store.known().resources
+    assert rows['stfc-sp.number["1"]'].remote_id == "id-1"
+    assert rows['stfc-sp.link["2"]'].attrs["service"] == 1
+    assert store.serial == 3  # one write per landed change
+
+
+def test_failed_change_skips_its_dependants_not_independent_ones(store: StateStore) -> None:
+    block, other = register("1", "2"), register("5")
+    provider = RecordingProvider(fail={"1"})
+    result = run([block, other, link("1", block), link("5", other)], provider, store)
+    statuses = {o.change.id: o.status for o in result.outcomes}  # type: ignore[attr-defined]
+    assert statuses == {block.id: "failed", other.id: "done",
+                        link("1", block).id: "skipped", link("5", other).id: "done"}
+    assert set(store.known().resources) == {'stfc-sp.number["5"]', 'stfc-sp.link["5"]'}
+    skipped = next(o for o in result.outcomes if o.status == "skipped")  # type: ignore[attr-defined]
+    assert block.id in skipped.message
+
+
+def test_partial_block_skips_only_changes_needing_the_failed_keys(store: StateStore) -> None:
+    block = register("1", "2", "3")
+    provider = RecordingProvider(partial={"2": "duplicado noutro cliente"})
+    result = run([block, link("1", block), link("2", block)], provider, store)
+    statuses = [o.status for o in result.outcomes]  # type: ignore[attr-defined]
+    assert statuses == ["partial", "done", "skipped"]
+    assert 'stfc-sp.number["2"]' not in store.known().resources
+    assert 'stfc-sp.number["3"]' in store.known().resources
+
+
+def test_concurrency_per_integration_is_bounded(store: StateStore) -> None:
+    provider = RecordingProvider(delay=0.02)
+    run([register(str(n)) for n in range(10)], provider, store)
+    assert provider.peak == 2
+
+
+def test_unlink_and_delete_remove_state_rows_and_adopt_records(store: StateStore) -> None:
+    store.record([Resource(I, "link", "7", {"service": 1}), Resource(I, "number", "8", {})])
+    unlink = Change(I, "link", Action.UNLINK, ("7",), {"service": 1}, None, "cancelled")
+    delete = Change(I, "number", Action.DELETE, ("8",), {"status": "free"}, None, "no range")
+    adopted = Resource(I, "number", "9", {"country_code": 55}, remote_id="r9")
+    result = run([unlink, delete], RecordingProvider(), store, adopt=(adopted,))
+    assert result.summary()["adopted"] == 1  # type: ignore[attr-defined]
+    assert set(store.known().resources) == {'stfc-sp.number["9"]'}
+
+
+def test_update_merges_and_never_records_observed_facts(store: StateStore) -> None:
+    store.record([Resource(I, "number", "8", {"country_code": 55, "range": "r"})])
+    retransmit = Change(I, "number", Action.UPDATE, ("8",), {"transmission": "error"},
+                        {"transmission": "sent"}, "retransmit")
+    run([retransmit], RecordingProvider(), store)
+    assert store.known().resources['stfc-sp.number["8"]'].attrs == {"country_code": 55, "range": "r"}
