@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from reconciler import __version__
 from reconciler.applier import ApplyResult, Outcome, apply
@@ -60,19 +61,13 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ReconcilerError as exc:
-            err.print(f"[red]Error:[/red] {_escape(redact(str(exc)))}")
+            err.print(f"[red]Error:[/red] {escape(redact(str(exc)))}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err.print("[red]Interrupted.[/red]")
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _escape(message: str) -> str:
-    from rich.markup import escape
-
-    return escape(message)
 
 
 def workspace_options(func: F) -> F:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import SecretError
@@ -70,7 +69,3 @@ def redact(text: str) -> str:
             text = text.replace(value, MASK)
     return text
 
-
-def redact_mapping(data: Mapping[str, object]) -> dict[str, object]:
-    """A shallow copy of ``data`` with string values redacted (for logs of payloads)."""
-    return {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}

@@ -65,7 +65,8 @@ def describe(change: Change) -> str:
         case ("number", Action.UPDATE):
             return "retransmit"
         case ("link", Action.LINK):
-            return f"link to service {after.get('service')}, plan {after.get('plan')}"
+            blocked = ", blocked" if after.get("blocked") else ""
+            return f"link to service {after.get('service')}, plan {after.get('plan')}{blocked}"
         case ("link", Action.UNLINK):
             return f"unlink from service {before.get('service')} (to the removal queue)"
         case ("link", Action.SUSPEND):

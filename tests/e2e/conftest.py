@@ -18,6 +18,16 @@ import httpx
 import pytest
 
 START_TIMEOUT = 20.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: this checkout importable even when not installed."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, **extra}
+    env.pop("RECONCILER_STATE", None)
+    env.pop("RECONCILER_SPECS", None)
+    return env
 
 
 def free_port() -> int:
@@ -56,7 +66,7 @@ class Sim:
 @pytest.fixture(scope="session")
 def served_sim() -> Iterator[Sim]:
     port, token = free_port(), "e2e-" + secrets.token_hex(12)
-    env = {**os.environ, "SIM_TOKEN": token}
+    env = child_env(SIM_TOKEN=token)
     cmd = [sys.executable, "-m", "reconciler", "sim", "serve", "--platform", "saperx-stfc",
            "--port", str(port), "--removal-delay", "0.5"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -109,7 +119,4 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, sim: Sim) -> Cli:
-    env = {**os.environ, "E2E_STFC_TOKEN": sim.token, "NO_COLOR": "1", "COLUMNS": "250"}
-    env.pop("RECONCILER_STATE", None)
-    env.pop("RECONCILER_SPECS", None)
-    return Cli(tmp_path, env)
+    return Cli(tmp_path, child_env(E2E_STFC_TOKEN=sim.token, NO_COLOR="1", COLUMNS="250"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cli, Sim
+from tests.e2e.conftest import REPO, Cli, Sim
 from tests.e2e.specset import SpecSet
 
 pytestmark = pytest.mark.e2e
@@ -198,10 +198,9 @@ def test_show_filters_numbers_in_transmission_error(cli: Cli, sim: Sim, specs: S
 
 def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
                                                                       tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
     cli.env.update(SAPERX_STFC_TOKEN="example-token", SAPERX_STFC_JOINVILLE_TOKEN="example-2")
-    for name, specs_dir in (("default", repo / "specs"),
-                            ("telephony-only", repo / "examples" / "telephony-only")):
+    for name, specs_dir in (("default", REPO / "specs"),
+                            ("telephony-only", REPO / "examples" / "telephony-only")):
         state = f"sqlite:///{tmp_path / name / 'reconciler.db'}"
         cli("validate", "--specs", str(specs_dir), check=0)
         cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=2)
