@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.errors import SpecError
 from reconciler.model import Desired, Integration, Resource, SecretRef, Source
 from reconciler.specs import load_desired, load_specs
+from tests.unit.spec_helpers import issues, only_issue, write
 from reconciler.specs.validate import credential_problem
 
 INTEGRATIONS = """\
@@ -55,23 +55,10 @@ def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path("specs")
 
 
-def write(specs: Path, name: str, text: str) -> Path:
-    path = specs / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
-def issues(specs: Path) -> list[SpecIssue]:
-    with pytest.raises(SpecError) as caught:
-        load_specs(specs)
-    return caught.value.issues
 
 
-def only_issue(specs: Path) -> SpecIssue:
-    found = issues(specs)
-    assert len(found) == 1, "\n".join(map(str, found))
-    return found[0]
 
 
 def valid_set(specs: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SpecError, SpecIssue
 from reconciler.specs import load_desired, load_specs
+from tests.unit.spec_helpers import issues, only_issue, write
 
 BASE = """\
 integrations:
@@ -42,8 +42,6 @@ def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path("specs")
 
 
-def write(specs: Path, name: str, text: str) -> None:
-    (specs / name).write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 def client(document: str = "529.982.247-25", services: str = "", **extra: str) -> str:
@@ -69,16 +67,8 @@ def clients(*entries: str) -> str:
     return "clients:\n" + "".join(entries)
 
 
-def issues(specs: Path) -> list[SpecIssue]:
-    with pytest.raises(SpecError) as caught:
-        load_specs(specs)
-    return caught.value.issues
 
 
-def only_issue(specs: Path) -> SpecIssue:
-    found = issues(specs)
-    assert len(found) == 1, "\n".join(map(str, found))
-    return found[0]
 
 
 # --- documents and contacts ---------------------------------------------------------------------
