@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ from reconciler.planner import plan as compute_plan
 from reconciler.render import jsonplan, text
 from reconciler.runtime import Workspace, connect, observe, remember
 from reconciler.secrets import redact
+from reconciler.state import StateStore, locks, state_url
+from reconciler.state.locks import locked
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +72,23 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def parse_duration(_ctx: object, _param: object, value: str) -> float:
+    """'30', '30s', '2m' or '1h' as seconds."""
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration such as 30s, 2m or 1h") from None
+
+
 def workspace_options(func: F) -> F:
+    func = click.option(
+        "--lock-timeout", default="0s", show_default=True, callback=parse_duration,
+        help="How long to wait for another run's lock on the state (30s, 2m...).",
+    )(func)
     func = click.option(
         "--state", "state", envvar="RECONCILER_STATE", metavar="URL",
         help="State database URL (default sqlite:///state/reconciler.db; env RECONCILER_STATE).",
@@ -96,7 +114,7 @@ def main(verbose: int) -> None:
 @main.command()
 @workspace_options
 @handles_errors
-def validate(specs: Path, state: str | None) -> None:
+def validate(specs: Path, state: str | None, lock_timeout: float) -> None:
     """Check the specs (schema and domain rules) without touching any platform."""
     from reconciler.specs import load_desired
 
@@ -115,8 +133,8 @@ def validate(specs: Path, state: str | None) -> None:
 # -- plan -------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now(after: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="seconds")
 
 
 async def _observe_and_plan(ws: Workspace) -> tuple[Plan, dict[str, Any]]:
@@ -134,8 +152,8 @@ def _show_plan(ws: Workspace, plan: Plan, as_json: bool) -> None:
         text.render_plan(plan, out, platforms=ws.platforms())
 
 
-def _write_plan(plan: Plan, path: Path) -> None:
-    data = jsonplan.plan_to_json(plan, created_at=_now())
+def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
+    data = jsonplan.plan_to_json(plan, created_at=_now(), expires_at=_now(ttl))
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
@@ -145,16 +163,19 @@ def _write_plan(plan: Plan, path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (docs/json.md).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (1 on error).")
+@click.option("--ttl", default="24h", show_default=True, callback=parse_duration,
+              help="How long a saved plan may be applied (30m, 24h...).")
 @handles_errors
-def plan_cmd(specs: Path, state: str | None, out_file: Path | None, as_json: bool,
-             detailed_exitcode: bool) -> None:
+def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path | None,
+             as_json: bool, detailed_exitcode: bool, ttl: float) -> None:
     """Show what apply would change on each platform, and why."""
     ws = Workspace.open(specs, state)
     try:
-        plan, _reads = asyncio.run(_observe_and_plan(ws))
+        with locked(ws.store, "plan", timeout=lock_timeout, warn=_warn):
+            plan, _reads = asyncio.run(_observe_and_plan(ws))
         _show_plan(ws, plan, as_json)
         if out_file is not None:
-            _write_plan(plan, out_file)
+            _write_plan(plan, out_file, ttl)
             if not as_json:
                 out.print(f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
                           f"exactly this plan.")
@@ -172,14 +193,21 @@ def _load_planfile(path: Path, ws: Workspace) -> Plan:
     except (OSError, ValueError) as exc:
         raise StalePlanError(f"cannot read plan file {path}: {exc}") from None
     plan = jsonplan.plan_from_json(data, path=str(path))
-    _check_fresh(plan, ws, path)
+    redo = f"run `reconcile plan --out {path}` again, review it, then apply it"
+    if data.get("tool_version") != __version__:
+        raise StalePlanError(f"plan file {path} was made by reconcile {data.get('tool_version')}, "
+                             f"this is {__version__}: {redo}")
+    expires = data.get("expires_at")
+    if expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
+        raise StalePlanError(f"plan file {path} expired at {expires} (made at "
+                             f"{data.get('created_at')}; see plan --ttl): {redo}")
+    _check_fresh(plan, ws, path, redo)
     return plan
 
 
-def _check_fresh(plan: Plan, ws: Workspace, path: Path) -> None:
+def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
     """Refuse a saved plan made against another state or spec set."""
     known, fp = ws.known(), plan.fingerprint
-    redo = f"run `reconcile plan --out {path}` again, review it, then apply it"
     if fp.lineage != known.lineage:
         raise StalePlanError(f"plan file {path} was made against another state (lineage "
                              f"{fp.lineage}, this state is {known.lineage}): {redo}")
@@ -237,15 +265,17 @@ async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[
 @click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @handles_errors
-def apply_cmd(specs: Path, state: str | None, planfile: Path | None, auto_approve: bool) -> None:
+def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Path | None,
+              auto_approve: bool) -> None:
     """Make the platforms match the specs (or carry out a saved PLANFILE)."""
     ws = Workspace.open(specs, state)
     try:
-        saved = _load_planfile(planfile, ws) if planfile is not None else None
-        run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
-        plan, result = asyncio.run(_apply(ws, saved, auto_approve))
-        outcome = "ok" if result.ok else "failed"
-        ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
+        with locked(ws.store, "apply", timeout=lock_timeout, warn=_warn):
+            saved = _load_planfile(planfile, ws) if planfile is not None else None
+            run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
+            plan, result = asyncio.run(_apply(ws, saved, auto_approve))
+            outcome = "ok" if result.ok else "failed"
+            ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
         if not plan.empty:
             text.render_apply_result(result, out)
     finally:
@@ -260,19 +290,20 @@ def apply_cmd(specs: Path, state: str | None, planfile: Path | None, auto_approv
 @workspace_options
 @click.option("--json", "as_json", is_flag=True, help="Print the drift report as JSON.")
 @handles_errors
-def drift_cmd(specs: Path, state: str | None, as_json: bool) -> None:
+def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool) -> None:
     """Report what the platforms hold that differs from what was last applied (exit 2 if any)."""
     ws = Workspace.open(specs, state)
     try:
-        known = ws.known()
+        with locked(ws.store, "drift", timeout=lock_timeout, warn=_warn):
+            known = ws.known()
 
-        async def run() -> dict[str, Any]:
-            async with connect(ws.select(), ws.state_dir) as providers:
-                return await observe(providers)
+            async def run() -> dict[str, Any]:
+                async with connect(ws.select(), ws.state_dir) as providers:
+                    return await observe(providers)
 
-        observed = asyncio.run(run())
-        remember(ws.store, observed, known)
-        items = compute_drift(known, observed, ws.platforms())
+            observed = asyncio.run(run())
+            remember(ws.store, observed, known)
+            items = compute_drift(known, observed, ws.platforms())
     finally:
         ws.close()
     if as_json:
@@ -294,11 +325,9 @@ def drift_cmd(specs: Path, state: str | None, as_json: bool) -> None:
                                "is this (free, linked, removing, error, sent, blocked...).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handles_errors
-def show_cmd(specs: Path, state: str | None, integration: str | None, kind: str | None,
-             status: str | None, as_json: bool) -> None:
+def show_cmd(specs: Path, state: str | None, lock_timeout: float, integration: str | None,
+             kind: str | None, status: str | None, as_json: bool) -> None:
     """List the managed resources recorded in the state."""
-    from reconciler.state import StateStore, state_url
-
     store = StateStore(state_url(state))
     try:
         rows = [r for r in store.rows(integration=integration, kind=kind)
@@ -339,6 +368,52 @@ def _show_table(rows: list[Any]) -> None:
         table.add_row(row.address, facts, attrs)
     out.print(table)
     out.print(f"\n{len(rows)} managed resources.")
+
+
+# -- lock -------------------------------------------------------------------------------
+
+
+@main.group()
+def lock() -> None:
+    """See and release the lock plan, apply and drift take on the state."""
+
+
+@lock.command("list")
+@click.option("--state", "state", envvar="RECONCILER_STATE", metavar="URL",
+              help="State database URL (env RECONCILER_STATE).")
+@handles_errors
+def lock_list(state: str | None) -> None:
+    """Show who holds the state lock, if anyone."""
+    store = StateStore(state_url(state))
+    try:
+        rows = locks.current(store)
+    finally:
+        store.close()
+    for row in rows:
+        out.print(escape(locks.describe(row)))
+    if not rows:
+        out.print("The state is not locked.")
+
+
+@lock.command("release")
+@click.argument("lock_id")
+@click.option("--state", "state", envvar="RECONCILER_STATE", metavar="URL",
+              help="State database URL (env RECONCILER_STATE).")
+@handles_errors
+def lock_release(lock_id: str, state: str | None) -> None:
+    """Release a lock whose run is gone (check `reconcile lock list` first)."""
+    store = StateStore(state_url(state))
+    try:
+        if not locks.release(store, lock_id):
+            raise ReconcilerError(f"no lock {lock_id} on this state; `reconcile lock list` "
+                                  f"shows the current one")
+    finally:
+        store.close()
+    out.print(f"Released lock {lock_id}.")
+
+
+def _warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/yellow] {escape(redact(message))}")
 
 
 # -- sim --------------------------------------------------------------------------------

@@ -118,3 +118,9 @@ class TemporaryError(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class LockError(StateError):
+    """Another run holds the state lock."""
+
+    code = "lock-held"

@@ -35,11 +35,12 @@ def summary(plan: Plan) -> dict[str, int]:
     }
 
 
-def plan_to_json(plan: Plan, *, created_at: str) -> dict[str, Any]:
+def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) -> dict[str, Any]:
     return {
         "format_version": PLAN_FORMAT_VERSION,
         "tool_version": __version__,
         "created_at": created_at,
+        "expires_at": expires_at,
         "fingerprint": plan.fingerprint.to_json(),
         "integrations": list(plan.integrations),
         "summary": summary(plan),

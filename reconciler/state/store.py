@@ -227,7 +227,7 @@ class StateStore:
 
     def begin_run(self, command: str, plan_digest: str | None = None) -> int:
         with self.session() as s:
-            run = RunRow(command=command, user=_who(), started_at=_now(), plan_digest=plan_digest,
+            run = RunRow(command=command, user=who(), started_at=_now(), plan_digest=plan_digest,
                          outcome="running", summary={})
             s.add(run)
             s.flush()
@@ -249,7 +249,8 @@ class StateStore:
         self.engine.dispose()
 
 
-def _who() -> str:
+def who() -> str:
+    """This process as a lock holder or run author: user@host:pid."""
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers

@@ -62,3 +62,20 @@ class CatalogRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     synced_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LockRow(Base):
+    """The one lock on a state (``name`` is always "state"): who holds it and until when.
+
+    A holder refreshes ``heartbeat_at`` and pushes ``expires_at`` forward while it runs; a lock
+    past ``expires_at`` belongs to a holder that died, and the next run takes it over.
+    """
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    operation: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

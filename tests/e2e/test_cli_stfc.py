@@ -207,3 +207,32 @@ def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
         cli("apply", "--specs", str(specs_dir), "--state", state, "--auto-approve", check=0)
         cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=0)
         assert (tmp_path / name / "embedded" / "saperx-stfc").is_dir()
+
+
+def test_two_runs_at_once_one_waits_then_fails_naming_the_holder(cli: Cli, sim: Sim,
+                                                                  specs: SpecSet) -> None:
+    from reconciler.state import StateStore, locks
+
+    store = StateStore(f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}")
+    with locks.locked(store, "apply") as lock_id:
+        listed = cli("lock", "list", check=0)
+        assert lock_id in listed.stdout and "for apply" in listed.stdout
+        refused = cli("apply", "--auto-approve", "--lock-timeout", "1s", check=1)
+        assert f"the state is locked: lock {lock_id} held by" in refused.stderr
+        assert sim.counters()["writes"] == {}
+        cli("lock", "release", lock_id, check=0)
+        cli("apply", "--auto-approve", check=0)  # the lock was released by hand
+    assert "not locked" in cli("lock", "list", check=0).stdout
+
+
+def test_saved_plan_is_refused_after_its_time_to_live(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    cli("plan", "--out", "short.json", "--ttl", "1s", check=0)
+    data = json.loads((cli.cwd / "short.json").read_text())
+    assert data["expires_at"] > data["created_at"]
+    time.sleep(1.5)
+    expired = cli("apply", "short.json", check=1)
+    assert "plan file short.json expired at" in expired.stderr
+    data["expires_at"], data["tool_version"] = None, "0.0.1"
+    (cli.cwd / "other.json").write_text(json.dumps(data))
+    assert "was made by reconcile 0.0.1" in cli("apply", "other.json", check=1).stderr
+    assert sim.counters()["writes"] == {}
