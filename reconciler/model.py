@@ -251,6 +251,23 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """What one integration's part of a plan costs: the reads that planning took, the writes
+    apply will make (one API call per change), and the time those writes take at the
+    integration's rate budget (``per_second`` None: not rate limited)."""
+
+    integration: str
+    reads: int
+    writes: int
+    seconds: float
+    per_second: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"integration": self.integration, "reads": self.reads, "writes": self.writes,
+                "seconds": round(self.seconds, 1), "per_second": self.per_second}
+
+
+@dataclass(frozen=True)
 class Plan:
     """The ordered changes that make the platforms match the specs, and what to record.
 
@@ -266,6 +283,7 @@ class Plan:
     converging: tuple[Note, ...] = ()
     warnings: tuple[Note, ...] = ()
     integrations: tuple[str, ...] = ()
+    estimates: tuple[Estimate, ...] = ()
 
     @property
     def empty(self) -> bool:

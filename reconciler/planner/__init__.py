@@ -10,9 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from reconciler.errors import PlanError
-from reconciler.model import Action, Change, Desired, Drift, Fingerprint, Known, Note, Observed, Plan
+from reconciler.model import (
+    Action,
+    Change,
+    Desired,
+    Drift,
+    Estimate,
+    Fingerprint,
+    Known,
+    Note,
+    Observed,
+    Plan,
+)
 from reconciler.planner import saperx_stfc
 from reconciler.planner.core import Partial, View, by_kind
+from reconciler.rates import declared_rate, seconds_for
 
 Rules = Callable[[View], Partial]
 RULES: dict[str, Rules] = {saperx_stfc.PLATFORM: saperx_stfc.plan_integration}
@@ -69,7 +81,24 @@ def plan(
         converging=tuple(sorted(merged.converging, key=lambda n: n.address)),
         warnings=tuple(merged.warnings),
         integrations=tuple(sorted(observed)),
+        estimates=_estimates(desired, observed, merged.changes),
     )
+
+
+def _estimates(
+    desired: Desired, observed: Mapping[str, Observed], changes: list[Change]
+) -> tuple[Estimate, ...]:
+    writes: dict[str, int] = {}
+    for change in changes:
+        writes[change.integration] = writes.get(change.integration, 0) + 1
+    out = []
+    for name in sorted(observed):
+        integration = desired.integrations[name]
+        rate = declared_rate(integration.endpoint, integration.options.get("rate_limit"))
+        n = writes.get(name, 0)
+        out.append(Estimate(name, observed[name].reads, n, seconds_for(n, rate),
+                            rate[0] if rate else None))
+    return tuple(out)
 
 
 def _merge(into: Partial, part: Partial) -> None:

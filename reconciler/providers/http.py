@@ -5,7 +5,8 @@ way. A response outside 2xx becomes one of :mod:`reconciler.errors` (401/403 Aut
 NotFoundError, 409 ConflictError, 400/422 RejectedError, 429/5xx TemporaryError), and a timeout
 or dropped connection becomes a TemporaryError too. Temporary errors are retried with
 exponential backoff and full jitter, waiting what ``Retry-After`` asks (capped) when the platform
-says so; after ``max_attempts`` the last one is raised.
+says so; after ``max_attempts`` the last one is raised. Every attempt first draws from the
+integration's rate budget (:mod:`reconciler.providers.ratelimit`), when it has one.
 
 Retrying writes is safe only because every provider's ``execute`` treats the platform's
 duplicate and already-done answers as success (the Provider protocol requires it).
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 
 from reconciler import errors
+from reconciler.providers.ratelimit import RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,10 @@ class ApiClient:
         backoff_cap: float = 30.0,
         sleep: Sleep | None = None,
         rand: Callable[[], float] | None = None,
+        rate: RateBudget | None = None,
     ) -> None:
         self.integration = integration
+        self.rate = rate
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -103,6 +107,8 @@ class ApiClient:
                 if attempt == self.max_attempts:
                     raise self._gave_up(exc, method, path) from exc
                 delay = self.delay(attempt, exc.retry_after)
+                if self.rate is not None and exc.retry_after is not None:
+                    self.rate.pause(delay)
                 log.debug("%s %s: %s; retry %d in %.2fs", method, path, exc, attempt, delay)
                 await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -127,6 +133,8 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         accept: Collection[int],
     ) -> httpx.Response:
+        if self.rate is not None:
+            await self.rate.acquire()
         try:
             response = await self._client.request(method, path, json=json, params=params)
         except httpx.TimeoutException as exc:

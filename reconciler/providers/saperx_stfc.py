@@ -30,6 +30,7 @@ from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
 from reconciler.providers.http import ApiClient, Sleep
+from reconciler.providers.ratelimit import budget_for
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
@@ -82,6 +83,7 @@ class SaperxStfcProvider:
             max_attempts=max_attempts,
             backoff_base=backoff_base,
             sleep=sleep,
+            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
         )
 
     @property

@@ -15,6 +15,7 @@ from reconciler.model import (
     PLAN_FORMAT_VERSION,
     Change,
     Drift,
+    Estimate,
     Fingerprint,
     Note,
     Plan,
@@ -44,6 +45,7 @@ def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) 
         "fingerprint": plan.fingerprint.to_json(),
         "integrations": list(plan.integrations),
         "summary": summary(plan),
+        "estimates": [e.to_json() for e in plan.estimates],
         "changes": [c.to_json() for c in plan.changes],
         "adopt": [_resource_json(r) for r in plan.adopt],
         "forget": list(plan.forget),
@@ -69,6 +71,7 @@ def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
             converging=tuple(Note(**n) for n in data.get("converging", ())),
             warnings=tuple(Note(**n) for n in data.get("warnings", ())),
             integrations=tuple(data.get("integrations", ())),
+            estimates=tuple(Estimate(**e) for e in data.get("estimates", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StalePlanError(f"{path}: not a plan file this tool wrote ({exc})") from None

@@ -224,3 +224,17 @@ def test_drift_reports_changed_and_missing() -> None:
         ("missing", 'stfc-sp.link["1130001001"]'),
     ]
     assert items[0].fields == ("blocked",) and items[0].after == {"blocked": True}
+
+
+def test_estimate_counts_reads_writes_and_time_at_the_rate_budget() -> None:
+    want = rng(1130001000, 1130001004) + [link("1130001000"), link("1130001001"), link("1130001003")]
+    spec = desired(*want)
+    limited = Integration(I, "saperx-stfc", "https://10.0.0.5:8443", {},
+                          {"rate_limit": {"per_second": 0.5, "burst": 1}})
+    spec = Desired({I: limited}, spec.resources, spec.digest, spec.settings)
+    observed = {I: Observed(I, {}, {"plans": PLANS}, reads=3)}
+    (estimate,) = plan(spec, known(), observed).estimates
+    assert (estimate.reads, estimate.writes, estimate.per_second) == (3, 4, 0.5)
+    assert estimate.seconds == 6.0  # 4 calls, 1 in the burst, 3 more at 0.5/s
+    (free,) = plan(desired(*want), known(), actual()).estimates
+    assert free.per_second is None and free.seconds == 0.0
