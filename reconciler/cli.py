@@ -21,12 +21,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler import __version__
-from reconciler.applier import ApplyResult, Outcome, apply
+from reconciler.applier import ApplyResult, apply
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.model import Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
 from reconciler.render import jsonplan, text
+from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, remember
 from reconciler.secrets import redact
 from reconciler.state import StateStore, locks, state_url
@@ -231,17 +232,6 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         raise ReconcilerError("apply cancelled: nothing was changed")
 
 
-def _progress(total: int) -> Callable[[Outcome], None]:
-    done = 0
-
-    def report(outcome: Outcome) -> None:
-        nonlocal done
-        done += 1
-        out.print(f"[dim][{done}/{total}][/dim] {text.outcome_line(outcome)}")
-
-    return report
-
-
 async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[Plan, ApplyResult]:
     known = ws.known()
     names = plan.integrations if plan is not None else None
@@ -254,9 +244,9 @@ async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[
             if plan.empty:
                 return plan, ApplyResult()
             _confirm(plan, auto_approve)
-        total = len(plan.changes)
-        result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
-                             on_outcome=_progress(total))
+        with ApplyProgress(out, plan) as progress:
+            result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
+                                 on_outcome=progress)
     return plan, result
 
 
