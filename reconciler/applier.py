@@ -7,6 +7,10 @@
 - Retries of temporary platform errors (429, 5xx, timeouts) happen in the providers' HTTP layer,
   with backoff and jitter, honouring Retry-After; what still fails is reported here.
 - The state is written as each change lands (one short transaction each), never at the end.
+- Each change is journaled: its intent before the remote call, its outcome after. An entry left
+  pending by a crash is resolved by the next run, which reads the platform again before it plans:
+  what landed is found there (and adopted into the state), what did not is planned again. Since
+  every provider treats "already done" answers as success, nothing is done twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ log = logging.getLogger(__name__)
 DONE, PARTIAL, FAILED, SKIPPED = "done", "partial", "failed", "skipped"
 # Platform-side facts are observed, never recorded as applied attributes.
 OBSERVED_ONLY = frozenset({"status", "transmission"})
+
+
+_JOURNAL = {DONE: "confirmed", PARTIAL: "partial", FAILED: "failed"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ async def apply(
     *,
     concurrency: Mapping[str, int],
     on_outcome: Callable[[Outcome], None] | None = None,
+    run_id: int | None = None,
 ) -> ApplyResult:
     """Carry out ``plan`` and record it; returns what happened to each change."""
     result = ApplyResult()
@@ -77,7 +85,7 @@ async def apply(
     if plan.forget:
         store.remove(plan.forget)
         result.forgotten = len(plan.forget)
-    runner = _Runner(providers, store, concurrency, result, on_outcome)
+    runner = _Runner(providers, store, concurrency, result, on_outcome, run_id)
     await asyncio.gather(*[runner.start(change) for change in plan.changes])
     position = {change.id: i for i, change in enumerate(plan.changes)}
     result.outcomes.sort(key=lambda o: position[o.change.id])
@@ -92,7 +100,9 @@ class _Runner:
         concurrency: Mapping[str, int],
         result: ApplyResult,
         on_outcome: Callable[[Outcome], None] | None,
+        run_id: int | None,
     ) -> None:
+        self.run_id = run_id
         self.providers = providers
         self.store = store
         self.result = result
@@ -111,7 +121,9 @@ class _Runner:
             return self._report(Outcome(change, SKIPPED, blocked))
         limit = self.limits.setdefault(change.integration, asyncio.Semaphore(1))
         async with limit:
+            entry = self.store.journal_intent(self.run_id, change)
             outcome = await self._execute(change)
+            self.store.journal_outcome(entry, _JOURNAL[outcome.status], outcome.message)
         return self._report(outcome)
 
     async def _blocked_by(self, change: Change) -> str:

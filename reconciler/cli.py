@@ -28,7 +28,7 @@ from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
 from reconciler.render import jsonplan, text
 from reconciler.render.progress import ApplyProgress
-from reconciler.runtime import Workspace, connect, observe, remember
+from reconciler.runtime import Workspace, connect, observe, recover, remember
 from reconciler.secrets import redact
 from reconciler.state import StateStore, locks, state_url
 from reconciler.state.locks import locked
@@ -142,8 +142,14 @@ async def _observe_and_plan(ws: Workspace) -> tuple[Plan, dict[str, Any]]:
     known = ws.known()
     async with connect(ws.select(), ws.state_dir) as providers:
         observed = await observe(providers)
+    _recover(ws, observed)
     remember(ws.store, observed, known)
     return compute_plan(ws.desired, known, observed), {n: o.reads for n, o in observed.items()}
+
+
+def _recover(ws: Workspace, observed: dict[str, Any]) -> None:
+    for line in recover(ws.store, observed):
+        _warn(f"recovered a change an earlier apply left unfinished: {line}")
 
 
 def _show_plan(ws: Workspace, plan: Plan, as_json: bool) -> None:
@@ -232,12 +238,15 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         raise ReconcilerError("apply cancelled: nothing was changed")
 
 
-async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[Plan, ApplyResult]:
+async def _apply(
+    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int
+) -> tuple[Plan, ApplyResult]:
     known = ws.known()
     names = plan.integrations if plan is not None else None
     async with connect(ws.select(names), ws.state_dir) as providers:
         if plan is None:
             observed = await observe(providers)
+            _recover(ws, observed)
             remember(ws.store, observed, known)
             plan = compute_plan(ws.desired, known, observed)
             text.render_plan(plan, out, platforms=ws.platforms())
@@ -246,7 +255,7 @@ async def _apply(ws: Workspace, plan: Plan | None, auto_approve: bool) -> tuple[
             _confirm(plan, auto_approve)
         with ApplyProgress(out, plan) as progress:
             result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
-                                 on_outcome=progress)
+                                 on_outcome=progress, run_id=run_id)
     return plan, result
 
 
@@ -263,7 +272,7 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
         with locked(ws.store, "apply", timeout=lock_timeout, warn=_warn):
             saved = _load_planfile(planfile, ws) if planfile is not None else None
             run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
-            plan, result = asyncio.run(_apply(ws, saved, auto_approve))
+            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id))
             outcome = "ok" if result.ok else "failed"
             ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
         if not plan.empty:

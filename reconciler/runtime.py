@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Desired, Integration, Known, Observed
+from reconciler.model import Desired, Integration, Known, Observed, address
 from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
@@ -111,3 +111,29 @@ def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) 
         if address in known.resources
     }
     store.refresh_observed(facts)
+
+
+_REMOVES = {"unlink", "delete"}
+
+
+def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
+    """Resolve the journal entries a crashed apply left pending, against a fresh observation.
+
+    Each entry is looked up on the platform by its natural keys: a create or link whose objects
+    are there landed (the plan adopts them), an unlink or delete whose objects are gone landed
+    too; anything else did not land and the plan just made includes it again. Returns one line
+    per entry, for the operator.
+    """
+    lines, done = [], []
+    for entry in store.journal_pending():
+        obs = observed.get(entry.integration)
+        if obs is None:
+            continue  # not observed this run: stays pending until it is
+        present = [address(entry.integration, entry.kind, k) in obs.resources for k in entry.keys]
+        landed = not any(present) if entry.action in _REMOVES else all(present)
+        verdict = "found done on the platform" if landed else "not done on the platform"
+        lines.append(f"{entry.change_id} (interrupted at {entry.intent_at:%Y-%m-%d %H:%M:%S} UTC): "
+                     f"{verdict}")
+        store.journal_recover([entry.id], f"after a crash: {verdict}")
+        done.append(entry.id)
+    return lines

@@ -3,12 +3,15 @@
 The lock is a row in the state database itself, so it works for every backend the state works
 for, with no other service. Taking it is an INSERT on a fixed primary key, atomic in SQLite and
 PostgreSQL alike. While a run holds it, a daemon thread refreshes its heartbeat; a lock whose
-expiry passed (the holder was killed, the machine rebooted) is taken over with a warning.
+expiry passed (the holder was killed, the machine rebooted) is taken over with a warning, and so
+is, at once, the lock of a holder on this machine whose process is gone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -61,7 +64,7 @@ def _try_take(
                    created_at=now, heartbeat_at=now, expires_at=now + TTL)
     with store.session() as s:
         held = s.get(LockRow, NAME)
-        if held is not None and held.expires_at >= now:
+        if held is not None and held.expires_at >= now and not _gone(held.holder):
             return False, held
         if held is not None:
             warn(f"taking over the state lock from a holder that stopped answering: "
@@ -78,6 +81,21 @@ def _try_take(
             held = s.get(LockRow, NAME)
         return (False, held) if held is not None else _try_take(store, operation, warn)
     return True, mine
+
+
+def _gone(holder: str) -> bool:
+    """True when the holder ran on this machine and its process no longer exists: no need to
+    wait for its heartbeat to expire (a holder elsewhere is judged by its heartbeat alone)."""
+    user_host, _, pid = holder.rpartition(":")
+    if user_host.partition("@")[2] != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @contextmanager

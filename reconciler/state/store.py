@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconciler.errors import StateError
-from reconciler.model import Known, Resource
+from reconciler.model import Change, Known, Resource
 from reconciler.state.tables import (
     SCHEMA_VERSION,
     Base,
     CatalogRow,
+    JournalRow,
     MetaRow,
     ResourceRow,
     RunRow,
@@ -222,6 +223,42 @@ class StateStore:
         with self.session() as s:
             row = s.get(CatalogRow, (integration, name))
             return list(row.entries) if row else None
+
+    # -- apply journal ------------------------------------------------------------------
+
+    def journal_intent(self, run_id: int | None, change: Change) -> int:
+        """Record that ``change`` is about to be sent, before sending it."""
+        with self.session() as s:
+            row = JournalRow(run_id=run_id, change_id=change.id, integration=change.integration,
+                             kind=change.kind, action=change.action.value, keys=list(change.keys),
+                             intent_at=_now(), outcome="pending", detail="")
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def journal_outcome(self, entry: int, outcome: str, detail: str = "") -> None:
+        with self.session() as s:
+            s.execute(update(JournalRow).where(JournalRow.id == entry)
+                      .values(outcome=outcome, detail=detail[:1000], finished_at=_now()))
+
+    def journal_pending(self) -> list[JournalRow]:
+        """Changes whose outcome no run recorded: their apply died while they were in flight."""
+        with self.session() as s:
+            query = select(JournalRow).where(JournalRow.outcome == "pending").order_by(JournalRow.id)
+            return list(s.execute(query).scalars())
+
+    def journal_recover(self, entries: Iterable[int], detail: str) -> None:
+        """Close entries once the platform was read again and planning accounted for them."""
+        with self.session() as s:
+            s.execute(update(JournalRow).where(JournalRow.id.in_(list(entries)))
+                      .values(outcome="recovered", detail=detail, finished_at=_now()))
+
+    def journal(self, run_id: int | None = None) -> list[JournalRow]:
+        with self.session() as s:
+            query = select(JournalRow).order_by(JournalRow.id)
+            if run_id is not None:
+                query = query.where(JournalRow.run_id == run_id)
+            return list(s.execute(query).scalars())
 
     # -- run history --------------------------------------------------------------------
 

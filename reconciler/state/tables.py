@@ -79,3 +79,22 @@ class LockRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class JournalRow(Base):
+    """One change of one apply: its intent, written before the remote call in a transaction of
+    its own, and its outcome, written after. An entry still ``pending`` when the next run starts
+    belongs to an apply that died mid-call: that run resolves it against the platform."""
+
+    __tablename__ = "journal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    change_id: Mapped[str] = mapped_column(String(300))
+    integration: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    keys: Mapped[list[str]] = mapped_column(JSON)
+    intent_at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)  # pending|confirmed|failed|partial|recovered
+    detail: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

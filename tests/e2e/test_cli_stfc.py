@@ -237,3 +237,34 @@ def test_saved_plan_is_refused_after_its_time_to_live(cli: Cli, sim: Sim, specs:
     (cli.cwd / "other.json").write_text(json.dumps(data))
     assert "was made by reconcile 0.0.1" in cli("apply", "other.json", check=1).stderr
     assert sim.counters()["writes"] == {}
+
+
+@pytest.mark.parametrize("kill_after", [0.8, 1.6, 2.4])
+def test_apply_killed_midway_is_recovered_by_the_next_run(cli: Cli, sim: Sim, specs: SpecSet,
+                                                          kill_after: float) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from reconciler.state import StateStore
+
+    sim.configure(latency=0.15)
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+                            cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    sim.configure(latency=0.0)
+    store = StateStore(f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}")
+    interrupted = {row.change_id for row in store.journal_pending()}
+
+    again = cli("apply", "--auto-approve", check=0)
+    for change_id in interrupted:
+        assert f"recovered a change an earlier apply left unfinished: {change_id}" in again.stderr
+    cli("plan", "--detailed-exitcode", check=0)
+    assert store.journal_pending() == []
+    writes = sim.counters()["writes"]
+    assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
+    linked = {n for n, v in sim.numbers().items() if v["status"] == "vinculado"}
+    assert linked == {"1130001001", "1130001002", "1130001003", "1140045000"}

@@ -75,3 +75,21 @@ def test_release_by_id(store: StateStore) -> None:
         assert locks.release(store, "no-such-id") is False
         assert locks.release(store, lock_id) is True
         assert locks.current(store) == []
+
+
+def test_a_local_holder_whose_process_is_gone_is_taken_over_at_once(store: StateStore) -> None:
+    import subprocess
+    import sys
+
+    from reconciler.state.store import who
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    holder = who().rpartition(":")[0] + ":" + dead.stdout.strip()
+    warnings: list[str] = []
+    with locks.locked(store, "apply") as first:
+        with store.session() as s:
+            s.execute(update(LockRow).values(holder=holder))
+        with locks.locked(StateStore(store.url), "plan", warn=warnings.append) as second:
+            assert second != first
+    assert warnings and holder in warnings[0]
