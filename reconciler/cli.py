@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,10 +20,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler import __version__
+from reconciler import __version__, safety
 from reconciler.applier import ApplyResult, apply
-from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.model import Plan
+from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
+from reconciler.model import Known, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
 from reconciler.render import jsonplan, text
@@ -85,6 +85,33 @@ def parse_duration(_ctx: object, _param: object, value: str) -> float:
         raise click.BadParameter(f"{value!r} is not a duration such as 30s, 2m or 1h") from None
 
 
+def parse_allow(_ctx: object, _param: object, values: tuple[str, ...]) -> dict[str, int]:
+    """--allow LIMIT=N, repeatable, as {LIMIT: N}."""
+    allowed: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if not name or not count.strip().isdigit():
+            raise click.BadParameter(f"{value!r} is not LIMIT=N, e.g. stfc-sp.unlink=412")
+        allowed[name.strip()] = int(count)
+    return allowed
+
+
+def allow_option(func: F) -> F:
+    return click.option(
+        "--allow", "allow", multiple=True, callback=parse_allow, metavar="LIMIT=N",
+        help="Accept going over a safety limit by exactly N (e.g. stfc-sp.unlink=412); repeatable.",
+    )(func)
+
+
+def _check_safety(ws: Workspace, plan: Plan, known: Known, observed: Mapping[str, Observed],
+                  allow: Mapping[str, int]) -> None:
+    violations = safety.check(plan, known, observed, ws.desired, allow)
+    if violations:
+        lines = "\n".join(f"  - {v.message}" for v in violations)
+        raise UnsafePlanError(f"the plan goes over the safety limits, so nothing was applied:\n"
+                              f"{lines}")
+
+
 def workspace_options(func: F) -> F:
     func = click.option(
         "--lock-timeout", default="0s", show_default=True, callback=parse_duration,
@@ -138,13 +165,13 @@ def _now(after: float = 0.0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="seconds")
 
 
-async def _observe_and_plan(ws: Workspace) -> tuple[Plan, dict[str, Any]]:
+async def _observe_and_plan(ws: Workspace) -> tuple[Plan, Known, dict[str, Observed]]:
     known = ws.known()
     async with connect(ws.select(), ws.state_dir) as providers:
         observed = await observe(providers)
     _recover(ws, observed)
     remember(ws.store, observed, known)
-    return compute_plan(ws.desired, known, observed), {n: o.reads for n, o in observed.items()}
+    return compute_plan(ws.desired, known, observed), known, observed
 
 
 def _recover(ws: Workspace, observed: dict[str, Any]) -> None:
@@ -172,20 +199,22 @@ def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
               help="Exit 2 when there are changes, 0 when none (1 on error).")
 @click.option("--ttl", default="24h", show_default=True, callback=parse_duration,
               help="How long a saved plan may be applied (30m, 24h...).")
+@allow_option
 @handles_errors
 def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path | None,
-             as_json: bool, detailed_exitcode: bool, ttl: float) -> None:
+             as_json: bool, detailed_exitcode: bool, ttl: float, allow: dict[str, int]) -> None:
     """Show what apply would change on each platform, and why."""
     ws = Workspace.open(specs, state)
     try:
         with locked(ws.store, "plan", timeout=lock_timeout, warn=_warn):
-            plan, _reads = asyncio.run(_observe_and_plan(ws))
+            plan, known, observed = asyncio.run(_observe_and_plan(ws))
         _show_plan(ws, plan, as_json)
         if out_file is not None:
             _write_plan(plan, out_file, ttl)
             if not as_json:
                 out.print(f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
                           f"exactly this plan.")
+        _check_safety(ws, plan, known, observed, allow)
     finally:
         ws.close()
     sys.exit(EXIT_CHANGES if detailed_exitcode and not plan.empty else EXIT_OK)
@@ -239,20 +268,23 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 
 
 async def _apply(
-    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int
+    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int, allow: dict[str, int]
 ) -> tuple[Plan, ApplyResult]:
     known = ws.known()
     names = plan.integrations if plan is not None else None
     async with connect(ws.select(names), ws.state_dir) as providers:
+        observed = await observe(providers)
         if plan is None:
-            observed = await observe(providers)
             _recover(ws, observed)
             remember(ws.store, observed, known)
             plan = compute_plan(ws.desired, known, observed)
             text.render_plan(plan, out, platforms=ws.platforms())
             if plan.empty:
                 return plan, ApplyResult()
+            _check_safety(ws, plan, known, observed, allow)
             _confirm(plan, auto_approve)
+        else:
+            _check_safety(ws, plan, known, observed, allow)
         with ApplyProgress(out, plan) as progress:
             result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
                                  on_outcome=progress, run_id=run_id)
@@ -263,16 +295,17 @@ async def _apply(
 @workspace_options
 @click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@allow_option
 @handles_errors
 def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Path | None,
-              auto_approve: bool) -> None:
+              auto_approve: bool, allow: dict[str, int]) -> None:
     """Make the platforms match the specs (or carry out a saved PLANFILE)."""
     ws = Workspace.open(specs, state)
     try:
         with locked(ws.store, "apply", timeout=lock_timeout, warn=_warn):
             saved = _load_planfile(planfile, ws) if planfile is not None else None
             run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
-            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id))
+            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow))
             outcome = "ok" if result.ok else "failed"
             ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
         if not plan.empty:
@@ -438,12 +471,18 @@ def sim() -> None:
               help="Fraction of requests answered 503.")
 @click.option("--rate-limit-rate", default=0.0, show_default=True, type=float,
               help="Fraction of requests answered 429 with Retry-After.")
+@click.option("--drop-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of connections dropped before the platform does anything.")
+@click.option("--lost-response-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests the platform carries out whose response is then lost.")
 @click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
 @handles_errors
 def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float,
-              latency: float, error_rate: float, rate_limit_rate: float, seed: int | None) -> None:
+              latency: float, error_rate: float, rate_limit_rate: float, drop_rate: float,
+              lost_response_rate: float, seed: int | None) -> None:
     """Serve a platform simulator over HTTP on loopback."""
     from reconciler.sim.serve import serve
 
     serve(platform, host=host, port=port, token=token, removal_delay=removal_delay,
-          latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate, seed=seed)
+          latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
+          drop_rate=drop_rate, lost_response_rate=lost_response_rate, seed=seed)

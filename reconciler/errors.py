@@ -124,3 +124,10 @@ class LockError(StateError):
     """Another run holds the state lock."""
 
     code = "lock-held"
+
+
+class UnsafePlanError(ReconcilerError):
+    """The plan goes over a safety limit the operator has not explicitly allowed."""
+
+    code = "plan-unsafe"
+    exit_code = 3

@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.rates import declared_rate
 
+
 class RateBudget:
     def __init__(self, per_second: float, burst: int = 1) -> None:
         if per_second <= 0 or burst < 1:

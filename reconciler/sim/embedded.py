@@ -28,11 +28,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 
 from reconciler.errors import StateError
 from reconciler.sim import simulator
+from reconciler.sim.faults import SimTransport
 
 
 class EmbeddedPlatform:
@@ -41,7 +41,7 @@ class EmbeddedPlatform:
     def __init__(self, app: Starlette, path: Path) -> None:
         self.app = app
         self.path = path
-        self.transport = httpx.ASGITransport(app=app)
+        self.transport = SimTransport(app=app)
 
     def save(self) -> None:
         """Write the platform's data atomically (temp file + rename), so a crash mid-write

@@ -10,7 +10,10 @@ Faults are drawn from ``random.Random(seed)``: one draw per faultable request, s
 and the same request sequence give the same faults. Admin paths (``/_sim/``) are never faulted,
 so a test can always inspect and reconfigure a misbehaving simulator.
 
-Adding a fault (dropped connections, lost responses) means adding a :class:`Fault` member, a rate
+Faults: latency, 503, 429 with Retry-After, a dropped connection (nothing done), and a lost
+response (the platform did the work, the client never hears): the last is what makes retried
+writes dangerous, and what the providers' "already done counts as success" rule answers.
+Adding a fault means adding a :class:`Fault` member, a rate
 in :class:`Faults` and a branch in :meth:`FaultMiddleware._inject`; nothing else changes.
 """
 
@@ -23,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Any
 
+import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ADMIN_PREFIX = "/_sim/"
@@ -34,10 +38,23 @@ class Fault(str, Enum):
 
     UNAVAILABLE = "unavailable"  # 503
     RATE_LIMITED = "rate_limited"  # 429 + Retry-After
+    DROPPED = "dropped"  # the connection drops before the platform does anything
+    LOST_RESPONSE = "lost_response"  # the platform does the work, then the connection drops
 
 
-_RATES = {"error_rate": Fault.UNAVAILABLE, "rate_limit_rate": Fault.RATE_LIMITED}
-FAULT_SETTINGS = ("latency", "error_rate", "rate_limit_rate", "retry_after", "seed")
+_RATES = {
+    "error_rate": Fault.UNAVAILABLE,
+    "rate_limit_rate": Fault.RATE_LIMITED,
+    "drop_rate": Fault.DROPPED,
+    "lost_response_rate": Fault.LOST_RESPONSE,
+}
+FAULT_SETTINGS = ("latency", *_RATES, "retry_after", "seed")
+
+
+class ConnectionDropped(Exception):
+    """Raised inside the app, after the response started, to cut the connection: uvicorn then
+    closes the socket mid-response, and :class:`SimTransport` turns it into the same
+    httpx.RemoteProtocolError a client of a served simulator sees."""
 
 
 class Faults:
@@ -49,6 +66,8 @@ class Faults:
         latency: float = 0.0,
         error_rate: float = 0.0,
         rate_limit_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        lost_response_rate: float = 0.0,
         retry_after: int = 1,
         seed: int | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -56,6 +75,8 @@ class Faults:
         self.latency = 0.0
         self.error_rate = 0.0
         self.rate_limit_rate = 0.0
+        self.drop_rate = 0.0
+        self.lost_response_rate = 0.0
         self.retry_after = 1
         self.seed = seed
         self.sleep = sleep
@@ -64,6 +85,8 @@ class Faults:
             latency=latency,
             error_rate=error_rate,
             rate_limit_rate=rate_limit_rate,
+            drop_rate=drop_rate,
+            lost_response_rate=lost_response_rate,
             retry_after=retry_after,
         )
 
@@ -73,7 +96,7 @@ class Faults:
         checked = {name: _validated(name, value) for name, value in changes.items()}
         rates = {name: checked.get(name, getattr(self, name)) for name in _RATES}
         if sum(rates.values()) > 1.0:
-            raise ValueError("error_rate + rate_limit_rate must not exceed 1")
+            raise ValueError("the fault rates together must not exceed 1")
         for name, value in checked.items():
             setattr(self, name, value)
         if "seed" in checked:
@@ -95,6 +118,8 @@ class Faults:
             "latency": self.latency,
             "error_rate": self.error_rate,
             "rate_limit_rate": self.rate_limit_rate,
+            "drop_rate": self.drop_rate,
+            "lost_response_rate": self.lost_response_rate,
             "retry_after": self.retry_after,
             "seed": self.seed,
         }
@@ -135,11 +160,24 @@ class FaultMiddleware:
         fault = self.faults.draw()
         if fault is None:
             await self.app(scope, receive, send)
+        elif fault is Fault.LOST_RESPONSE:
+            await self._lose_response(scope, receive, send)
         else:
             await self._inject(fault, send)
 
+    async def _lose_response(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request for real, then cut the connection instead of answering."""
+
+        async def swallow(message: Any) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)
+        await _cut(send)
+
     async def _inject(self, fault: Fault, send: Send) -> None:
-        if fault is Fault.RATE_LIMITED:
+        if fault is Fault.DROPPED:
+            await _cut(send)
+        elif fault is Fault.RATE_LIMITED:
             headers = {"retry-after": str(self.faults.retry_after)}
             body = {"erro": "limite_requisicoes", "mensagem": "Muitas requisições; aguarde."}
             await _send_json(send, 429, body, headers)
@@ -156,3 +194,19 @@ async def _send_json(
     raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _cut(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+    raise ConnectionDropped("connection dropped by fault injection")
+
+
+class SimTransport(httpx.ASGITransport):
+    """httpx's ASGI transport, but a dropped connection looks as it does over a socket."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None

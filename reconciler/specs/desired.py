@@ -9,7 +9,11 @@ the shape the planner relies on:
 * ``resources``: one ``number`` per number of every range, and one ``link`` per number assigned to
   a service that is not cancelled (a cancelled service's links are absent, so they get unlinked).
 * ``settings``: ``services`` (id -> status, client, source) and ``ranges`` (integration -> ranges),
-  which the planner needs to explain and order changes.
+  which the planner needs to explain and order changes; ``safety`` (integration -> action ->
+  ``{"max_percent": float, "max_count": int}``, for every declared integration and each of
+  delete, unlink and suspend, defaults filled in) and ``protected`` (address -> Source of the
+  ``protect: true`` that covers it), which :mod:`reconciler.safety` checks a plan against.
+  Protection is kept out of the resources' ``attrs`` because those are compared when planning.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 
 from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
 from reconciler.specs.models import (
+    DEFAULT_LIMIT,
     PLATFORMS,
+    SAFETY_ACTIONS,
     SECRET_REF,
     ClientSpec,
     IntegrationSpec,
@@ -96,7 +102,49 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
     }
     for name, spec in sorted(specs.number_ranges.items(), key=lambda item: item[1].first_number):
         ranges.setdefault(spec.integration, []).append(_range_setting(name, spec, spec.source))
-    return {"services": services, "ranges": ranges}
+    return {
+        "services": services,
+        "ranges": ranges,
+        "safety": safety_limits(specs),
+        "protected": protected(specs),
+    }
+
+
+def safety_limits(specs: SpecSet) -> dict[str, dict[str, dict[str, float | int]]]:
+    """The effective limit of every declared integration and destructive action.
+
+    Each field falls back, in order, to the integration's own limit for that action, then to
+    ``safety.default``, then to the built-in default (10% and 200).
+    """
+    base = {**DEFAULT_LIMIT, **specs.safety_default}
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    for name in sorted(specs.integrations):
+        own = specs.safety.get(name, {})
+        out[name] = {action: _plain({**base, **own.get(action, {})}) for action in SAFETY_ACTIONS}
+    return out
+
+
+def _plain(limit: dict[str, float | int]) -> dict[str, float | int]:
+    return {"max_percent": float(limit["max_percent"]), "max_count": int(limit["max_count"])}
+
+
+def protected(specs: SpecSet) -> dict[str, Source]:
+    """Address -> where ``protect: true`` was written, for each protected number and link.
+
+    A mapping rather than a set so that a refusal can point at the line to edit. The entries of
+    cancelled services count too: cancelling is exactly what unlinks their numbers.
+    """
+    out: dict[str, Source] = {}
+    for spec in specs.number_ranges.values():
+        if spec.protect:
+            for number in range(int(spec.first_number), int(spec.last_number) + 1):
+                out[address(spec.integration, "number", f"{number:010d}")] = spec.source
+    for client in specs.clients:
+        for service in client.services:
+            for phone in service.phone_numbers:
+                if phone.protect:
+                    out[address(phone.integration, "link", phone.number)] = phone.source
+    return out
 
 
 def _range_setting(name: str, spec: RangeSpec, source: Source) -> dict[str, Any]:

@@ -231,6 +231,7 @@ class RangeSpec(SpecModel):
     area_code: AreaCode
     first: Subscriber
     last: Subscriber | None = None
+    protect: bool = Field(False, strict=True)  # refuse deleting its numbers (see reconciler.safety)
 
     @property
     def first_number(self) -> str:
@@ -252,6 +253,7 @@ class PhoneNumberSpec(SpecModel):
     number: FixedLine
     plan: NonEmpty
     params: dict[str, str] = Field(default_factory=dict)
+    protect: bool = Field(False, strict=True)  # refuse unlinking it (see reconciler.safety)
 
     @field_validator("params")
     @classmethod
@@ -284,10 +286,38 @@ class ClientSpec(SpecModel):
     services: list[ServiceSpec] = Field(default_factory=list)
 
 
+# --- safety limits -----------------------------------------------------------------------------
+
+# The destructive actions a run may be limited in; the others cannot lose a customer's service.
+SAFETY_ACTIONS = ("delete", "unlink", "suspend")
+SAFETY_DEFAULT = "default"  # the key under `safety:` whose limit applies everywhere
+DEFAULT_LIMIT: dict[str, float | int] = {"max_percent": 10.0, "max_count": 200}
+
+
+class SafetyLimit(SpecModel):
+    """How much of one action one run may do on one integration; an absent field is inherited.
+
+    Strict types: a quoted "10" or a true/false here is more likely a mistake than a limit.
+    """
+
+    max_percent: float | None = Field(None, ge=0, le=100, allow_inf_nan=False, strict=True)
+    max_count: int | None = Field(None, ge=0, strict=True)
+
+    def given(self) -> dict[str, float | int]:
+        """The fields written in the spec, as plain numbers."""
+        out: dict[str, float | int] = {}
+        if self.max_percent is not None:
+            out["max_percent"] = float(self.max_percent)
+        if self.max_count is not None:
+            out["max_count"] = self.max_count
+        return out
+
+
 SECTIONS: dict[str, type[SpecModel]] = {
     "integrations": IntegrationSpec,
     "number_ranges": RangeSpec,
     "clients": ClientSpec,
+    "safety": SafetyLimit,
 }
 
 
@@ -301,6 +331,10 @@ class SpecSet(BaseModel):
     integrations: dict[str, IntegrationSpec]
     number_ranges: dict[str, RangeSpec]
     clients: list[ClientSpec]
+    # Limits as written: ``safety_default`` from `safety.default`, ``safety`` per integration and
+    # action; each holds only the fields given (defaults are filled in by ``build_desired``).
+    safety_default: dict[str, float | int] = {}
+    safety: dict[str, dict[str, dict[str, float | int]]] = {}
     files: list[str]  # display paths of the files read, in order
     digest: str  # sha256 of the files read (see yaml_loader)
 
@@ -364,7 +398,10 @@ def _constraint(kind: str, ctx: dict[str, Any], error: ErrorDetails) -> str:
         return f"must be {_EXPECTED[kind]}, not {_describe(error['input'])}"
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
-        return f"must be {words} {ctx[key]}"
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)  # "at most 100", not "at most 100.0", for a float field
+        return f"must be {words} {bound}"
     if kind == "literal_error":
         return f"must be one of {ctx['expected']}"
     if kind == "string_too_short":

@@ -26,12 +26,15 @@ from reconciler.specs.models import (
     ENV_NAME,
     NAME_HINT,
     PLATFORMS,
+    SAFETY_ACTIONS,
+    SAFETY_DEFAULT,
     SECRET_REF,
     SECTIONS,
     ClientSpec,
     IntegrationSpec,
     PhoneNumberSpec,
     RangeSpec,
+    SafetyLimit,
     ServiceSpec,
     SpecModel,
     SpecSet,
@@ -76,6 +79,10 @@ class Collected:
     declared: dict[tuple[str, str], Where] = field(default_factory=dict)  # (section, name)
     unsure: set[str] = field(default_factory=set)  # integrations whose ranges are not all known
     complete: bool = True  # every file was parsed: a missing name is really missing
+    safety_at: Where | None = None  # where the one `safety:` section was declared
+    safety_default: dict[str, float | int] = field(default_factory=dict)
+    safety: dict[str, dict[str, dict[str, float | int]]] = field(default_factory=dict)
+    safety_names: dict[str, Where] = field(default_factory=dict)  # integration -> its key
 
 
 def validate(loaded: Loaded) -> SpecSet:
@@ -86,12 +93,15 @@ def validate(loaded: Loaded) -> SpecSet:
         _collect_document(doc, collected, issues)
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
+    _check_safety_names(collected, issues)
     if issues.items:
         raise SpecError(issues.items)
     return SpecSet.model_construct(
         integrations=collected.integrations,
         number_ranges=collected.ranges,
         clients=collected.clients,
+        safety_default=collected.safety_default,
+        safety=collected.safety,
         files=[doc.file for doc in loaded.documents],
         digest=loaded.digest,
     )
@@ -112,6 +122,8 @@ def _collect_document(doc: Document, collected: Collected, issues: Issues) -> No
             issues.add(doc, (key,), f"unknown top-level key '{key}'", _close(key, SECTIONS) + _TOP_HINT, True)
         elif key == "clients":
             _collect_clients(doc, value, collected, issues)
+        elif key == "safety":
+            _collect_safety(doc, value, collected, issues)
         elif value is not None:
             _collect_named(doc, key, value, collected, issues)
 
@@ -239,6 +251,85 @@ def _salvage_services(raws: list[Any], client: Where) -> list[ServiceSpec]:
         _place_service(service, raw, client, j)
         kept.append(service)
     return kept
+
+
+# --- safety limits -----------------------------------------------------------------------------
+
+
+_SAFETY_HINT = (
+    "write safety:\n      default: {max_percent: 10, max_count: 200}\n"
+    "      stfc-sp:\n        unlink: {max_percent: 5}"
+)
+_ACTIONS_HINT = f"limits apply to these actions: {', '.join(SAFETY_ACTIONS)}"
+
+
+def _collect_safety(doc: Document, value: Any, collected: Collected, issues: Issues) -> None:
+    """The one `safety:` section: a default limit and limits per integration and action.
+
+    Only one file may hold it, as with a named entry: two partial sections merged silently
+    would make the effective limit depend on file order.
+    """
+    here = Where(doc, ("safety",), *doc.key_position("", "safety"))
+    if collected.safety_at is not None:
+        message = f"the 'safety' section is defined twice: at {collected.safety_at} and at {here}"
+        issues.at(here, (), message, "keep one 'safety' section across all spec files", True)
+        return
+    collected.safety_at = here
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        issues.add(doc, ("safety",), "'safety' must be a mapping of integration names (or default) "
+                   "to limits", _SAFETY_HINT)
+        return
+    for name, raw in value.items():
+        if name == SAFETY_DEFAULT:
+            limit = _safety_limit(doc, ("safety", name), raw, issues)
+            collected.safety_default = limit if limit is not None else {}
+        else:
+            _collect_safety_integration(doc, name, raw, collected, issues)
+
+
+def _collect_safety_integration(
+    doc: Document, name: Any, raw: Any, collected: Collected, issues: Issues
+) -> None:
+    """The limits of one integration, action by action."""
+    path: YamlPath = ("safety", name)
+    if name_problem(name) is not None:
+        issues.add(doc, path, f"'{name}' is not a valid integration name", NAME_HINT, True)
+        return
+    collected.safety_names[name] = Where(doc, path, *doc.key_position("safety", str(name)))
+    if not isinstance(raw, dict):
+        issues.add(doc, path, f"the limits of integration '{name}' must be a mapping of actions "
+                   "to limits", _ACTIONS_HINT + "; e.g. unlink: {max_percent: 5, max_count: 50}")
+        return
+    limits: dict[str, dict[str, float | int]] = {}
+    for action, body in raw.items():
+        if action not in SAFETY_ACTIONS:
+            message = f"unknown action '{action}' in the safety limits of integration '{name}'"
+            issues.add(doc, path + (action,), message, _close(action, SAFETY_ACTIONS) + _ACTIONS_HINT, True)
+            continue
+        limit = _safety_limit(doc, path + (action,), body, issues)
+        if limit is not None:
+            limits[action] = limit
+    collected.safety[name] = limits
+
+
+def _safety_limit(doc: Document, path: YamlPath, raw: Any, issues: Issues) -> dict[str, float | int] | None:
+    """One limit (``{max_percent, max_count}``) as plain numbers, or None (and issues)."""
+    where = Where(doc, path, *doc.mark_of(raw))
+    spec = _validated(SafetyLimit, raw if raw is not None else {}, where, issues)
+    return spec.given() if spec is not None else None
+
+
+def _check_safety_names(collected: Collected, issues: Issues) -> None:
+    """Limits of an integration nobody declared are a typo: the limit would silently not apply."""
+    if not collected.complete:
+        return
+    declared = sorted(n for (section, n) in collected.declared if section == "integrations")
+    for name, where in collected.safety_names.items():
+        if ("integrations", name) not in collected.declared:
+            hint = _close(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
+            issues.at(where, (), f"safety limits for unknown integration '{name}'", hint, True)
 
 
 # --- per-platform checks of an integration ----------------------------------------------------

@@ -37,7 +37,7 @@ from reconciler.model import Source
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SUFFIXES = (".yaml", ".yml")
-NAMED_SECTIONS = ("integrations", "number_ranges")  # sections whose entries are keyed by name
+NAMED_SECTIONS = ("integrations", "number_ranges", "safety")  # sections keyed by name
 
 PathPart = str | int
 YamlPath = tuple[PathPart, ...]
@@ -301,11 +301,14 @@ def _parse(doc: Document, issues: list[SpecIssue]) -> bool:
 
 
 def _named_key_marks(root: Node | None) -> dict[tuple[str, str], Any]:
-    """Marks of the keys one level under ``integrations:`` and ``number_ranges:``."""
+    """Marks of the top-level keys (under section ``""``) and of the keys one level under
+    the named sections (``integrations:``, ``number_ranges:``, ``safety:``)."""
     marks: dict[tuple[str, str], Any] = {}
     if not isinstance(root, MappingNode):
         return marks
     for section_key, section in root.value:
+        if isinstance(section_key, ScalarNode):
+            marks.setdefault(("", section_key.value), section_key.start_mark)
         if section_key.value in NAMED_SECTIONS and isinstance(section, MappingNode):
             for key, _ in section.value:
                 if isinstance(key, ScalarNode):

@@ -100,12 +100,17 @@ def test_shrinking_a_range_deletes_only_free_numbers(cli: Cli, sim: Sim, specs: 
     specs.ranges["sp-centro"]["last"] = 30001002
     specs.service(1003)["phone_numbers"] = []  # 1130001003 leaves the range while still linked
     specs.write()
-    plan = cli("plan", "--detailed-exitcode", check=2)
+    plan = cli("plan", "--detailed-exitcode", check=3)  # 6 of 11 managed numbers: over 10%
     assert "- stfc-sp.number[1130001004..1130001009]  delete 6 free numbers" in plan.stdout
     assert ('< stfc-sp.link["1130001003"]  unlink from service 1003 (to the removal queue): '
             "number no longer assigned to service 1003") in plan.stdout
     assert "1130001003" in plan.stdout and "- stfc-sp.number[\"1130001003\"]" not in plan.stdout
-    cli("apply", "--auto-approve", check=0)
+    assert ("this plan deletes 6 numbers of 11 (54.5%) on integration stfc-sp; the limit is 10% "
+            "and 200: pass --allow stfc-sp.delete=6 if this is intended") in plan.stderr
+    wrong = cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=5", check=3)
+    assert "--allow stfc-sp.delete=5 was given, but the count is 6" in wrong.stderr
+    assert len(sim.numbers()) == 11  # refused before any write
+    cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=6", check=0)
     remaining = set(sim.numbers())
     assert remaining == {"1130001000", "1130001001", "1130001002", "1130001003", "1140045000"}
 

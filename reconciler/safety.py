@@ -1,0 +1,228 @@
+"""Safety limits: how much one run may destroy, in the operator's units, before it is refused.
+
+A typo in a spec (a range's `last`, a status) or an emptied spec file can turn a plan into
+"unlink every number of every customer". The plan is still correct for what the specs say, so
+the planner cannot catch it; this module can, by comparing what the plan does with what exists.
+
+Three checks, all pure (no I/O, no clock):
+
+* **limits**: per integration and destructive action (delete, unlink, suspend), a plan touching
+  more than ``max_count`` resources or more than ``max_percent`` of them is refused, unless the
+  operator passes ``--allow <integration>.<action>=N`` with N the *exact* count. Exactness makes
+  the operator read the number; a stale or guessed allowance does not pass.
+* **emptied spec set**: an integration that is declared but for which the specs declare no
+  resource at all, while the state still manages some, is the shape of an emptied or unreadable
+  file; a plan that would delete or unlink there is refused unless
+  ``--allow <integration>.empty=N`` (N = the resources managed).
+* **protect**: deleting or unlinking a resource covered by ``protect: true`` is refused, and no
+  ``--allow`` passes it: the flag must be removed from the spec, which leaves a trace in review.
+
+Limits come from ``Desired.settings["safety"]`` and protection from
+``Desired.settings["protected"]`` (see :mod:`reconciler.specs.desired`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import UnsafePlanError
+from reconciler.model import Action, Change, Desired, Known, Observed, Plan
+from reconciler.specs.models import DEFAULT_LIMIT
+
+EXIT_UNSAFE = UnsafePlanError.exit_code  # 3
+LIMITED = (Action.DELETE, Action.UNLINK, Action.SUSPEND)
+PROTECT = "protect"  # the limit name of protection violations; never passable by --allow
+
+# For each limited action: the verb in messages, and which resources the percentage is of.
+_VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
+_BASE_OF = {Action.DELETE: ("known", "number"), Action.UNLINK: ("observed", "link"),
+            Action.SUSPEND: ("observed", "link")}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason to refuse a plan.
+
+    ``limit`` is what the operator passes to ``--allow`` (``stfc-sp.unlink``, ``stfc-sp.empty``)
+    or ``protect``; ``count`` is what the plan does, ``base`` what it is a share of.
+    """
+
+    limit: str
+    integration: str
+    action: str
+    count: int
+    base: int
+    message: str
+
+    @property
+    def passable(self) -> bool:
+        """Whether some ``--allow`` can pass it (protection never can)."""
+        return self.limit != PROTECT
+
+    def to_json(self) -> dict[str, Any]:
+        return {"limit": self.limit, "integration": self.integration, "action": self.action,
+                "count": self.count, "base": self.base, "message": self.message}
+
+
+def check(
+    plan: Plan,
+    known: Known,
+    observed: Mapping[str, Observed],
+    desired: Desired,
+    allow: Mapping[str, int],
+) -> list[Violation]:
+    """Every reason to refuse ``plan``, in a stable order; empty when it may go ahead.
+
+    ``allow`` maps limit names to the counts the operator accepted (``--allow LIMIT=N``).
+    """
+    out: list[Violation] = []
+    for integration in _integrations(plan):
+        out.extend(_limits(plan, known, observed, desired, allow, integration))
+        empty = _emptied(plan, known, desired, allow, integration)
+        if empty is not None:
+            out.append(empty)
+    out.extend(_protected(plan, desired))
+    return out
+
+
+def _integrations(plan: Plan) -> list[str]:
+    return sorted({change.integration for change in plan.changes})
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def _limits(
+    plan: Plan,
+    known: Known,
+    observed: Mapping[str, Observed],
+    desired: Desired,
+    allow: Mapping[str, int],
+    integration: str,
+) -> list[Violation]:
+    out = []
+    for action in LIMITED:
+        count = touched(plan.changes, integration, action)
+        if count == 0:
+            continue
+        base = base_of(action, integration, known, observed)
+        limit = limit_of(desired, integration, action)
+        name = f"{integration}.{action.value}"
+        if over(count, base, limit) and allow.get(name) != count:
+            out.append(Violation(name, integration, action.value, count, base,
+                                 _limit_message(name, action, count, base, limit, allow.get(name))))
+    return out
+
+
+def touched(changes: Iterable[Change], integration: str, action: Action) -> int:
+    """Resources the changes of ``action`` touch on ``integration`` (a block counts every key)."""
+    return sum(len(c.keys) for c in changes if c.integration == integration and c.action is action)
+
+
+def base_of(action: Action, integration: str, known: Known, observed: Mapping[str, Observed]) -> int:
+    """What a percentage is of: the links on the platform for unlink and suspend (what the
+    customers have now), the numbers we manage for delete (only those can be deleted)."""
+    side, kind = _BASE_OF[action]
+    if side == "known":
+        resources: Iterable[Any] = known.resources.values()
+    else:
+        seen = observed.get(integration)
+        resources = seen.resources.values() if seen is not None else ()
+    return sum(1 for r in resources if r.integration == integration and r.kind == kind)
+
+
+def limit_of(desired: Desired, integration: str, action: Action) -> Mapping[str, float | int]:
+    """The limit from the specs, or the built-in default when the settings hold none."""
+    safety = desired.settings.get("safety") or {}
+    limit = safety.get(integration, {}).get(action.value)
+    return {**DEFAULT_LIMIT, **(limit or {})}
+
+
+def percent(count: int, base: int) -> float:
+    """``count`` as a share of ``base``; of nothing, any count is all of it."""
+    if base <= 0:
+        return 100.0 if count > 0 else 0.0
+    return count / base * 100
+
+
+# Below this many resources a percentage says little (1 of 4 is 25%): only max_count holds
+# there, as octoDNS only applies its percentage above 10 existing records.
+MIN_BASE = 10
+
+
+def over(count: int, base: int, limit: Mapping[str, float | int]) -> bool:
+    if count > limit["max_count"]:
+        return True
+    return base >= MIN_BASE and percent(count, base) > limit["max_percent"]
+
+
+def _limit_message(
+    name: str, action: Action, count: int, base: int, limit: Mapping[str, float | int], given: int | None
+) -> str:
+    integration = name.split(".", 1)[0]
+    text = (
+        f"this plan {_VERB[action]} {count:,} numbers of {base:,} ({percent(count, base):.1f}%) "
+        f"on integration {integration}; the limit is {limit['max_percent']:g}% and "
+        f"{int(limit['max_count']):,}: pass --allow {name}={count} if this is intended"
+    )
+    return text + _wrong_allow(name, count, given)
+
+
+def _wrong_allow(name: str, count: int, given: int | None) -> str:
+    if given is None:
+        return ""
+    return f" (--allow {name}={given} was given, but the count is {count})"
+
+
+# --- emptied spec set --------------------------------------------------------------------------
+
+
+def _emptied(
+    plan: Plan, known: Known, desired: Desired, allow: Mapping[str, int], integration: str
+) -> Violation | None:
+    """A declared integration with nothing declared under it, whose managed resources the plan
+    would delete or unlink: more likely a lost file than a decision."""
+    if integration not in desired.integrations:
+        return None
+    if any(r.integration == integration for r in desired.resources.values()):
+        return None
+    managed = sum(1 for r in known.resources.values() if r.integration == integration)
+    destroys = sum(touched(plan.changes, integration, a) for a in (Action.DELETE, Action.UNLINK))
+    name = f"{integration}.empty"
+    if managed == 0 or destroys == 0 or allow.get(name) == managed:
+        return None
+    message = (
+        f"the specs declare nothing for integration {integration}, which still manages "
+        f"{managed:,} resources (an emptied or unreadable file?): pass --allow {name}={managed} "
+        f"if this is intended"
+    ) + _wrong_allow(name, managed, allow.get(name))
+    return Violation(name, integration, "empty", managed, managed, message)
+
+
+# --- protect -----------------------------------------------------------------------------------
+
+
+def _protected(plan: Plan, desired: Desired) -> list[Violation]:
+    """Each protected resource the plan would delete or unlink, one violation per resource."""
+    protected = desired.settings.get("protected") or {}
+    out = []
+    for change in plan.changes:
+        if change.action not in (Action.DELETE, Action.UNLINK):
+            continue
+        for addr in change.addresses():
+            if addr in protected:
+                out.append(_protect_violation(change, addr, protected))
+    return out
+
+
+def _protect_violation(change: Change, addr: str, protected: Any) -> Violation:
+    source = protected.get(addr) if isinstance(protected, Mapping) else None
+    where = f" (spec {source})" if source is not None else ""
+    verb = {Action.DELETE: "delete", Action.UNLINK: "unlink"}[change.action]
+    message = (
+        f"this plan would {verb} {addr}, which is protected{where}: "
+        f"remove `protect: true` first"
+    )
+    return Violation(PROTECT, change.integration, change.action.value, 1, 0, message)
