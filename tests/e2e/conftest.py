@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from collections.abc import Iterator
@@ -69,7 +70,8 @@ def served_sim() -> Iterator[Sim]:
     env = child_env(SIM_TOKEN=token)
     cmd = [sys.executable, "-m", "reconciler", "sim", "serve", "--platform", "saperx-stfc",
            "--port", str(port), "--removal-delay", "0.5"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and block the server
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=url, timeout=10)
     deadline = time.monotonic() + START_TIMEOUT
@@ -80,7 +82,8 @@ def served_sim() -> Iterator[Sim]:
         except httpx.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"simulator did not start: {proc.stderr.read()!r}") from None
+                log.seek(0)
+                raise RuntimeError(f"simulator did not start: {log.read()!r}") from None
             time.sleep(0.1)
     try:
         yield Sim(url, token, client)
@@ -88,6 +91,7 @@ def served_sim() -> Iterator[Sim]:
         client.close()
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture

@@ -273,3 +273,35 @@ def test_apply_killed_midway_is_recovered_by_the_next_run(cli: Cli, sim: Sim, sp
     assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
     linked = {n for n, v in sim.numbers().items() if v["status"] == "vinculado"}
     assert linked == {"1130001001", "1130001002", "1130001003", "1140045000"}
+
+
+def platform_snapshot(sim: Sim) -> dict[str, tuple[object, ...]]:
+    """What the platform holds, without its own ids and timestamps."""
+    return {n: (v["status"], v["bloqueado"], json.dumps(v["vinculo"], sort_keys=True))
+            for n, v in sim.numbers().items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_apply_under_injected_faults_converges_to_the_clean_result(cli: Cli, sim: Sim,
+                                                                   specs: SpecSet,
+                                                                   seed: int) -> None:
+    cli("apply", "--auto-approve", check=0)
+    clean = platform_snapshot(sim)
+    sim.client.post("/_sim/reset").raise_for_status()
+    for path in (cli.cwd / "state").glob("reconciler.db*"):
+        path.unlink()
+    # 20% of requests faulted, every kind: 503, 429, dropped, response lost after the work
+    sim.configure(error_rate=0.05, rate_limit_rate=0.05, drop_rate=0.05,
+                  lost_response_rate=0.05, retry_after=0, seed=seed)
+    logs = ""
+    for _attempt in range(3):  # retries inside a run absorb most faults; a rerun the rest
+        run = cli("-vv", "apply", "--auto-approve")
+        logs += run.stderr
+        if run.returncode == 0:
+            break
+    assert logs.count("; retry ") >= 1  # the faults did happen, and were retried
+    sim.configure(error_rate=0, rate_limit_rate=0, drop_rate=0, lost_response_rate=0)
+    cli("plan", "--detailed-exitcode", check=0)
+    assert platform_snapshot(sim) == clean  # nothing lost
+    writes = sim.counters()["writes"]
+    assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
