@@ -26,6 +26,7 @@ from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
 from reconciler.model import Known, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
+from reconciler.planner import touched
 from reconciler.render import jsonplan, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
@@ -255,6 +256,17 @@ def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
                              f"changed since: {redo}")
 
 
+def _check_remote(plan: Plan, observed: Mapping[str, Observed]) -> None:
+    """Refuse a saved plan when an object it touches changed on the platform since."""
+    now = touched(plan.changes, observed)
+    moved = sorted(a for a, was in plan.touched.items() if now.get(a, was) != was)
+    if moved:
+        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+        raise StalePlanError(f"the saved plan is stale: {len(moved)} object(s) it touches changed "
+                             f"on the platform since it was made: {shown}; run `reconcile plan "
+                             f"--out FILE` again, review it, then apply it")
+
+
 def _confirm(plan: Plan, auto_approve: bool) -> None:
     if auto_approve:
         return
@@ -284,6 +296,7 @@ async def _apply(
             _check_safety(ws, plan, known, observed, allow)
             _confirm(plan, auto_approve)
         else:
+            _check_remote(plan, observed)
             _check_safety(ws, plan, known, observed, allow)
         with ApplyProgress(out, plan) as progress:
             result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),

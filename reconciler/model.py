@@ -12,6 +12,8 @@ of resources at once (registering a range of numbers) has a block address
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -86,6 +88,15 @@ class Resource:
     @property
     def address(self) -> str:
         return address(self.integration, self.kind, self.key)
+
+
+def fingerprint(resource: Resource | None) -> str:
+    """A short digest of what the platform holds for one address ("absent" when nothing), so a
+    saved plan can tell whether an object it touches changed since it was made."""
+    if resource is None:
+        return "absent"
+    text = json.dumps(dict(resource.attrs), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def index(resources: Iterable[Resource]) -> dict[str, Resource]:
@@ -284,6 +295,7 @@ class Plan:
     warnings: tuple[Note, ...] = ()
     integrations: tuple[str, ...] = ()
     estimates: tuple[Estimate, ...] = ()
+    touched: Mapping[str, str] = field(default_factory=dict)  # address -> remote fingerprint
 
     @property
     def empty(self) -> bool:

@@ -7,7 +7,7 @@ the changes and checks what no single platform can see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from reconciler.errors import PlanError
 from reconciler.model import (
@@ -21,6 +21,8 @@ from reconciler.model import (
     Note,
     Observed,
     Plan,
+    address,
+    fingerprint,
 )
 from reconciler.planner import saperx_stfc
 from reconciler.planner.core import Partial, View, by_kind
@@ -82,7 +84,24 @@ def plan(
         warnings=tuple(merged.warnings),
         integrations=tuple(sorted(observed)),
         estimates=_estimates(desired, observed, merged.changes),
+        touched=touched(merged.changes, observed),
     )
+
+
+def touched(
+    changes: Iterable[Change], observed: Mapping[str, Observed]
+) -> dict[str, str]:
+    """The fingerprint of every remote object the changes touch: the resource itself and, for
+    a link, the number it hangs on."""
+    out: dict[str, str] = {}
+    for change in changes:
+        obs = observed.get(change.integration)
+        resources = obs.resources if obs is not None else {}
+        for key in change.keys:
+            for kind in {change.kind, "number"}:
+                addr = address(change.integration, kind, key)
+                out[addr] = fingerprint(resources.get(addr))
+    return out
 
 
 def _estimates(

@@ -46,6 +46,7 @@ def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) 
         "integrations": list(plan.integrations),
         "summary": summary(plan),
         "estimates": [e.to_json() for e in plan.estimates],
+        "touched": dict(sorted(plan.touched.items())),
         "changes": [c.to_json() for c in plan.changes],
         "adopt": [_resource_json(r) for r in plan.adopt],
         "forget": list(plan.forget),
@@ -72,6 +73,7 @@ def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
             warnings=tuple(Note(**n) for n in data.get("warnings", ())),
             integrations=tuple(data.get("integrations", ())),
             estimates=tuple(Estimate(**e) for e in data.get("estimates", ())),
+            touched=dict(data.get("touched", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StalePlanError(f"{path}: not a plan file this tool wrote ({exc})") from None

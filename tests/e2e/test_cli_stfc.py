@@ -305,3 +305,21 @@ def test_apply_under_injected_faults_converges_to_the_clean_result(cli: Cli, sim
     assert platform_snapshot(sim) == clean  # nothing lost
     writes = sim.counters()["writes"]
     assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
+
+
+def test_saved_plan_is_refused_when_a_touched_remote_object_changed(cli: Cli, sim: Sim,
+                                                                    specs: SpecSet) -> None:
+    converge(cli)
+    specs.service(1001)["status"] = "suspended"
+    specs.write()
+    cli("plan", "--out", "p.json", check=0)
+    touched = json.loads((cli.cwd / "p.json").read_text())["touched"]
+    assert set(touched) == {'stfc-sp.link["1130001001"]', 'stfc-sp.number["1130001001"]'}
+    sim.api("PUT", "/api/numeros/1130001001/vinculo",
+            json={"id_plano": sim.api("GET", "/api/planos").json()["planos"][1]["id"],
+                  "documento": "52998224725", "nome": "Maria Silva",
+                  "parametros": {}}).raise_for_status()
+    refused = cli("apply", "p.json", check=1)
+    assert ("1 object(s) it touches changed on the platform since it was made: "
+            'stfc-sp.link["1130001001"]') in refused.stderr
+    assert sim.number("1130001001")["bloqueado"] is False
