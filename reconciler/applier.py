@@ -5,7 +5,9 @@
 - Changes of one integration run at most ``concurrency[integration]`` at a time; integrations run
   side by side.
 - Retries of temporary platform errors (429, 5xx, timeouts) happen in the providers' HTTP layer,
-  with backoff and jitter, honouring Retry-After; what still fails is reported here.
+  with backoff and jitter, honouring Retry-After; what still fails is reported here. After
+  ``BREAKER`` changes of one integration in a row fail that way, its circuit opens: its remaining
+  changes are skipped and reported, and the other integrations finish.
 - The state is written as each change lands (one short transaction each), never at the end.
 - Each change is journaled: its intent before the remote call, its outcome after. An entry left
   pending by a crash is resolved by the next run, which reads the platform again before it plans:
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, TemporaryError
 from reconciler.model import Action, Change, Plan, Resource
 from reconciler.providers.base import Applied, Provider
 from reconciler.secrets import redact
@@ -29,6 +31,7 @@ from reconciler.state import StateStore
 log = logging.getLogger(__name__)
 
 DONE, PARTIAL, FAILED, SKIPPED = "done", "partial", "failed", "skipped"
+BREAKER = 3  # changes in a row failing with temporary errors that stop an integration
 # Platform-side facts are observed, never recorded as applied attributes.
 OBSERVED_ONLY = frozenset({"status", "transmission"})
 
@@ -42,6 +45,7 @@ class Outcome:
     status: str  # done | partial | failed | skipped
     message: str = ""
     failed_keys: frozenset[str] = frozenset()
+    temporary: bool = False  # failed with a temporary platform error, after the retries
 
 
 @dataclass
@@ -109,6 +113,8 @@ class _Runner:
         self.on_outcome = on_outcome
         self.limits = {name: asyncio.Semaphore(max(1, n)) for name, n in concurrency.items()}
         self.finished: dict[str, asyncio.Future[Outcome]] = {}
+        self.strikes: dict[str, int] = {}
+        self.broken: dict[str, str] = {}  # integration -> why its circuit is open
 
     def start(self, change: Change) -> asyncio.Future[Outcome]:
         future = asyncio.ensure_future(self._run(change))
@@ -121,10 +127,26 @@ class _Runner:
             return self._report(Outcome(change, SKIPPED, blocked))
         limit = self.limits.setdefault(change.integration, asyncio.Semaphore(1))
         async with limit:
+            if change.integration in self.broken:
+                return self._report(Outcome(change, SKIPPED, self.broken[change.integration]))
             entry = self.store.journal_intent(self.run_id, change)
             outcome = await self._execute(change)
             self.store.journal_outcome(entry, _JOURNAL[outcome.status], outcome.message)
+        self._trip(change.integration, outcome)
         return self._report(outcome)
+
+    def _trip(self, integration: str, outcome: Outcome) -> None:
+        """Open the integration's circuit after BREAKER changes in a row failed for good with
+        temporary errors: the platform is down or throttling hard, and hammering it helps no one."""
+        if outcome.status != FAILED or not outcome.temporary:
+            self.strikes[integration] = 0
+            return
+        self.strikes[integration] = self.strikes.get(integration, 0) + 1
+        if self.strikes[integration] >= BREAKER and integration not in self.broken:
+            self.broken[integration] = (
+                f"skipped: integration {integration} stopped after {BREAKER} changes in a row "
+                f"failed with temporary platform errors (429/5xx/timeouts); run apply again later")
+            log.warning("apply: %s", self.broken[integration])
 
     async def _blocked_by(self, change: Change) -> str:
         for dep in change.depends_on:
@@ -141,6 +163,8 @@ class _Runner:
         provider = self.providers[change.integration]
         try:
             applied = await provider.execute(change)
+        except TemporaryError as exc:
+            return Outcome(change, FAILED, redact(str(exc)), frozenset(change.keys), temporary=True)
         except ReconcilerError as exc:
             return Outcome(change, FAILED, redact(str(exc)), frozenset(change.keys))
         except Exception as exc:  # noqa: BLE001 - one broken change must not stop the others

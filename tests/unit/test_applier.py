@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.applier import apply
-from reconciler.errors import ConflictError
+from reconciler.errors import ConflictError, TemporaryError
 from reconciler.model import Action, Change, Fingerprint, Plan, Resource
 from reconciler.providers.base import Applied
 from reconciler.state import StateStore
@@ -116,3 +116,27 @@ def test_update_merges_and_never_records_observed_facts(store: StateStore) -> No
                         {"transmission": "sent"}, "retransmit")
     run([retransmit], RecordingProvider(), store)
     assert store.known().resources['stfc-sp.number["8"]'].attrs == {"country_code": 55, "range": "r"}
+
+
+class DownProvider(RecordingProvider):
+    """A platform that answers 503 to everything, even after the HTTP layer's retries."""
+
+    async def execute(self, change: Change) -> Applied:
+        self.calls.append(change.id)
+        raise TemporaryError("still failing after 5 attempts", integration=change.integration,
+                             status=503)
+
+
+def test_sustained_temporary_errors_stop_one_integration_and_let_others_finish(
+        store: StateStore) -> None:
+    down, up = DownProvider(), RecordingProvider()
+    bad = [Change("down", "number", Action.CREATE, (str(n),), None, {}, "new") for n in range(8)]
+    good = [register(str(n)) for n in range(8)]
+    plan = Plan(tuple(bad + good), Fingerprint("l", 0, "d"))
+    result = asyncio.run(apply(plan, {"down": down, I: up}, store,
+                               concurrency={"down": 1, I: 2}))
+    statuses = [o.status for o in result.outcomes]
+    assert statuses[:3] == ["failed"] * 3 and statuses[3:8] == ["skipped"] * 5
+    assert statuses[8:] == ["done"] * 8
+    assert len(down.calls) == 3  # nothing sent once the circuit opened
+    assert "stopped after 3 changes in a row failed" in result.outcomes[5].message
