@@ -131,7 +131,8 @@ class _Runner:
                 return self._report(Outcome(change, SKIPPED, self.broken[change.integration]))
             entry = self.store.journal_intent(self.run_id, change)
             outcome = await self._execute(change)
-            self.store.journal_outcome(entry, _JOURNAL[outcome.status], outcome.message)
+            verdict = "unknown" if outcome.temporary else _JOURNAL[outcome.status]
+            self.store.journal_outcome(entry, verdict, outcome.message)
         self._trip(change.integration, outcome)
         return self._report(outcome)
 

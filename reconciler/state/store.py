@@ -242,9 +242,12 @@ class StateStore:
                       .values(outcome=outcome, detail=detail[:1000], finished_at=_now()))
 
     def journal_pending(self) -> list[JournalRow]:
-        """Changes whose outcome no run recorded: their apply died while they were in flight."""
+        """Changes whose outcome is not known: their apply died while they were in flight
+        (pending), or the platform never answered for sure (unknown: a timeout or dropped
+        connection after the retries, when the platform may or may not have done it)."""
         with self.session() as s:
-            query = select(JournalRow).where(JournalRow.outcome == "pending").order_by(JournalRow.id)
+            query = (select(JournalRow).where(JournalRow.outcome.in_(("pending", "unknown")))
+                     .order_by(JournalRow.id))
             return list(s.execute(query).scalars())
 
     def journal_recover(self, entries: Iterable[int], detail: str) -> None:

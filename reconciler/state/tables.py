@@ -95,6 +95,6 @@ class JournalRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     keys: Mapped[list[str]] = mapped_column(JSON)
     intent_at: Mapped[datetime] = mapped_column(DateTime)
-    outcome: Mapped[str] = mapped_column(String(16), index=True)  # pending|confirmed|failed|partial|recovered
+    outcome: Mapped[str] = mapped_column(String(16), index=True)  # pending|confirmed|failed|partial|unknown|recovered
     detail: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)

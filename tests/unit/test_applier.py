@@ -140,3 +140,12 @@ def test_sustained_temporary_errors_stop_one_integration_and_let_others_finish(
     assert statuses[8:] == ["done"] * 8
     assert len(down.calls) == 3  # nothing sent once the circuit opened
     assert "stopped after 3 changes in a row failed" in result.outcomes[5].message
+
+
+def test_a_change_that_never_got_a_sure_answer_is_journaled_unknown(store: StateStore) -> None:
+    plan = Plan((Change("down", "number", Action.CREATE, ("1",), None, {}, "new"),),
+                Fingerprint("l", 0, "d"))
+    asyncio.run(apply(plan, {"down": DownProvider()}, store, concurrency={}, run_id=7))
+    (entry,) = store.journal(run_id=7)
+    assert entry.outcome == "unknown" and "still failing" in entry.detail
+    assert [e.id for e in store.journal_pending()] == [entry.id]  # resolved by the next run
