@@ -124,7 +124,7 @@ def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
     too; anything else did not land and the plan just made includes it again. Returns one line
     per entry, for the operator.
     """
-    lines, done = [], []
+    lines = []
     for entry in store.journal_pending():
         obs = observed.get(entry.integration)
         if obs is None:
@@ -134,6 +134,5 @@ def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
         verdict = "found done on the platform" if landed else "not done on the platform"
         lines.append(f"{entry.change_id} (interrupted at {entry.intent_at:%Y-%m-%d %H:%M:%S} UTC): "
                      f"{verdict}")
-        store.journal_recover([entry.id], f"after a crash: {verdict}")
-        done.append(entry.id)
+        store.journal_recover([entry.id], f"resolved against the platform: {verdict}")
     return lines
