@@ -263,11 +263,11 @@ def test_apply_killed_at_random_points_is_recovered_by_the_next_run(cli: Cli, si
         sim.client.post("/_sim/reset").raise_for_status()
         for path in (cli.cwd / "state").glob("reconciler.db*"):
             path.unlink()
-        sim.configure(latency=0.05)
+        sim.configure(latency=0.25)  # each call in flight long enough for kills to land in one
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
                                 cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4, 1.6))  # startup, observe, then the changes
+        time.sleep(rng.uniform(0.6, 2.2))  # startup, observe, then the changes
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         sim.configure(latency=0.0)
