@@ -27,6 +27,7 @@ from reconciler.model import Known, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
 from reconciler.planner import touched
+from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
@@ -113,15 +114,22 @@ def _check_safety(ws: Workspace, plan: Plan, known: Known, observed: Mapping[str
                               f"{lines}")
 
 
-def workspace_options(func: F) -> F:
-    func = click.option(
+def lock_option(func: F) -> F:
+    return click.option(
         "--lock-timeout", default="0s", show_default=True, callback=parse_duration,
         help="How long to wait for another run's lock on the state (30s, 2m...).",
     )(func)
-    func = click.option(
+
+
+def state_option(func: F) -> F:
+    return click.option(
         "--state", "state", envvar="RECONCILER_STATE", metavar="URL",
         help="State database URL (default sqlite:///state/reconciler.db; env RECONCILER_STATE).",
     )(func)
+
+
+def workspace_options(func: F) -> F:
+    func = state_option(func)
     func = click.option(
         "--specs", "specs", envvar="RECONCILER_SPECS", default="specs", show_default=True,
         type=click.Path(path_type=Path), help="Directory of spec files (env RECONCILER_SPECS).",
@@ -143,7 +151,7 @@ def main(verbose: int) -> None:
 @main.command()
 @workspace_options
 @handles_errors
-def validate(specs: Path, state: str | None, lock_timeout: float) -> None:
+def validate(specs: Path, state: str | None) -> None:
     """Check the specs (schema and domain rules) without touching any platform."""
     from reconciler.specs import load_desired
 
@@ -166,18 +174,21 @@ def _now(after: float = 0.0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="seconds")
 
 
+async def _refresh(ws: Workspace, providers: Mapping[str, Provider],
+                   known: Known) -> dict[str, Observed]:
+    """Read the platforms, resolve what a crashed apply left unfinished, keep catalogs and facts."""
+    observed = await observe(providers)
+    for line in recover(ws.store, observed):
+        _warn(f"recovered a change an earlier apply left unfinished: {line}")
+    remember(ws.store, observed, known)
+    return observed
+
+
 async def _observe_and_plan(ws: Workspace) -> tuple[Plan, Known, dict[str, Observed]]:
     known = ws.known()
     async with connect(ws.select(), ws.state_dir) as providers:
-        observed = await observe(providers)
-    _recover(ws, observed)
-    remember(ws.store, observed, known)
+        observed = await _refresh(ws, providers, known)
     return compute_plan(ws.desired, known, observed), known, observed
-
-
-def _recover(ws: Workspace, observed: dict[str, Any]) -> None:
-    for line in recover(ws.store, observed):
-        _warn(f"recovered a change an earlier apply left unfinished: {line}")
 
 
 def _show_plan(ws: Workspace, plan: Plan, as_json: bool) -> None:
@@ -194,6 +205,7 @@ def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
 
 @main.command("plan")
 @workspace_options
+@lock_option
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Save the plan to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (docs/json.md).")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -285,10 +297,8 @@ async def _apply(
     known = ws.known()
     names = plan.integrations if plan is not None else None
     async with connect(ws.select(names), ws.state_dir) as providers:
-        observed = await observe(providers)
+        observed = await _refresh(ws, providers, known)
         if plan is None:
-            _recover(ws, observed)
-            remember(ws.store, observed, known)
             plan = compute_plan(ws.desired, known, observed)
             text.render_plan(plan, out, platforms=ws.platforms())
             if plan.empty:
@@ -306,6 +316,7 @@ async def _apply(
 
 @main.command("apply")
 @workspace_options
+@lock_option
 @click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @allow_option
@@ -333,6 +344,7 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
 
 @main.command("drift")
 @workspace_options
+@lock_option
 @click.option("--json", "as_json", is_flag=True, help="Print the drift report as JSON.")
 @handles_errors
 def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool) -> None:
@@ -342,12 +354,11 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool
         with locked(ws.store, "drift", timeout=lock_timeout, warn=_warn):
             known = ws.known()
 
-            async def run() -> dict[str, Any]:
+            async def run() -> dict[str, Observed]:
                 async with connect(ws.select(), ws.state_dir) as providers:
-                    return await observe(providers)
+                    return await _refresh(ws, providers, known)
 
             observed = asyncio.run(run())
-            remember(ws.store, observed, known)
             items = compute_drift(known, observed, ws.platforms())
     finally:
         ws.close()
@@ -370,8 +381,8 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool
                                "is this (free, linked, removing, error, sent, blocked...).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handles_errors
-def show_cmd(specs: Path, state: str | None, lock_timeout: float, integration: str | None,
-             kind: str | None, status: str | None, as_json: bool) -> None:
+def show_cmd(specs: Path, state: str | None, integration: str | None, kind: str | None,
+             status: str | None, as_json: bool) -> None:
     """List the managed resources recorded in the state."""
     store = StateStore(state_url(state))
     try:
@@ -424,8 +435,7 @@ def lock() -> None:
 
 
 @lock.command("list")
-@click.option("--state", "state", envvar="RECONCILER_STATE", metavar="URL",
-              help="State database URL (env RECONCILER_STATE).")
+@state_option
 @handles_errors
 def lock_list(state: str | None) -> None:
     """Show who holds the state lock, if anyone."""
@@ -442,8 +452,7 @@ def lock_list(state: str | None) -> None:
 
 @lock.command("release")
 @click.argument("lock_id")
-@click.option("--state", "state", envvar="RECONCILER_STATE", metavar="URL",
-              help="State database URL (env RECONCILER_STATE).")
+@state_option
 @handles_errors
 def lock_release(lock_id: str, state: str | None) -> None:
     """Release a lock whose run is gone (check `reconcile lock list` first)."""
