@@ -24,6 +24,8 @@ from reconciler.model import Change, Integration, Observed
 
 BUILTIN = {
     "saperx-stfc": "reconciler.providers.saperx_stfc:SaperxStfcProvider",
+    "qualifica": "reconciler.providers.qualifica:QualificaProvider",
+    "campsoft": "reconciler.providers.campsoft:CampsoftProvider",
 }
 
 
@@ -66,6 +68,10 @@ class Provider(Protocol):
     async def execute(self, change: Change) -> Applied:
         """Carry out one change. Safe to call again after a timeout: the platform's duplicate
         and already-done answers count as success."""
+        ...
+
+    async def catalogs(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+        """Only the platform's catalogs (plans, products), for ``reconcile sync``."""
         ...
 
     async def check(self) -> Health:

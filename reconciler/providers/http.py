@@ -29,6 +29,7 @@ import httpx
 
 from reconciler import errors
 from reconciler.providers.ratelimit import RateBudget
+from reconciler.providers.tokens import AccessToken
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class ApiClient:
     """An httpx.AsyncClient that raises typed errors and retries what is worth retrying.
 
     ``secrets`` are values to mask in any error text (the token in ``headers``, typically).
+    ``token``, for platforms with a login step, is sent as ``Authorization: Bearer`` on every
+    request but the login itself (``request(..., auth=False)``); a 401 renews it once and sends
+    the request again, so an expired or revoked token never fails a run by itself.
     ``sleep`` and ``rand`` are injectable so tests neither wait nor depend on chance.
     """
 
@@ -69,8 +73,10 @@ class ApiClient:
         sleep: Sleep | None = None,
         rand: Callable[[], float] | None = None,
         rate: RateBudget | None = None,
+        token: AccessToken | None = None,
     ) -> None:
         self.integration = integration
+        self.token = token
         self.rate = rate
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -93,6 +99,7 @@ class ApiClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         accept: Collection[int] = (),
+        auth: bool = True,
     ) -> httpx.Response:
         """Send a request until it gets a final answer.
 
@@ -100,9 +107,18 @@ class ApiClient:
         read the platform's error code, e.g. a 409 meaning "already done"); raises the mapped
         error otherwise. Temporary errors are retried up to ``max_attempts`` in all.
         """
-        for attempt in range(1, self.max_attempts + 1):
+        renewed = False
+        attempt = 1
+        while True:
             try:
-                return await self._once(method, path, json=json, params=params, accept=accept)
+                return await self._once(method, path, json=json, params=params, accept=accept,
+                                        auth=auth)
+            except errors.AuthError as exc:
+                if renewed or exc.status != 401 or self.token is None or not auth:
+                    raise
+                renewed = True  # the token expired or was revoked: log in again, once
+                log.debug("%s %s: token refused; logging in again", method, path)
+                continue
             except errors.TemporaryError as exc:
                 if attempt == self.max_attempts:
                     raise self._gave_up(exc, method, path) from exc
@@ -111,7 +127,7 @@ class ApiClient:
                     self.rate.pause(delay)
                 log.debug("%s %s: %s; retry %d in %.2fs", method, path, exc, attempt, delay)
                 await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """How long to wait before retry number ``attempt`` (1-based): what the platform asked
@@ -132,11 +148,18 @@ class ApiClient:
         json: Any,
         params: Mapping[str, Any] | None,
         accept: Collection[int],
+        auth: bool = True,
     ) -> httpx.Response:
+        headers = None
+        token = await self.token.value() if self.token is not None and auth else None
+        if token is not None:
+            headers = {"Authorization": f"Bearer {token}"}
         if self.rate is not None:
             await self.rate.acquire()
         try:
-            response = await self._client.request(method, path, json=json, params=params)
+            response = await self._client.request(
+                method, path, json=json, params=params, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise self._error(errors.TemporaryError, f"{method} {path}: timed out", exc) from None
         except httpx.TransportError as exc:
@@ -144,6 +167,9 @@ class ApiClient:
             raise self._error(errors.TemporaryError, message, exc) from None
         if response.is_success or response.status_code in accept:
             return response
+        if response.status_code == 401 and token is not None:
+            assert self.token is not None
+            self.token.refused(token)
         raise self.error_for(method, path, response)
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> errors.ProviderError:
@@ -184,8 +210,9 @@ class ApiClient:
         )
 
     def scrub(self, text: str) -> str:
-        """``text`` with the client's secrets masked."""
-        for secret in self._secrets:
+        """``text`` with the client's secrets (and every token it was issued) masked."""
+        issued = self.token.seen if self.token is not None else ()
+        for secret in (*self._secrets, *issued):
             text = text.replace(secret, MASK)
         return text
 

@@ -313,6 +313,10 @@ class SaperxStfcProvider:
 
     # -- check and close ---------------------------------------------------------------------
 
+    async def catalogs(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+        """The plan catalog alone (``reconcile sync``)."""
+        return {"plans": await self._fetch_plans()}
+
     async def check(self) -> Health:
         """Read the plan catalog: proves the endpoint answers and the token is accepted."""
         try:

@@ -15,6 +15,8 @@ from reconciler.errors import ReconcilerError
 
 SIMULATORS = {
     "saperx-stfc": "reconciler.sim.saperx_stfc",
+    "qualifica": "reconciler.sim.qualifica",
+    "campsoft": "reconciler.sim.campsoft",
 }
 
 
