@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 DONE, PARTIAL, FAILED, SKIPPED = "done", "partial", "failed", "skipped"
 BREAKER = 3  # changes in a row failing with temporary errors that stop an integration
 # Platform-side facts are observed, never recorded as applied attributes.
-OBSERVED_ONLY = frozenset({"status", "transmission"})
+# Attributes only the platform sets, per kind: never recorded as what was applied.
+OBSERVED_ONLY = {"number": frozenset({"status", "transmission"})}
 
 
 _JOURNAL = {DONE: "confirmed", PARTIAL: "partial", FAILED: "failed"}
@@ -187,7 +188,8 @@ class _Runner:
                 [a for a, k in zip(change.addresses(), change.keys, strict=True) if k in landed]
             )
             return
-        attrs = {k: v for k, v in change.after.items() if k not in OBSERVED_ONLY}
+        skip = OBSERVED_ONLY.get(change.kind, frozenset())
+        attrs = {k: v for k, v in change.after.items() if k not in skip}
         merge = change.action not in (Action.CREATE, Action.LINK)
         self.store.record(
             (

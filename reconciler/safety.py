@@ -37,8 +37,8 @@ PROTECT = "protect"  # the limit name of protection violations; never passable b
 
 # For each limited action: the verb in messages, and which resources the percentage is of.
 _VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
-_BASE_OF = {Action.DELETE: ("known", "number"), Action.UNLINK: ("observed", "link"),
-            Action.SUSPEND: ("observed", "link")}
+_NOUN = {"link": "numbers"}  # a link is a number held by a client service, to an operator
+_BASE_SIDE = {Action.DELETE: "known", Action.UNLINK: "observed", Action.SUSPEND: "observed"}
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,14 @@ def _limits(
         count = touched(plan.changes, integration, action)
         if count == 0:
             continue
-        base = base_of(action, integration, known, observed)
+        kind = next(c.kind for c in plan.changes
+                    if c.integration == integration and c.action is action)
+        base = base_of(action, integration, known, observed, kind)
         limit = limit_of(desired, integration, action)
         name = f"{integration}.{action.value}"
         if over(count, base, limit) and allow.get(name) != count:
-            out.append(Violation(name, integration, action.value, count, base,
-                                 _limit_message(name, action, count, base, limit, allow.get(name))))
+            message = _limit_message(name, action, kind, count, base, limit, allow.get(name))
+            out.append(Violation(name, integration, action.value, count, base, message))
     return out
 
 
@@ -121,11 +123,13 @@ def touched(changes: Iterable[Change], integration: str, action: Action) -> int:
     return sum(len(c.keys) for c in changes if c.integration == integration and c.action is action)
 
 
-def base_of(action: Action, integration: str, known: Known, observed: Mapping[str, Observed]) -> int:
-    """What a percentage is of: the links on the platform for unlink and suspend (what the
-    customers have now), the numbers we manage for delete (only those can be deleted)."""
-    side, kind = _BASE_OF[action]
-    if side == "known":
+def base_of(
+    action: Action, integration: str, known: Known, observed: Mapping[str, Observed], kind: str
+) -> int:
+    """What a percentage is of, counted among resources of the ``kind`` the changes touch: what
+    is on the platform for unlink and suspend (what the customers have now: links,
+    subscriptions), what we manage for delete (only those can be deleted or cancelled)."""
+    if _BASE_SIDE[action] == "known":
         resources: Iterable[Any] = known.resources.values()
     else:
         seen = observed.get(integration)
@@ -159,11 +163,12 @@ def over(count: int, base: int, limit: Mapping[str, float | int]) -> bool:
 
 
 def _limit_message(
-    name: str, action: Action, count: int, base: int, limit: Mapping[str, float | int], given: int | None
+    name: str, action: Action, kind: str, count: int, base: int, limit: Mapping[str, float | int],
+    given: int | None,
 ) -> str:
     integration = name.split(".", 1)[0]
     text = (
-        f"this plan {_VERB[action]} {count:,} numbers of {base:,} ({percent(count, base):.1f}%) "
+        f"this plan {_VERB[action]} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} ({percent(count, base):.1f}%) "
         f"on integration {integration}; the limit is {limit['max_percent']:g}% and "
         f"{int(limit['max_count']):,}: pass --allow {name}={count} if this is intended"
     )

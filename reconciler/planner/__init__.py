@@ -24,13 +24,14 @@ from reconciler.model import (
     address,
     fingerprint,
 )
-from reconciler.planner import saperx_stfc
+from reconciler.planner import campsoft, qualifica, saperx_stfc
 from reconciler.planner.core import Partial, View, by_kind
 from reconciler.rates import declared_rate, seconds_for
 
 Rules = Callable[[View], Partial]
-RULES: dict[str, Rules] = {saperx_stfc.PLATFORM: saperx_stfc.plan_integration}
-COMPARED: dict[str, Mapping[str, tuple[str, ...]]] = {saperx_stfc.PLATFORM: saperx_stfc.COMPARED}
+_PLATFORMS = (saperx_stfc, qualifica, campsoft)
+RULES: dict[str, Rules] = {m.PLATFORM: m.plan_integration for m in _PLATFORMS}
+COMPARED: dict[str, Mapping[str, tuple[str, ...]]] = {m.PLATFORM: m.COMPARED for m in _PLATFORMS}
 
 # Phase of each (kind, action) in the printed and applied order of one integration.
 _PHASE = {
@@ -42,6 +43,13 @@ _PHASE = {
     ("link", Action.RESUME): 4,
     ("link", Action.UNLINK): 5,
     ("number", Action.DELETE): 6,
+    ("user", Action.CREATE): 0,
+    ("user", Action.UPDATE): 1,
+    ("subscription", Action.UPDATE): 2,
+    ("subscription", Action.CREATE): 3,
+    ("subscription", Action.SUSPEND): 4,
+    ("subscription", Action.RESUME): 4,
+    ("subscription", Action.DELETE): 5,
 }
 
 
@@ -97,8 +105,9 @@ def touched(
     for change in changes:
         obs = observed.get(change.integration)
         resources = obs.resources if obs is not None else {}
+        kinds = {change.kind, "number"} if change.kind == "link" else {change.kind}
         for key in change.keys:
-            for kind in {change.kind, "number"}:
+            for kind in kinds:
                 addr = address(change.integration, kind, key)
                 out[addr] = fingerprint(resources.get(addr))
     return out
@@ -164,7 +173,9 @@ def drift(known: Known, observed: Mapping[str, Observed], platforms: Mapping[str
             out.append(Drift(addr, was.integration, "missing", dict(was.attrs), None))
             continue
         fields = COMPARED.get(platforms.get(was.integration, ""), {}).get(was.kind, ())
-        moved = tuple(f for f in fields if was.attrs.get(f) != now.attrs.get(f))
+        # A field the state holds no value for (a default the platform chose) cannot drift.
+        moved = tuple(f for f in fields
+                      if was.attrs.get(f) is not None and was.attrs.get(f) != now.attrs.get(f))
         if moved:
             out.append(Drift(addr, was.integration, "changed",
                              {f: was.attrs.get(f) for f in moved},

@@ -7,8 +7,10 @@ the shape the planner relies on:
   :class:`~reconciler.model.SecretRef` (or plain text for non-secret fields), options hold the
   platform's options with defaults plus ``environment`` and ``rate_limit``.
 * ``resources``: one ``number`` per number of every range, and one ``link`` per number assigned to
-  a service that is not cancelled (a cancelled service's links are absent, so they get unlinked).
-* ``settings``: ``services`` (id -> status, client, source) and ``ranges`` (integration -> ranges),
+  a service that is not cancelled (a cancelled service's links are absent, so they get unlinked);
+  one ``subscription`` per package product of such a service (key ``<user>/<product>`` on
+  Qualifica, ``<contract_identifier>/<label>`` on Campsoft) and one Qualifica ``user`` per user.
+* ``settings``: ``services`` (id -> status, client, source, plan) and ``ranges`` (integration -> ranges),
   which the planner needs to explain and order changes; ``safety`` (integration -> action ->
   ``{"max_percent": float, "max_count": int}``, for every declared integration and each of
   delete, unlink and suspend, defaults filled in) and ``protected`` (address -> Source of the
@@ -29,7 +31,15 @@ from reconciler.specs.models import (
     ClientSpec,
     IntegrationSpec,
     RangeSpec,
+    ServiceSpec,
     SpecSet,
+)
+from reconciler.specs.content import (
+    Held,
+    campsoft_contract,
+    campsoft_label,
+    held_packages,
+    qualifica_user,
 )
 
 
@@ -41,6 +51,7 @@ def build_desired(specs: SpecSet) -> Desired:
         _add_numbers(resources, name, spec)
     for client in specs.clients:
         _add_links(resources, client, integrations)
+        _add_content(resources, client, specs, integrations)
     return Desired(integrations, resources, specs.digest, _settings(specs))
 
 
@@ -91,9 +102,78 @@ def _add_links(
             resources[resource.address] = resource
 
 
+def _add_content(
+    resources: dict[str, Resource],
+    client: ClientSpec,
+    specs: SpecSet,
+    integrations: dict[str, Integration],
+) -> None:
+    """The subscriptions (and Qualifica users) of each live service's packages.
+
+    ``status`` is what the subscription should be: active, or suspended when the service is
+    suspended and the integration follows delinquency; None when the service is suspended but
+    the integration does not (the subscription is then left as it is). ``package`` and
+    ``origin`` (the plan bundle, or "extra") explain changes and are never compared.
+    """
+    for service in client.services:
+        if service.status == "cancelled":
+            continue
+        for held in held_packages(service, specs.plans):
+            package = specs.packages[held.package]
+            integration = integrations[package.integration]
+            status: str | None = "active"
+            if service.status == "suspended":
+                follows = integration.options.get("suspend_on_delinquency")
+                status = "suspended" if follows else None
+            common = {"service": service.id, "status": status, "package": held.package,
+                      "origin": held.origin}
+            source = held.where.source()
+            if integration.platform == "qualifica":
+                _add_qualifica(resources, integration, client, service, held, package.products,
+                               common, source)
+            else:
+                _add_campsoft(resources, integration.name, client, service, held,
+                              package.products[0], common, source)
+
+
+def _add_qualifica(
+    resources: dict[str, Resource], integration: Integration, client: ClientSpec,
+    service: ServiceSpec, held: Held, products: list[str], common: dict[str, Any],
+    source: Source,
+) -> None:
+    name = integration.name
+    user = qualifica_user(str(integration.options.get("user_field")), client, service) or ""
+    person = {"name": client.name, "email": client.email, "document": client.document}
+    resources.setdefault(address(name, "user", user), Resource(name, "user", user, person, source))
+    for code in products:
+        key = f"{user}/{code}"
+        attrs = {"user": user, "product": code, **common,
+                 "expires": held.params.get("data_expiracao")}
+        resources[address(name, "subscription", key)] = Resource(
+            name, "subscription", key, attrs, source
+        )
+
+
+def _add_campsoft(
+    resources: dict[str, Resource], name: str, client: ClientSpec, service: ServiceSpec,
+    held: Held, product: str, common: dict[str, Any], source: Source,
+) -> None:
+    contract = campsoft_contract(service, held.params)
+    label = campsoft_label(held.package, service, held.params)
+    key = f"{contract}/{label}"
+    attrs = {"contract": contract, "label": label, "product": product, **common,
+             "name": client.name, "document": client.document, "email": client.email,
+             "phone": client.phone, "login": service.login,
+             "password_from": held.params.get("senha", "cpf_cnpj")}
+    resources[address(name, "subscription", key)] = Resource(
+        name, "subscription", key, attrs, source
+    )
+
+
 def _settings(specs: SpecSet) -> dict[str, Any]:
     services = {
-        service.id: {"status": service.status, "client": client.name, "source": service.source}
+        service.id: {"status": service.status, "client": client.name, "source": service.source,
+                     "plan": service.plan}
         for client in specs.clients
         for service in client.services
     }

@@ -16,6 +16,8 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
@@ -188,6 +190,34 @@ class SaperxStfcOptions(SpecModel):
     block_on_suspend: bool = True  # a suspended client service blocks its numbers
 
 
+class ContentOptions(SpecModel):
+    """Options every content platform takes (the seeds' switches)."""
+
+    page_size: int = Field(500, ge=1, le=1000)
+    concurrency: int = Field(4, ge=1, le=32)
+    # The seeds' "Habilitar/Suspender" switch: off, a suspended service's subscriptions are left
+    # as they are; on, they follow the service (suspended, resumed when it is active again).
+    suspend_on_delinquency: bool = Field(False, strict=True)
+
+
+QUALIFICA_USER_FIELDS = ("login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico")
+
+
+class QualificaOptions(ContentOptions):
+    # What identifies the client's user on Qualifica (the seed's "Usuário" parameter).
+    user_field: Literal["login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico"] = (
+        "login_autenticacao"
+    )
+
+
+class CampsoftOptions(ContentOptions):
+    # Which ISP of the credential the subscriptions belong to; the only one listed when absent.
+    isp_identifier: NonEmpty | None = None
+
+
+CAMPSOFT_PASSWORDS = ("cpf_cnpj", "login_autenticacao", "id_contrato")
+
+
 @dataclass(frozen=True)
 class Platform:
     """What the specs need to know about one platform."""
@@ -195,10 +225,18 @@ class Platform:
     options: type[SpecModel]
     credentials: tuple[str, ...]  # exactly these credential fields
     number_ranges: bool  # whether number ranges and phone numbers may point to it
+    content: bool = False  # whether packages (content add-ons) may point to it
+    params: tuple[str, ...] = ()  # the parameters a package of it takes on a client service
+    single_product: bool = False  # one product per package (Campsoft, per its seed)
 
 
 PLATFORMS: dict[str, Platform] = {
     "saperx-stfc": Platform(SaperxStfcOptions, ("token",), number_ranges=True),
+    "qualifica": Platform(QualificaOptions, ("client_id", "client_secret"), number_ranges=False,
+                          content=True, params=("data_expiracao",)),
+    "campsoft": Platform(CampsoftOptions, ("api_key", "api_secret"), number_ranges=False,
+                         content=True, params=("senha", "id_contrato", "label"),
+                         single_product=True),
 }
 
 
@@ -267,12 +305,31 @@ class PhoneNumberSpec(SpecModel):
         return {**params, "numero_telefone_nf": phone}
 
 
+def _params_as_text(value: Any) -> Any:
+    """Package parameters as text: YAML reads 2027-12-31 as a date and 1001 as a number."""
+    if not isinstance(value, dict):
+        return value
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in value.items()}
+
+
+class ServicePackageSpec(SpecModel):
+    """A package held by a client service, beyond its plan's defaults (or a default's params)."""
+
+    package: NonEmpty
+    params: Annotated[dict[str, NonEmpty], BeforeValidator(_params_as_text)] = Field(
+        default_factory=dict
+    )
+
+
 class ServiceSpec(SpecModel):
     """A client service (id_cliente_servico) and what hangs off it."""
 
     id: int = Field(gt=0)
     login: str | None = None
     status: Literal["active", "suspended", "cancelled"]
+    plan: NonEmpty | None = None  # an internet plan bundle (combo) under `plans:`
+    packages: list[ServicePackageSpec] = Field(default_factory=list)
+    exclude_packages: list[NonEmpty] = Field(default_factory=list)  # optional plan defaults
     phone_numbers: list[PhoneNumberSpec] = Field(default_factory=list)
 
 
@@ -284,6 +341,40 @@ class ClientSpec(SpecModel):
     email: Email | None = None
     phone: Phone | None = None
     services: list[ServiceSpec] = Field(default_factory=list)
+
+
+# --- content: products, packages, plan bundles ----------------------------------------------
+
+
+class ProductSpec(SpecModel):
+    """A product of a content platform, declared where the platform cannot list its own."""
+
+    code: NonEmpty  # pro, premium, or a numeric code
+    name: NonEmpty | None = None
+
+
+class PackageSpec(SpecModel):
+    """A content add-on as sold: its price and the platform products it enables."""
+
+    integration: NonEmpty
+    name: NonEmpty | None = None
+    price: Decimal = Field(ge=0, max_digits=9, decimal_places=2, allow_inf_nan=False)
+    products: list[NonEmpty] = Field(min_length=1)
+
+
+class PlanPackageSpec(SpecModel):
+    """A package an internet plan bundle gives its services by default."""
+
+    package: NonEmpty
+    mandatory: bool = Field(False, strict=True)
+
+
+class PlanSpec(SpecModel):
+    """An internet plan bundle (combo): the packages its services get by default."""
+
+    name: NonEmpty | None = None
+    packages: list[PlanPackageSpec] = Field(default_factory=list)
+    lock_packages: bool = Field(False, strict=True)  # the seeds' "Travar Pacotes"
 
 
 # --- safety limits -----------------------------------------------------------------------------
@@ -316,6 +407,9 @@ class SafetyLimit(SpecModel):
 SECTIONS: dict[str, type[SpecModel]] = {
     "integrations": IntegrationSpec,
     "number_ranges": RangeSpec,
+    "products": ProductSpec,
+    "packages": PackageSpec,
+    "plans": PlanSpec,
     "clients": ClientSpec,
     "safety": SafetyLimit,
 }
@@ -331,6 +425,9 @@ class SpecSet(BaseModel):
     integrations: dict[str, IntegrationSpec]
     number_ranges: dict[str, RangeSpec]
     clients: list[ClientSpec]
+    products: dict[str, list[ProductSpec]] = {}  # integration -> declared products
+    packages: dict[str, PackageSpec] = {}
+    plans: dict[str, PlanSpec] = {}
     # Limits as written: ``safety_default`` from `safety.default`, ``safety`` per integration and
     # action; each holds only the fields given (defaults are filled in by ``build_desired``).
     safety_default: dict[str, float | int] = {}

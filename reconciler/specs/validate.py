@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import SpecError, SpecIssue
+from reconciler.specs import content_rules
 from reconciler.specs.models import (
     ENV_NAME,
     NAME_HINT,
@@ -32,7 +33,10 @@ from reconciler.specs.models import (
     SECTIONS,
     ClientSpec,
     IntegrationSpec,
+    PackageSpec,
     PhoneNumberSpec,
+    PlanSpec,
+    ProductSpec,
     RangeSpec,
     SafetyLimit,
     ServiceSpec,
@@ -74,6 +78,10 @@ class Collected:
 
     integrations: dict[str, IntegrationSpec] = field(default_factory=dict)
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
+    products: dict[str, list[ProductSpec]] = field(default_factory=dict)
+    products_at: dict[str, Where] = field(default_factory=dict)  # integration -> its key
+    packages: dict[str, PackageSpec] = field(default_factory=dict)
+    plans: dict[str, PlanSpec] = field(default_factory=dict)
     clients: list[ClientSpec] = field(default_factory=list)
     salvaged: list[ServiceSpec] = field(default_factory=list)  # valid services of invalid clients
     declared: dict[tuple[str, str], Where] = field(default_factory=dict)  # (section, name)
@@ -93,6 +101,7 @@ def validate(loaded: Loaded) -> SpecSet:
         _collect_document(doc, collected, issues)
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
+    content_rules.check(collected, issues)
     _check_safety_names(collected, issues)
     if issues.items:
         raise SpecError(issues.items)
@@ -100,6 +109,9 @@ def validate(loaded: Loaded) -> SpecSet:
         integrations=collected.integrations,
         number_ranges=collected.ranges,
         clients=collected.clients,
+        products=collected.products,
+        packages=collected.packages,
+        plans=collected.plans,
         safety_default=collected.safety_default,
         safety=collected.safety,
         files=[doc.file for doc in loaded.documents],
@@ -124,6 +136,8 @@ def _collect_document(doc: Document, collected: Collected, issues: Issues) -> No
             _collect_clients(doc, value, collected, issues)
         elif key == "safety":
             _collect_safety(doc, value, collected, issues)
+        elif key == "products":
+            _collect_products(doc, value, collected, issues)
         elif value is not None:
             _collect_named(doc, key, value, collected, issues)
 
@@ -152,6 +166,8 @@ def _collect_named(doc: Document, section: str, entries: Any, collected: Collect
 _NAMED_HINT = {
     "integrations": "write integrations:\n      stfc-sp:\n        platform: saperx-stfc ...",
     "number_ranges": "write number_ranges:\n      sp-centro:\n        integration: stfc-sp ...",
+    "packages": "write packages:\n      livros:\n        integration: campsoft ...",
+    "plans": "write plans:\n      fibra-500-combo:\n        packages: [...]",
 }
 
 
@@ -160,6 +176,13 @@ def _collect_entry(
 ) -> None:
     if section == "integrations":
         _collect_integration(name, raw, where, collected, issues)
+        return
+    if section in ("packages", "plans"):
+        model = PackageSpec if section == "packages" else PlanSpec
+        entry = _validated(model, raw, where, issues)
+        if entry is not None:
+            getattr(collected, section)[name] = entry
+            _place_list(entry, raw, "packages" if section == "plans" else "")
         return
     spec = _validated(RangeSpec, raw, where, issues)
     if spec is not None:
@@ -182,7 +205,8 @@ def _declare(section: str, name: Any, where: Where, collected: Collected, issues
     return True
 
 
-_SINGULAR = {"integrations": "integration", "number_ranges": "number range"}
+_SINGULAR = {"integrations": "integration", "number_ranges": "number range",
+             "packages": "package", "plans": "plan"}
 _TWICE = "names must be unique across all spec files; rename or remove one of them"
 
 
@@ -231,10 +255,46 @@ def _place_services(services: list[ServiceSpec], raws: list[Any], client: Where)
 def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: int) -> None:
     doc, path = client.doc, client.path + ("services", j)
     service.place(Where(doc, path, *doc.mark_of(raw)))
-    for k, (phone, raw_phone) in enumerate(
-        zip(service.phone_numbers, raw.get("phone_numbers") or (), strict=True)
-    ):
-        phone.place(Where(doc, path + ("phone_numbers", k), *doc.mark_of(raw_phone)))
+    _place_list(service, raw, "phone_numbers")
+    _place_list(service, raw, "packages")
+
+
+def _place_list(owner: SpecModel, raw: Any, key: str) -> None:
+    """Give the entries of ``owner``'s list ``key`` their positions (no-op for an empty key)."""
+    if not key:
+        return
+    doc, path = owner.where.doc, owner.where.path
+    for k, (entry, raw_entry) in enumerate(zip(getattr(owner, key), raw.get(key) or (), strict=True)):
+        entry.place(Where(doc, path + (key, k), *doc.mark_of(raw_entry)))
+
+
+def _collect_products(doc: Document, value: Any, collected: Collected, issues: Issues) -> None:
+    """`products:` maps an integration to the products it offers (where it cannot list them)."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        issues.add(doc, ("products",), "'products' must map integration names to lists of products",
+                   "write products:\n      qualifica:\n        - {code: premium, name: Premium}")
+        return
+    for name, entries in value.items():
+        where = Where(doc, ("products", name), *doc.key_position("products", str(name)))
+        if name in collected.products_at:
+            message = f"the products of '{name}' are declared twice: at " \
+                      f"{collected.products_at[name]} and at {where}"
+            issues.at(where, (), message, "declare them in one place", True)
+            continue
+        collected.products_at[name] = where
+        if not isinstance(entries, list):
+            issues.at(where, (), f"the products of '{name}' must be a list",
+                      "write - {code: premium, name: Premium}")
+            continue
+        kept = []
+        for i, raw in enumerate(entries):
+            spec = _validated(ProductSpec, raw, Where(doc, where.path + (i,), *doc.mark_of(raw)),
+                              issues)
+            if spec is not None:
+                kept.append(spec)
+        collected.products[str(name)] = kept
 
 
 def _salvage_services(raws: list[Any], client: Where) -> list[ServiceSpec]:

@@ -126,7 +126,7 @@ def test_desired_settings_list_services_and_ranges(specs: Path) -> None:
         1001: {
             "status": "suspended",
             "client": "Maria Silva",
-            "source": Source("specs/clients/0001.yaml", 7, 9),
+            "source": Source("specs/clients/0001.yaml", 7, 9), "plan": None,
         }
     }
     assert settings["ranges"] == {
@@ -282,7 +282,7 @@ def test_an_unknown_top_level_key_lists_the_allowed_ones(specs: Path) -> None:
     issue = only_issue(specs)
     assert (issue.line, issue.column, issue.message) == (2, 1, "unknown top-level key 'integration'")
     assert "did you mean 'integrations'?" in issue.hint
-    assert "integrations, number_ranges, clients" in issue.hint
+    assert "integrations, number_ranges, products, packages, plans, clients" in issue.hint
 
 
 def test_an_unknown_key_is_located_and_the_allowed_keys_hinted(specs: Path) -> None:
@@ -332,7 +332,7 @@ def test_an_unknown_platform_lists_the_supported_ones(specs: Path) -> None:
     write(specs, "i.yaml", INTEGRATIONS.replace("saperx-stfc", "saperx-stcf"))
     issue = only_issue(specs)
     assert (issue.line, issue.message) == (3, "'platform': unknown platform 'saperx-stcf'")
-    assert issue.hint == "supported platforms: saperx-stfc"
+    assert issue.hint == "supported platforms: saperx-stfc, qualifica, campsoft"
 
 
 def test_an_endpoint_must_be_embedded_or_an_http_url(specs: Path) -> None:

@@ -1,0 +1,60 @@
+"""Planning rules for Qualifica: users, and their product entitlements (subscriptions).
+
+A user (the client, identified by the integration's ``user_field``) is created before its first
+subscription and updated when the client's name, e-mail or document change; it is never deleted
+(cancelling every subscription is what ends the client's access). A subscription is one product
+of one package, with ``data_expiracao``: when the spec gives none the platform's default (one
+year after activation) stands and is not compared. See :mod:`.content`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from reconciler.model import Action, Change, address
+from reconciler.planner.content import plan_subscriptions
+from reconciler.planner.core import Partial, View
+
+PLATFORM = "qualifica"
+USER_FIELDS = ("name", "email", "document")
+UPDATED = ("service", "expires")
+COMPARED = {"user": USER_FIELDS, "subscription": ("status", "service", "expires")}
+
+
+def plan_integration(view: View) -> Partial:
+    out = Partial()
+    created = _users(view, out)
+    waits = {key: created[res.attrs["user"]]
+             for key, res in view.side("desired", "subscription").items()
+             if res.attrs["user"] in created}
+    plan_subscriptions(view, out, UPDATED, waits)
+    return out
+
+
+def _users(view: View, out: Partial) -> dict[str, str]:
+    """Create or update declared users; returns user -> id of its create change."""
+    known, actual = view.side("known", "user"), view.side("actual", "user")
+    created: dict[str, str] = {}
+    for key, want in view.side("desired", "user").items():
+        have = actual.get(key)
+        if have is None:
+            change = Change(view.integration, "user", Action.CREATE, (key,), None,
+                            dict(want.attrs), f"client {want.attrs['name']} needs a user for "
+                            f"its content packages", want.source)
+            out.changes.append(change)
+            created[key] = change.id
+            continue
+        changed = [f for f in USER_FIELDS
+                   if want.attrs.get(f) is not None and want.attrs.get(f) != have.attrs.get(f)]
+        if changed:
+            out.changes.append(Change(view.integration, "user", Action.UPDATE, (key,),
+                                      dict(have.attrs), {**have.attrs, **{
+                                          f: want.attrs[f] for f in changed}},
+                                      f"client data changed in the specs: {', '.join(changed)}",
+                                      want.source))
+        elif key not in known:
+            out.adopt.append(replace(want, remote_id=have.remote_id))
+    for key in known:
+        if key not in view.side("desired", "user"):
+            out.forget.append(address(view.integration, "user", key))  # users are never deleted
+    return created

@@ -1,0 +1,72 @@
+"""What a client service holds on the content platforms, derived from its plan and its packages.
+
+Shared by the validator (which checks it) and :mod:`.desired` (which turns it into resources),
+so that both read a service the same way:
+
+* a service on a plan bundle holds the plan's packages, less those in ``exclude_packages``;
+* it also holds the packages listed under its own ``packages`` (a plan's package listed there
+  again only gives it parameters);
+* the defaults of the seeds: Qualifica identifies the user by the integration's ``user_field``
+  (the service's login by default); Campsoft's ``contract_identifier`` is the service id, its
+  ``label`` is ``<package>-<service id>`` and its password rule is ``cpf_cnpj``; each can be
+  overridden per package with ``params`` (``id_contrato``, ``label``, ``senha``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.specs.models import ClientSpec, PlanSpec, ServiceSpec
+from reconciler.specs.yaml_loader import Where
+
+EXTRA = "extra"
+
+
+@dataclass(frozen=True)
+class Held:
+    """One package a service holds."""
+
+    package: str
+    params: Mapping[str, str]
+    origin: str  # "plan <name>" when it comes with the plan bundle, else "extra"
+    where: Where  # the service's own entry for it, else the service
+    mandatory: bool = False
+
+
+def held_packages(service: ServiceSpec, plans: Mapping[str, PlanSpec]) -> list[Held]:
+    """The packages ``service`` holds, plan defaults first, in declaration order."""
+    extras = {entry.package: entry for entry in service.packages}
+    out: list[Held] = []
+    plan = plans.get(service.plan) if service.plan else None
+    if plan is not None:
+        excluded = set(service.exclude_packages)
+        for default in plan.packages:
+            if default.package in excluded:
+                continue
+            own = extras.pop(default.package, None)
+            out.append(Held(default.package, own.params if own else {}, f"plan {service.plan}",
+                            own.where if own else service.where, default.mandatory))
+    out.extend(Held(name, entry.params, EXTRA, entry.where) for name, entry in extras.items())
+    return out
+
+
+def qualifica_user(user_field: str, client: ClientSpec, service: ServiceSpec) -> str | None:
+    """The user that identifies the client on Qualifica, or None when the field is empty."""
+    if user_field == "cpf_cnpj":
+        return client.document
+    if user_field == "email":
+        return client.email
+    if user_field == "id_cliente_servico":
+        return str(service.id)
+    return service.login
+
+
+def campsoft_contract(service: ServiceSpec, params: Mapping[str, str]) -> str:
+    """The ``contract_identifier``: ``id_contrato`` when given, else the service id."""
+    return params.get("id_contrato") or str(service.id)
+
+
+def campsoft_label(package: str, service: ServiceSpec, params: Mapping[str, str]) -> str:
+    """The subscription's ``label``: the one given, else ``<package>-<service id>``."""
+    return params.get("label") or f"{package}-{service.id}"
