@@ -22,16 +22,17 @@ from rich.markup import escape
 
 from reconciler import __version__, safety
 from reconciler.applier import ApplyResult, apply
-from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
-from reconciler.model import Known, Observed, Plan
+from reconciler.errors import ReconcilerError, SpecError, StalePlanError, UnsafePlanError
+from reconciler.model import Integration, Known, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
 from reconciler.planner import touched
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Health, Provider
 from reconciler.render import jsonplan, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
 from reconciler.secrets import redact
+from reconciler.specs.catalogs import catalog_problems
 from reconciler.state import StateStore, locks, state_url
 from reconciler.state.locks import locked
 
@@ -160,11 +161,97 @@ def validate(specs: Path, state: str | None) -> None:
     for res in desired.resources.values():
         kinds[res.kind] = kinds.get(res.kind, 0) + 1
     services = desired.settings.get("services", {})
+    store = StateStore(state_url(state))
+    try:
+        problems = catalog_problems(desired, store.catalog)
+    finally:
+        store.close()
+    if problems:
+        raise SpecError(problems)
     out.print(
         f"[green]Valid:[/green] {len(desired.integrations)} integrations, "
         f"{kinds.get('number', 0)} numbers in ranges, {len(services)} client services, "
-        f"{kinds.get('link', 0)} number assignments in {specs}."
+        f"{kinds.get('link', 0)} number assignments, {kinds.get('subscription', 0)} content "
+        f"subscriptions in {specs}."
     )
+
+
+# -- check and sync ---------------------------------------------------------------------
+
+
+async def _health(integration: Integration, data_dir: Path) -> Health:
+    """One integration's verdict; a missing secret or an unreachable platform is a verdict too."""
+    try:
+        async with connect([integration], data_dir) as providers:
+            return await providers[integration.name].check()
+    except ReconcilerError as exc:
+        return Health(False, f"{integration.name}: {exc}")
+
+
+@main.command("check")
+@click.argument("integrations", nargs=-1)
+@workspace_options
+@handles_errors
+def check_cmd(integrations: tuple[str, ...], specs: Path, state: str | None) -> None:
+    """Test the credentials of each integration (or the named ones) and that its platform
+    answers, logging in where the platform issues tokens; changes nothing. Exit 1 if any fails."""
+    ws = Workspace.open(specs, state)
+    try:
+        selected = ws.select(integrations or None)
+
+        async def run() -> list[Health]:
+            return list(await asyncio.gather(*(_health(i, ws.state_dir) for i in selected)))
+
+        verdicts = asyncio.run(run())
+    finally:
+        ws.close()
+    for integration, health in zip(selected, verdicts, strict=True):
+        mark = "[green]ok[/green]    " if health.ok else "[red]FAILED[/red]"
+        out.print(f"{mark} {escape(integration.name)} ({integration.platform}): "
+                  f"{escape(redact(health.message))}")
+    failed = sum(1 for h in verdicts if not h.ok)
+    if failed:
+        err.print(f"[red]{failed} of {len(verdicts)} integrations failed the check.[/red]")
+        sys.exit(EXIT_ERROR)
+
+
+@main.command("sync")
+@click.argument("integrations", nargs=-1)
+@workspace_options
+@lock_option
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogs as JSON.")
+@handles_errors
+def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock_timeout: float,
+             as_json: bool) -> None:
+    """Pull the read-only catalogs (STFC plans, content products) into the state, so that
+    `validate` checks the specs against them without reaching the platforms."""
+    ws = Workspace.open(specs, state)
+    try:
+        with locked(ws.store, "sync", timeout=lock_timeout, warn=_warn):
+            selected = ws.select(integrations or None)
+
+            async def run() -> dict[str, Mapping[str, Any]]:
+                async with connect(selected, ws.state_dir) as providers:
+                    names = sorted(providers)
+                    found = await asyncio.gather(*(providers[n].catalogs() for n in names))
+                    return dict(zip(names, found, strict=True))
+
+            catalogs = asyncio.run(run())
+            for name, entries in catalogs.items():
+                for catalog, items in entries.items():
+                    ws.store.save_catalog(name, catalog, items)
+    finally:
+        ws.close()
+    if as_json:
+        click.echo(json.dumps(catalogs, indent=2, default=str))
+        return
+    for name, entries in catalogs.items():
+        for catalog, items in entries.items():
+            out.print(f"{escape(name)}: {len(items)} {catalog}")
+            for item in items:
+                label = item.get("code", item.get("id"))
+                title = item.get("name", item.get("nome", ""))
+                out.print(f"  {escape(str(label))}  {escape(str(title))}")
 
 
 # -- plan -------------------------------------------------------------------------------
@@ -480,7 +567,8 @@ def sim() -> None:
 
 @sim.command("serve")
 @click.option("--platform", default="saperx-stfc", show_default=True,
-              type=click.Choice(["saperx-stfc"]), help="Which platform to simulate.")
+              type=click.Choice(["saperx-stfc", "qualifica", "campsoft"]),
+              help="Which platform to simulate.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--token", envvar="SIM_TOKEN", required=True,

@@ -35,7 +35,8 @@ def plan_subscriptions(
     ``creates`` maps a subscription key to the id of a change it must wait for (its user)."""
     desired, known = view.side("desired", KIND), view.side("known", KIND)
     actual = view.side("actual", KIND)
-    catalog = {str(p.get("code")) for p in view.catalogs.get("products", ())}
+    catalog = {str(p.get("code")) for p in view.catalogs.get("products", ())} or set(
+        view.settings.get("products", {}).get(view.integration, ()))
     for key, want in desired.items():
         if catalog and want.attrs["product"] not in catalog:
             out.errors.append(_unknown_product(want, catalog))

@@ -33,16 +33,32 @@ def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -
         console.print(f"[dim]{LEGEND}[/dim]\n")
     for name, changes in groupby(plan.changes, key=lambda c: c.integration):
         console.print(f"[bold]{name}[/bold] [dim]({platforms.get(name, '?')})[/dim]")
-        for change in changes:
-            console.print(change_line(change))
-            for detail in change_details(change):
-                console.print(f"      [dim]{escape(detail)}[/dim]")
+        for service, group in _by_service(list(changes)):
+            indent = "  " if service is not None else ""
+            if service is not None:
+                console.print(f"  [bold]service {escape(str(service))}[/bold]")
+            for change in group:
+                console.print(indent + change_line(change))
+                for detail in change_details(change):
+                    console.print(f"{indent}      [dim]{escape(detail)}[/dim]")
         console.print()
     _notes(console, "converging (not planned again)", "=", "blue", plan.converging)
     _notes(console, "warnings", "!", "yellow", plan.warnings)
     console.print(plan_summary(plan))
     if not plan.empty:
         console.print("[dim]Cost: " + "; ".join(cost(e) for e in plan.estimates) + "[/dim]")
+
+
+def _by_service(changes: list[Change]) -> list[tuple[Any, list[Change]]]:
+    """Subscriptions grouped under their client service (in order of first appearance), after
+    the other changes, which stay in plan order under no service (None)."""
+    loose = [c for c in changes if c.kind != "subscription"]
+    groups: dict[Any, list[Change]] = {}
+    for change in changes:
+        if change.kind == "subscription":
+            service = (change.after or change.before or {}).get("service")
+            groups.setdefault(service, []).append(change)
+    return ([(None, loose)] if loose else []) + list(groups.items())
 
 
 def cost(estimate: Estimate) -> str:
@@ -91,6 +107,17 @@ def describe(change: Change) -> str:
             return "block"
         case ("link", Action.RESUME):
             return "unblock"
+        case ("user", Action.CREATE):
+            return "create user"
+        case ("subscription", Action.CREATE):
+            suspended = ", suspended" if after.get("status") == "suspended" else ""
+            return f"subscribe to product {after.get('product')}{suspended}"
+        case ("subscription", Action.SUSPEND):
+            return "suspend"
+        case ("subscription", Action.RESUME):
+            return "resume"
+        case ("subscription", Action.DELETE):
+            return f"cancel product {before.get('product')}"
     return f"{change.action.value} {n} {change.kind}{plural}"
 
 

@@ -70,7 +70,16 @@ from starlette.routing import Route
 from reconciler.errors import SecretError
 from reconciler.sim.clock import Clock
 from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
-from reconciler.sim.qualifica_store import KEEP, ApiError, Entitlement, Store, User, senha_digest
+from reconciler.sim.qualifica_store import (
+    KEEP,
+    ApiError,
+    Entitlement,
+    Store,
+    StoreClock,
+    User,
+    catalog,
+    senha_digest,
+)
 from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer, bearer
 
 PLATFORM = "qualifica"
@@ -79,16 +88,6 @@ GRANT_TYPE = "client_credentials"
 USUARIO = re.compile(r"^[^/\s]{1,128}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MISSING = object()
-
-
-class _StoreClock:
-    """The store's clock, read at each call, so replacing ``store.clock`` moves tokens too."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def now(self) -> float:
-        return self.store.clock.now()
 
 
 @dataclass
@@ -123,7 +122,7 @@ def create_app(
     resumes a persisted platform (its catalog is replaced only when ``products`` is given);
     ``seed`` seeds the fault layer when ``faults`` is not given.
     """
-    checked = [_product(item) for item in products] if products is not None else None
+    checked = catalog(products) if products is not None else None
     ttl = _ttl(token_ttl)
     if store is None:
         store = Store(checked, clock=clock)
@@ -131,7 +130,7 @@ def create_app(
         store.products, store.initial_products = checked, [dict(p) for p in checked]
     if clock is not None:
         store.clock = clock
-    sim = Sim(store, faults or Faults(seed=seed), TokenIssuer(ttl, _StoreClock(store)),
+    sim = Sim(store, faults or Faults(seed=seed), TokenIssuer(ttl, StoreClock(store)),
               client_id, token)
     app = Starlette(
         routes=_routes(sim),
@@ -403,12 +402,7 @@ async def _configure(sim: Sim, request: Request) -> Response:
         raise ApiError(422, "dados_invalidos", f"Configurações desconhecidas: {sorted(unknown)}.")
     try:
         ttl = _ttl(body["token_ttl"]) if "token_ttl" in body else None
-        products = body.get("products")
-        checked = None
-        if products is not None:
-            if not isinstance(products, list):
-                raise ValueError("products must be a list")
-            checked = [_product(item) for item in products]
+        checked = catalog(body["products"]) if body.get("products") is not None else None
         sim.faults.configure(**{k: v for k, v in body.items() if k in FAULT_SETTINGS})
     except ValueError as exc:
         raise ApiError(422, "dados_invalidos", str(exc)) from None
@@ -427,17 +421,3 @@ def _ttl(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError("token_ttl must be a number of seconds > 0")
     return float(value)
-
-
-def _product(item: Any) -> dict[str, Any]:
-    """One catalog entry ``{codigo, nome, ativo}``, checked (ValueError says what is wrong)."""
-    if not isinstance(item, Mapping):
-        raise ValueError("each product must be an object {codigo, nome, ativo}")
-    codigo, nome, ativo = item.get("codigo"), item.get("nome"), item.get("ativo", True)
-    if not isinstance(codigo, str) or not re.match(r"^[^/\s]{1,64}$", codigo):
-        raise ValueError(f"product codigo {codigo!r} must be text without '/' or spaces")
-    if not isinstance(nome, str) or not nome.strip():
-        raise ValueError(f"product {codigo!r} needs a nome")
-    if not isinstance(ativo, bool):
-        raise ValueError(f"product {codigo!r}: ativo must be true or false")
-    return {"codigo": codigo, "nome": nome, "ativo": ativo}

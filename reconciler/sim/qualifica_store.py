@@ -12,6 +12,7 @@ something, and ``logins`` (tokens issued).
 from __future__ import annotations
 
 import hashlib
+import re
 from bisect import insort
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ from reconciler.sim.clock import Clock, SystemClock
 
 FORMAT_VERSION = 1
 STATUSES = ("ativo", "suspenso", "cancelado")
+CODE = re.compile(r"^[^/\s]{1,64}$")
 ONE_YEAR = timedelta(days=365)  # ASSUMED: "exactly one year" as 365 days, as the provider sends
 
 DEFAULT_PRODUCTS: tuple[Mapping[str, Any], ...] = (
@@ -261,3 +263,37 @@ class Store:
     def _wrote(self, key: str, operation: str) -> None:
         self.writes.setdefault(key, Counter())[operation] += 1
 
+
+class StoreClock:
+    """The store's clock, read at each call, so replacing ``store.clock`` moves tokens too."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def now(self) -> float:
+        return self.store.clock.now()
+
+
+def catalog(items: Any) -> list[dict[str, Any]]:
+    """A whole product catalog, checked: a list of distinct products."""
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise ValueError("products must be a list of {codigo, nome, ativo}")
+    checked = [product(item) for item in items]
+    codes = [p["codigo"] for p in checked]
+    if len(set(codes)) != len(codes):
+        raise ValueError("product codes must be distinct")
+    return checked
+
+
+def product(item: Any) -> dict[str, Any]:
+    """One catalog entry ``{codigo, nome, ativo}``, checked (ValueError says what is wrong)."""
+    if not isinstance(item, Mapping):
+        raise ValueError("each product must be an object {codigo, nome, ativo}")
+    codigo, nome, ativo = item.get("codigo"), item.get("nome"), item.get("ativo", True)
+    if not isinstance(codigo, str) or not CODE.match(codigo):
+        raise ValueError(f"product codigo {codigo!r} must be text without '/' or spaces")
+    if not isinstance(nome, str) or not nome.strip():
+        raise ValueError(f"product {codigo!r} needs a nome")
+    if not isinstance(ativo, bool):
+        raise ValueError(f"product {codigo!r}: ativo must be true or false")
+    return {"codigo": codigo, "nome": nome, "ativo": ativo}

@@ -187,6 +187,7 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         "ranges": ranges,
         "safety": safety_limits(specs),
         "protected": protected(specs),
+        "products": {name: [p.code for p in products] for name, products in specs.products.items()},
     }
 
 

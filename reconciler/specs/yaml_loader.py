@@ -67,7 +67,10 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
             if node.tag == _STR:
                 return node.value
             constructor = self.yaml_constructors.get(node.tag)
-            return constructor(self, node) if constructor else self.construct_object(node, deep=True)
+            try:
+                return constructor(self, node) if constructor else self.construct_object(node, deep=True)
+            except ValueError:
+                return node.value  # 2027-06-31 looks like a date but is none: the text, for rules to judge
         if isinstance(node, MappingNode) and node.tag == _MAP:
             return self._mapping(node)
         if isinstance(node, SequenceNode) and node.tag == _SEQ:

@@ -1,0 +1,454 @@
+"""Campsoft provider: content subscriptions (digital books) of an ISP's client services.
+
+The wire contract is the one :mod:`reconciler.sim.campsoft` documents: login and the product
+catalog are FOUND (a public client of Campsoft's API); the subscription calls are ASSUMED.
+Resources it observes and changes:
+
+- ``subscription`` (key: ``<contract_identifier>/<label>``, remote id: the platform's
+  ``subscription_id``): ``contract``, ``label``, ``product`` (the product code), ``status``
+  (active | suspended | cancelled), and the customer's ``name``, ``document``, ``email``,
+  ``phone`` and ``login``. The password is sent, never read back nor kept in attrs: it is taken
+  from the field ``after["password_from"]`` names (the seed's ``senha``): ``cpf_cnpj`` (the
+  document's digits, the default), ``login_autenticacao`` or ``id_contrato``.
+
+Login: ``POST /authentication {ApiKey, ApiSecret}`` gives a token and its absolute expiry
+(ExpiresIn, Unix seconds). :class:`~reconciler.providers.tokens.AccessToken` logs in again
+shortly before that expiry, and the HTTP client logs in again once when a call is answered 401,
+so a token that lapses or is revoked in the middle of an apply never fails it.
+
+Every write is safe to repeat: "already subscribed" (409, whose body names the id), "already
+suspended/active/cancelled" and "not found when cancelling" count as success. ApiKey, ApiSecret,
+tokens and passwords are masked from, or never put in, any error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from reconciler import errors
+from reconciler.model import Action, Change, Integration, Observed, Resource, index
+from reconciler.providers.base import Applied, Health
+from reconciler.providers.http import ApiClient, Sleep
+from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.tokens import AccessToken, Issued
+
+EMBEDDED_URL = "http://campsoft.embedded"
+PASSWORD_FROM = ("cpf_cnpj", "login_autenticacao", "id_contrato")
+STATUS_CALLS = {Action.SUSPEND: "suspend", Action.RESUME: "reactivate", Action.DELETE: "cancel"}
+MISSING_CONTACT = (
+    "subscription {key}: Campsoft refuses a subscription whose client has no e-mail or no "
+    "phone; the client needs an e-mail and a phone (add them to the client in the specs)"
+)
+
+
+class CampsoftProvider:
+    """One integration's connection to the Campsoft platform."""
+
+    platform: ClassVar[str] = "campsoft"
+
+    def __init__(
+        self,
+        integration: Integration,
+        credentials: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        timeout: float = 10.0,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``sleep`` replaces the retry backoff's asyncio.sleep and ``clock`` the wall clock
+        the token's expiry is read against (tests)."""
+        self.integration = integration
+        for field in ("api_key", "api_secret"):
+            if not credentials.get(field):
+                raise errors.AuthError(f"credentials.{field} is missing; set it in the "
+                                       f"integration", integration=self.name)
+        self._credentials = {"ApiKey": credentials["api_key"],
+                             "ApiSecret": credentials["api_secret"]}
+        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self._isp: str | None = _isp_option(integration)
+        self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
+        self.token = AccessToken(self._login, clock=clock)
+        self._client = ApiClient(
+            _base_url(integration, transport),
+            integration=self.name,
+            secrets=tuple(self._credentials.values()),
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            sleep=sleep,
+            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
+            token=self.token,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def __repr__(self) -> str:
+        return f"CampsoftProvider({self.name!r})"
+
+    # -- login and ISP -----------------------------------------------------------------------
+
+    async def _login(self) -> Issued:
+        """Exchange ApiKey/ApiSecret for a token; ExpiresIn is an absolute Unix time."""
+        try:
+            response = await self._client.request(
+                "POST", "/authentication", json=self._credentials, auth=False)
+        except errors.AuthError as exc:
+            raise errors.AuthError(
+                "the campsoft platform refused the credentials; check the integration's "
+                "credentials.api_key and credentials.api_secret",
+                integration=self.name, status=exc.status, detail=exc.detail) from None
+        body = self._body(response)
+        token = _pick(body, "AccessToken", "accessToken")
+        expires = _pick(body, "ExpiresIn", "expiresIn")
+        if not isinstance(token, str) or not token:
+            raise self._unexpected("POST /authentication", {"keys": sorted(body)})
+        valid = isinstance(expires, int | float) and not isinstance(expires, bool)
+        return Issued(token, float(expires) if valid else None)
+
+    async def isp_identifier(self) -> str:
+        """The option when given, else the only ISP the credential sees."""
+        if self._isp is None:
+            response = await self._client.request("GET", "/isps")
+            isps = self._list(response, "GET /isps")
+            names = [str(isp.get("isp_identifier")) for isp in isps if isinstance(isp, dict)]
+            if len(names) != 1:
+                seen = ", ".join(names) or "none"
+                raise errors.ReconcilerError(
+                    f"integration {self.name!r}: the campsoft credentials see {len(names)} ISPs "
+                    f"({seen}); set options.isp_identifier to the one these subscriptions "
+                    f"belong to")
+            self._isp = names[0]
+        return self._isp
+
+    # -- observe -----------------------------------------------------------------------------
+
+    async def observe(self) -> Observed:
+        """The product catalog, then every page of subscriptions (page 1 first to learn how
+        many), keeping those of this integration's ISP."""
+        reads = 2 if self._isp is None else 1
+        products = await self._fetch_products()
+        isp = await self.isp_identifier()
+        first = await self._page(1)
+        pages = int(first["pages"])
+        rest = await self._bounded([lambda p=p: self._page(p) for p in range(2, pages + 1)])
+        items = [item for page in (first, *rest) for item in page["items"]]
+        try:
+            resources = [self._resource(item) for item in items
+                         if item["isp_identifier"] == isp]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._unexpected("GET /subscriptions", {"missing or malformed": str(exc)}) \
+                from None
+        self._ids.update({r.key: str(r.remote_id) for r in resources})
+        return Observed(self.name, index(resources), catalogs={"products": products},
+                        reads=reads + 1 + len(rest))
+
+    def _resource(self, item: Mapping[str, Any]) -> Resource:
+        customer = item["customer"]
+        contract, label = str(item["contract_identifier"]), str(item["label"])
+        attrs = {
+            "contract": contract,
+            "label": label,
+            "product": str(item["product_code"]),
+            "status": str(item["status"]),
+            **{name: customer.get(name) for name in ("name", "document", "email", "phone",
+                                                     "login")},
+        }
+        return Resource(self.name, "subscription", f"{contract}/{label}", attrs,
+                        remote_id=str(item["subscription_id"]))
+
+    async def _page(self, page: int, **filters: str) -> Mapping[str, Any]:
+        params = {"page": page, "per_page": self.page_size, **filters}
+        response = await self._client.request("GET", "/subscriptions", params=params)
+        body = self._body(response)
+        if not isinstance(body.get("items"), list) or not isinstance(body.get("pages"), int):
+            raise self._unexpected("GET /subscriptions", body)
+        return body
+
+    async def _bounded(
+        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
+    ) -> list[Mapping[str, Any]]:
+        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
+            async with gate:
+                return await call()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(call)) for call in calls]
+        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
+        """The active products as ``{"code", "name"}`` (what HubSoft's sync brings)."""
+        response = await self._client.request("GET", "/products", params={"status": "active"})
+        body = self._body(response)
+        if not isinstance(body.get("products"), list):
+            raise self._unexpected("GET /products", body)
+        return tuple({"code": str(p.get("code")), "name": p.get("name")}
+                     for p in body["products"]
+                     if isinstance(p, dict) and p.get("status", "active") == "active")
+
+    # -- execute -----------------------------------------------------------------------------
+
+    async def execute(self, change: Change) -> Applied:
+        handler = self._handlers().get((change.kind, change.action))
+        if handler is None:
+            raise errors.ReconcilerError(f"campsoft cannot {change.action.value} a {change.kind}")
+        return await handler(change)
+
+    def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
+        return {
+            ("subscription", Action.CREATE): self._create,
+            ("subscription", Action.UPDATE): self._update,
+            ("subscription", Action.SUSPEND): self._status,
+            ("subscription", Action.RESUME): self._status,
+            ("subscription", Action.DELETE): self._status,
+        }
+
+    async def _create(self, change: Change) -> Applied:
+        """Subscribe each key (409 names the existing id: success), then suspend the ones
+        whose target status is suspended."""
+        after = _after(change)
+        isp = await self.isp_identifier()
+        ids: dict[str, str] = {}
+        for key in change.keys:
+            contract, label = split_key(key)
+            payload = {"isp_identifier": isp, "contract_identifier": contract, "label": label,
+                       "product_code": str(after["product"]),
+                       "customer": self._customer(change, key, contract)}
+            response = await self._write("POST", "/subscriptions", key, json=payload,
+                                         accept=(409, 422))
+            ids[key] = self._ids[key] = str(self._body(response)["subscription_id"])
+            if after.get("status") == "suspended":
+                await self._write("POST", f"/subscriptions/{ids[key]}/suspend", key)
+        return Applied(remote_ids=ids)
+
+    async def _update(self, change: Change) -> Applied:
+        """PUT the product and the customer (password by the same rule as at creation)."""
+        after = _after(change)
+        for key in change.keys:
+            contract, _ = split_key(key)
+            payload = {"product_code": str(after["product"]),
+                       "customer": self._customer(change, key, contract)}
+            subscription_id = await self._subscription_id(key)
+            if subscription_id is None:
+                raise errors.NotFoundError(
+                    f"subscription {key} does not exist on campsoft; create it first",
+                    integration=self.name)
+            await self._write("PUT", f"/subscriptions/{subscription_id}", key, json=payload,
+                              accept=(404, 409, 422))
+        return Applied()
+
+    async def _status(self, change: Change) -> Applied:
+        """suspend / reactivate / cancel each key; already in that state is success (the
+        platform answers 200), and cancelling a subscription that is not there is too."""
+        call = STATUS_CALLS[change.action]
+        for key in change.keys:
+            subscription_id = await self._subscription_id(key)
+            if subscription_id is None and call == "cancel":
+                continue
+            if subscription_id is None:
+                raise errors.NotFoundError(
+                    f"subscription {key} does not exist on campsoft; nothing to {change.action.value}",
+                    integration=self.name)
+            path = f"/subscriptions/{subscription_id}/{call}"
+            done = (404,) if call == "cancel" else ()
+            await self._write("POST", path, key, accept=(404, 409), done=done)
+        return Applied()
+
+    def _customer(self, change: Change, key: str, contract: str) -> dict[str, Any]:
+        after = _after(change)
+        customer = {name: after.get(name) for name in ("name", "document", "email", "phone",
+                                                       "login")}
+        customer["password"] = _password(change, key, contract, customer)
+        return customer
+
+    async def _subscription_id(self, key: str) -> str | None:
+        """The id of ``key``: what observe or a write saw, else a filtered listing."""
+        if key in self._ids:
+            return self._ids[key]
+        contract, label = split_key(key)
+        isp = await self.isp_identifier()
+        body = await self._page(1, contract_identifier=contract, label=label)
+        for item in body["items"]:
+            if item.get("isp_identifier") == isp and "subscription_id" in item:
+                self._ids[key] = str(item["subscription_id"])
+                return self._ids[key]
+        return None
+
+    async def _write(
+        self, method: str, path: str, key: str, *, json: Any = None,
+        accept: Collection[int] = (), done: Collection[int] = (),
+    ) -> httpx.Response:
+        """One write for one key. A 409 on POST /subscriptions is "already subscribed"
+        (success); statuses in ``done`` are success too; other refusals become clear errors."""
+        response = await self._client.request(method, path, json=json, accept=accept)
+        status = response.status_code
+        if response.is_success or status in done:
+            return response
+        if status == 409 and path == "/subscriptions":
+            if "subscription_id" in self._body(response):
+                return response
+        raise self._refusal(key, method, response, json)
+
+    def _refusal(
+        self, key: str, method: str, response: httpx.Response, payload: Any
+    ) -> errors.ProviderError:
+        status, message = response.status_code, _message(response)
+        customer = payload.get("customer", {}) if isinstance(payload, dict) else {}
+        if status == 422 and customer and not (customer.get("email") and customer.get("phone")):
+            text = MISSING_CONTACT.format(key=key)
+        elif status == 422:
+            text = f"subscription {key}: campsoft rejected it: {message}"
+        elif status == 409:
+            text = f"subscription {key} is cancelled on campsoft; create it again to reactivate it"
+        else:
+            text = f"subscription {key} does not exist on campsoft"
+        cls = {422: errors.RejectedError, 409: errors.ConflictError}.get(status,
+                                                                         errors.NotFoundError)
+        return cls(self._client.scrub(text), integration=self.name, status=status,
+                   detail=self._client.scrub(response.text))
+
+    # -- check and close ---------------------------------------------------------------------
+
+    async def catalogs(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+        """The active product catalog alone (``reconcile sync``)."""
+        return {"products": await self._fetch_products()}
+
+    async def check(self) -> Health:
+        """Log in and read the product catalog: proves the endpoint answers and the
+        credentials are accepted."""
+        try:
+            products = await self._fetch_products()
+        except errors.AuthError as exc:
+            return Health(False, f"{self.name}: the campsoft platform refused the credentials "
+                          f"(HTTP {exc.status}); check credentials.api_key and "
+                          f"credentials.api_secret")
+        except errors.ProviderError as exc:
+            return Health(False, f"{self.name}: cannot use the campsoft platform: {exc}")
+        return Health(True, f"{self.name}: campsoft answered with {len(products)} active "
+                      f"products", details={"products": len(products)})
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- response helpers --------------------------------------------------------------------
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
+        body = _json(response)
+        if not isinstance(body, dict):
+            request = response.request
+            raise errors.ProviderError(
+                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
+                f"object", integration=self.name, status=response.status_code,
+                detail=self._client.scrub(response.text))
+        return body
+
+    def _list(self, response: httpx.Response, call: str) -> list[Any]:
+        body = _json(response)
+        if not isinstance(body, list):
+            raise self._unexpected(call, {"body": response.text[:100]})
+        return body
+
+    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
+        return errors.ProviderError(f"{call}: unexpected response shape", integration=self.name,
+                                    detail=self._client.scrub(str(body)))
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``<contract>/<label>`` split on the first "/" (neither part may hold one)."""
+    contract, sep, label = key.partition("/")
+    if not sep or not contract or not label:
+        raise errors.PlanError(f"subscription key {key!r} is not <contract_identifier>/<label>")
+    return contract, label
+
+
+def _password(change: Change, key: str, contract: str, customer: Mapping[str, Any]) -> str:
+    """The password the seed's ``senha`` rule names; never logged, never kept in attrs."""
+    rule = _after(change).get("password_from") or "cpf_cnpj"
+    if rule not in PASSWORD_FROM:
+        raise errors.PlanError(f"{change.id}: password_from must be one of "
+                               f"{', '.join(PASSWORD_FROM)}, not {rule!r}")
+    if rule == "cpf_cnpj":
+        value = "".join(ch for ch in str(customer.get("document") or "") if ch.isdigit())
+    elif rule == "login_autenticacao":
+        value = str(customer.get("login") or "")
+    else:
+        value = contract
+    if not value:
+        raise errors.PlanError(f"subscription {key}: password_from {rule} gives an empty "
+                               f"password; fill the client's {rule} or choose another rule")
+    return value
+
+
+def _after(change: Change) -> Mapping[str, Any]:
+    if not change.after:
+        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
+    return change.after
+
+
+def _pick(body: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in body:
+            return body[name]
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message(response: httpx.Response) -> str:
+    body = _json(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message) if message else f"HTTP {response.status_code}"
+
+
+def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
+    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
+    if integration.endpoint.startswith(("http://", "https://")):
+        return integration.endpoint
+    if transport is not None:
+        return EMBEDDED_URL
+    raise errors.ReconcilerError(
+        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
+        f"in-process simulator (embedded) or an http(s):// URL such as "
+        f"https://api2.campsoft.com.br/svas/v1"
+    )
+
+
+def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
+    value = integration.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise errors.ReconcilerError(
+            f"integration {integration.name!r}: option {name} must be a whole number between "
+            f"{low} and {high}, not {value!r}"
+        )
+    return value
+
+
+def _isp_option(integration: Integration) -> str | None:
+    value = integration.options.get("isp_identifier")
+    if value is not None and (not isinstance(value, str) or not value):
+        raise errors.ReconcilerError(f"integration {integration.name!r}: option isp_identifier "
+                                     f"must be a non-empty text, not {value!r}")
+    return value

@@ -1,0 +1,428 @@
+"""Qualifica provider: users and their product subscriptions on the Qualifica content platform.
+
+The wire contract is the one :mod:`reconciler.sim.qualifica` documents (Qualifica publishes
+none; FOUND vs ASSUMED is listed there). Resources it observes and changes:
+
+- ``user`` (key: the usuario, which the integration option ``user_field`` chose in the ERP:
+  ``login_autenticacao`` by default, or ``cpf_cnpj``, ``email``, ``id_cliente_servico``):
+  ``name``, ``email``, ``document``. Created and updated, never deleted. The password is the
+  usuario itself unless ``user_field`` is ``login_autenticacao``, where none is sent and the
+  platform gives its default initial access (seed 003).
+- ``subscription`` (key: ``usuario/produto``): ``user``, ``product``, ``service`` (HubSoft's
+  id_cliente_servico or None), ``status`` (active | suspended | cancelled) and ``expires`` (the
+  ``data_expiracao`` text, YYYY-MM-DD; one year after today by the provider's clock when a
+  change leaves it None). Cancelled subscriptions stay listed; subscribing again reactivates.
+
+Every write is safe to repeat: "user exists", "product already granted", "already cancelled" and
+"not found when cancelling" answers count as success. The access token comes from
+``POST /oauth/token`` (client credentials), is renewed before it lapses and again when the
+platform answers 401, and like the credentials it is masked from every error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from reconciler import errors
+from reconciler.model import Action, Change, Integration, Observed, Resource, index
+from reconciler.providers.base import Applied, Health
+from reconciler.providers.http import ApiClient, Sleep
+from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.tokens import AccessToken, Issued
+
+PLATFORM = "qualifica"
+EMBEDDED_URL = "http://qualifica.embedded"
+USER_FIELDS = ("login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico")
+STATUS = {"ativo": "active", "suspenso": "suspended", "cancelado": "cancelled"}
+ONE_YEAR = timedelta(days=365)
+
+_REFUSALS = {
+    "usuario_inexistente": "user {user} does not exist on the qualifica platform; create the "
+    "user first",
+    "produto_nao_vinculado": "user {user} has no subscription to product {product}; subscribe "
+    "it first",
+    "produto_cancelado": "the subscription of user {user} to product {product} is cancelled; "
+    "subscribe again (create) to reactivate it",
+    "produto_ja_vinculado": "user {user} already has product {product}",
+    "usuario_existente": "user {user} already exists on the qualifica platform",
+}
+
+
+class QualificaProvider:
+    """One integration's connection to a Qualifica platform."""
+
+    platform: ClassVar[str] = PLATFORM
+
+    def __init__(
+        self,
+        integration: Integration,
+        credentials: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        timeout: float = 10.0,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``sleep`` replaces the retry backoff's asyncio.sleep, ``clock`` the time used for
+        token expiry and default expiry dates (tests)."""
+        self.integration = integration
+        for field in ("client_id", "client_secret"):
+            if not credentials.get(field):
+                raise errors.AuthError(
+                    f"credentials.{field} is missing; set it in the integration",
+                    integration=self.name,
+                )
+        self._client_id, self._secret = credentials["client_id"], credentials["client_secret"]
+        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self.user_field = _user_field(integration)
+        self._clock = clock
+        self._token = AccessToken(self._login, clock=clock)
+        self._client = ApiClient(
+            _base_url(integration, transport),
+            integration=self.name,
+            secrets=(self._secret, self._client_id),
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            sleep=sleep,
+            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
+            token=self._token,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def __repr__(self) -> str:
+        return f"QualificaProvider({self.name!r})"
+
+    # -- auth --------------------------------------------------------------------------------
+
+    async def _login(self) -> Issued:
+        """Client credentials for a token. A refusal is final (not retried as a stale token)."""
+        payload = {"grant_type": "client_credentials", "client_id": self._client_id,
+                   "client_secret": self._secret}
+        response = await self._client.request("POST", "/oauth/token", json=payload, auth=False,
+                                              accept=(401,))
+        if response.status_code == 401:
+            raise errors.AuthError(
+                "POST /oauth/token: the platform refused the client_id/client_secret (HTTP 401); "
+                "check the integration's credentials",
+                integration=self.name,
+                detail=self._client.scrub(response.text),
+            )
+        body = self._body(response)
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise self._unexpected("POST /oauth/token", {"fields": sorted(body)})
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | None):
+            raise self._unexpected("POST /oauth/token", {"expires_in": type(expires_in).__name__})
+        expires_at = self._clock() + expires_in if expires_in is not None else None
+        return Issued(token, expires_at)
+
+    # -- observe -----------------------------------------------------------------------------
+
+    async def observe(self) -> Observed:
+        """The product catalog, then every page of users (page 0 first to learn how many)."""
+        products = await self._fetch_products()
+        first = await self._page(0)
+        pages = int(first["paginas"])
+        rest = await self._bounded([lambda p=p: self._page(p) for p in range(1, pages)])
+        users = [user for page in (first, *rest) for user in page["usuarios"]]
+        try:
+            resources = [r for user in users for r in self._resources(user)]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._unexpected("GET /usuarios", {"missing or malformed": str(exc)}) from None
+        return Observed(self.name, index(resources), catalogs={"products": _active(products)},
+                        reads=2 + len(rest))
+
+    def _resources(self, item: Mapping[str, Any]) -> list[Resource]:
+        """The user, and one subscription per product it holds (cancelled ones included)."""
+        usuario = str(item["usuario"])
+        attrs = {"name": item["nome"], "email": item.get("email"), "document": item["documento"]}
+        out = [Resource(self.name, "user", usuario, attrs, remote_id=usuario)]
+        for grant in item.get("produtos") or ():
+            key = f"{usuario}/{grant['produto']}"
+            sub = {
+                "user": usuario,
+                "product": str(grant["produto"]),
+                "service": grant.get("id_cliente_servico"),
+                "status": STATUS.get(grant["status"], grant["status"]),
+                "expires": grant.get("data_expiracao"),
+            }
+            out.append(Resource(self.name, "subscription", key, sub, remote_id=key))
+        return out
+
+    async def _page(self, page: int) -> Mapping[str, Any]:
+        params = {"pagina": page, "por_pagina": self.page_size}
+        body = self._body(await self._client.request("GET", "/usuarios", params=params))
+        if not isinstance(body.get("usuarios"), list) or not isinstance(body.get("paginas"), int):
+            raise self._unexpected("GET /usuarios", body)
+        return body
+
+    async def _bounded(
+        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
+    ) -> list[Mapping[str, Any]]:
+        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
+            async with gate:
+                return await call()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(call)) for call in calls]
+        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
+        """Every product, active or not, as ``{codigo, nome, ativo}``."""
+        body = self._body(await self._client.request("GET", "/produtos"))
+        items = body.get("produtos")
+        if not isinstance(items, list) or not all(isinstance(p, dict) for p in items):
+            raise self._unexpected("GET /produtos", body)
+        return tuple({"codigo": str(p.get("codigo")), "nome": p.get("nome"),
+                      "ativo": p.get("ativo") is True} for p in items)
+
+    # -- execute -----------------------------------------------------------------------------
+
+    async def execute(self, change: Change) -> Applied:
+        handler = self._handlers().get((change.kind, change.action))
+        if handler is None:
+            raise errors.ReconcilerError(
+                f"qualifica cannot {change.action.value} a {change.kind}"
+            )
+        return await handler(change)
+
+    def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
+        return {
+            ("user", Action.CREATE): self._create_users,
+            ("user", Action.UPDATE): self._update_users,
+            ("subscription", Action.CREATE): self._subscribe,
+            ("subscription", Action.UPDATE): self._update_subscriptions,
+            ("subscription", Action.SUSPEND): lambda c: self._set_status(c, "suspenso"),
+            ("subscription", Action.RESUME): lambda c: self._set_status(c, "ativo"),
+            ("subscription", Action.DELETE): self._cancel,
+        }
+
+    async def _create_users(self, change: Change) -> Applied:
+        """POST each user; "already exists" is success. See the module docstring for senha."""
+        after = _after(change)
+        for usuario in change.keys:
+            payload = {**_user_payload(after), "usuario": usuario}
+            if self.user_field != "login_autenticacao":
+                payload["senha"] = usuario
+            await self._call("POST", "/usuarios", usuario, None, json=payload,
+                             done={"usuario_existente"})
+        return Applied(remote_ids={usuario: usuario for usuario in change.keys})
+
+    async def _update_users(self, change: Change) -> Applied:
+        payload = _user_payload(_after(change))
+        for usuario in change.keys:
+            await self._call("PUT", f"/usuarios/{_quote(usuario)}", usuario, None, json=payload)
+        return Applied()
+
+    async def _subscribe(self, change: Change) -> Applied:
+        """Grant each product ("already granted" is success), then suspend it when the target
+        status is suspended."""
+        after = _after(change)
+        for key in change.keys:
+            usuario, produto = split_key(key)
+            payload = {
+                "produto": produto,
+                "data_expiracao": after.get("expires") or self.default_expiry(),
+                "id_cliente_servico": after.get("service"),
+            }
+            await self._call("POST", f"/usuarios/{_quote(usuario)}/produtos", usuario, produto,
+                             json=payload, done={"produto_ja_vinculado"})
+        if after.get("status") == "suspended":
+            await self._set_status(change, "suspenso")
+        return Applied(remote_ids={key: key for key in change.keys})
+
+    async def _update_subscriptions(self, change: Change) -> Applied:
+        after = _after(change)
+        payload: dict[str, Any] = {"id_cliente_servico": after.get("service")}
+        if after.get("expires") is not None:
+            payload["data_expiracao"] = after["expires"]
+        return await self._each_grant(change, "PATCH", json=payload)
+
+    async def _set_status(self, change: Change, status: str) -> Applied:
+        return await self._each_grant(change, "PATCH", json={"status": status})
+
+    async def _cancel(self, change: Change) -> Applied:
+        done = {"produto_nao_vinculado", "usuario_inexistente"}
+        return await self._each_grant(change, "DELETE", done=done)
+
+    async def _each_grant(
+        self, change: Change, method: str, *, json: Any = None, done: Collection[str] = ()
+    ) -> Applied:
+        for key in change.keys:
+            usuario, produto = split_key(key)
+            path = f"/usuarios/{_quote(usuario)}/produtos/{_quote(produto)}"
+            await self._call(method, path, usuario, produto, json=json, done=done)
+        return Applied()
+
+    async def _call(
+        self, method: str, path: str, usuario: str, produto: str | None, *, json: Any = None,
+        done: Collection[str] = (),
+    ) -> httpx.Response | None:
+        """One write. Returns None when the platform's refusal code is in ``done`` (the change
+        had already happened); raises a clear error for other refusals."""
+        response = await self._client.request(method, path, json=json, accept=(404, 409, 422))
+        if response.is_success:
+            return response
+        code = _code(response)
+        if code in done:
+            return None
+        status = response.status_code
+        if code == "produto_inexistente":
+            message = await self._unknown_product(produto or "")
+        else:
+            template = _REFUSALS.get(code, "{call}: the platform refused the change ({code})")
+            message = template.format(user=usuario, product=produto, call=f"{method} {path}",
+                                      code=code or f"HTTP {status}")
+        cls = {404: errors.NotFoundError, 409: errors.ConflictError}.get(status,
+                                                                        errors.RejectedError)
+        raise cls(self._client.scrub(message), integration=self.name, status=status,
+                  detail=self._client.scrub(response.text))
+
+    async def _unknown_product(self, produto: str) -> str:
+        """The refusal of an unknown or inactive product, naming the valid codes."""
+        try:
+            valid = ", ".join(p["code"] for p in _active(await self._fetch_products()))
+        except errors.ProviderError:
+            valid = "(the catalog could not be read)"
+        return (f"product {produto!r} does not exist or is inactive on the qualifica platform; "
+                f"valid products: {valid or 'none'}")
+
+    def default_expiry(self) -> str:
+        """One year (365 days) after today by the provider's clock (UTC date), ISO text."""
+        return (datetime.fromtimestamp(self._clock(), UTC).date() + ONE_YEAR).isoformat()
+
+    # -- catalogs, check and close -----------------------------------------------------------
+
+    async def catalogs(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+        """The active products alone (``reconcile sync``)."""
+        return {"products": _active(await self._fetch_products())}
+
+    async def check(self) -> Health:
+        """Log in and read the product catalog: proves the endpoint answers and the client
+        credentials are accepted. Never raises for refused credentials or an unreachable
+        platform."""
+        try:
+            products = _active(await self._fetch_products())
+        except errors.AuthError as exc:
+            return Health(False, f"{self.name}: the qualifica platform refused the client "
+                          f"credentials (HTTP {exc.status or 401}); check the integration's "
+                          f"credentials.client_id and credentials.client_secret")
+        except errors.ProviderError as exc:
+            return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
+        return Health(True, f"{self.name}: qualifica answered with {len(products)} active "
+                      f"products", details={"products": len(products)})
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            request = response.request
+            raise errors.ProviderError(
+                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
+                f"object",
+                integration=self.name,
+                status=response.status_code,
+                detail=self._client.scrub(response.text),
+            )
+        return body
+
+    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
+        return errors.ProviderError(
+            f"{call}: unexpected response shape",
+            integration=self.name,
+            detail=self._client.scrub(str(body)),
+        )
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """A subscription key ``usuario/produto``, split on the last "/" (codes never hold one)."""
+    usuario, sep, produto = key.rpartition("/")
+    if not sep or not usuario or not produto:
+        raise errors.PlanError(f"subscription key {key!r} is not 'usuario/produto'")
+    return usuario, produto
+
+
+def _active(products: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple({"code": p["codigo"], "name": p["nome"]} for p in products if p["ativo"])
+
+
+def _user_payload(after: Mapping[str, Any]) -> dict[str, Any]:
+    return {"nome": after["name"], "email": after.get("email") or None,
+            "documento": after["document"]}
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _after(change: Change) -> Mapping[str, Any]:
+    if not change.after:
+        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
+    return change.after
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("erro", "")) if isinstance(body, dict) else ""
+
+
+def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
+    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
+    if integration.endpoint.startswith(("http://", "https://")):
+        return integration.endpoint
+    if transport is not None:
+        return EMBEDDED_URL
+    raise errors.ReconcilerError(
+        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
+        f"in-process simulator (embedded) or an http(s):// URL such as https://api.qualifica.example"
+    )
+
+
+def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
+    value = integration.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise errors.ReconcilerError(
+            f"integration {integration.name!r}: option {name} must be a whole number between "
+            f"{low} and {high}, not {value!r}"
+        )
+    return value
+
+
+def _user_field(integration: Integration) -> str:
+    value = integration.options.get("user_field", "login_autenticacao")
+    if value not in USER_FIELDS:
+        raise errors.ReconcilerError(
+            f"integration {integration.name!r}: option user_field must be one of "
+            f"{', '.join(USER_FIELDS)}, not {value!r}"
+        )
+    return str(value)
