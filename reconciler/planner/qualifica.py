@@ -39,8 +39,8 @@ def _users(view: View, out: Partial) -> dict[str, str]:
         have = actual.get(key)
         if have is None:
             change = Change(view.integration, "user", Action.CREATE, (key,), None,
-                            dict(want.attrs), f"client {want.attrs['name']} needs a user for "
-                            f"its content packages", want.source)
+                            dict(want.attrs), f"client {want.attrs['name']} needs a Qualifica "
+                            f"user for their packages", want.source)
             out.changes.append(change)
             created[key] = change.id
             continue

@@ -77,8 +77,9 @@ class CampsoftProvider:
         self._isp: str | None = _isp_option(integration)
         self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
         self.token = AccessToken(self._login, clock=clock)
+        base = _base_url(integration, transport)
         self._client = ApiClient(
-            _base_url(integration, transport),
+            base,
             integration=self.name,
             secrets=tuple(self._credentials.values()),
             transport=transport,
@@ -88,6 +89,13 @@ class CampsoftProvider:
             sleep=sleep,
             rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
             token=self.token,
+        )
+        # The login is always made from inside another call (the token is fetched when a call
+        # needs it), whose retry loop already retries a failed login: one attempt here, or the
+        # retries would multiply.
+        self._login_client = ApiClient(
+            base, integration=self.name, secrets=tuple(self._credentials.values()),
+            transport=transport, timeout=timeout, max_attempts=1, rate=self._client.rate,
         )
 
     @property
@@ -102,7 +110,7 @@ class CampsoftProvider:
     async def _login(self) -> Issued:
         """Exchange ApiKey/ApiSecret for a token; ExpiresIn is an absolute Unix time."""
         try:
-            response = await self._client.request(
+            response = await self._login_client.request(
                 "POST", "/authentication", json=self._credentials, auth=False)
         except errors.AuthError as exc:
             raise errors.AuthError(
@@ -301,9 +309,10 @@ class CampsoftProvider:
         status = response.status_code
         if response.is_success or status in done:
             return response
-        if status == 409 and path == "/subscriptions":
-            if "subscription_id" in self._body(response):
-                return response
+        if status == 409 and path == "/subscriptions" and "subscription_id" in self._body(
+            response
+        ):
+            return response
         raise self._refusal(key, method, response, json)
 
     def _refusal(
@@ -346,6 +355,7 @@ class CampsoftProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._login_client.aclose()
 
     # -- response helpers --------------------------------------------------------------------
 

@@ -110,11 +110,13 @@ class ApiClient:
         renewed = False
         attempt = 1
         while True:
+            # Outside the retry: a login that keeps failing was already retried by itself.
+            token = await self.token.value() if self.token is not None and auth else None
             try:
                 return await self._once(method, path, json=json, params=params, accept=accept,
-                                        auth=auth)
+                                        token=token)
             except errors.AuthError as exc:
-                if renewed or exc.status != 401 or self.token is None or not auth:
+                if renewed or exc.status != 401 or token is None:
                     raise
                 renewed = True  # the token expired or was revoked: log in again, once
                 log.debug("%s %s: token refused; logging in again", method, path)
@@ -148,10 +150,9 @@ class ApiClient:
         json: Any,
         params: Mapping[str, Any] | None,
         accept: Collection[int],
-        auth: bool = True,
+        token: str | None = None,
     ) -> httpx.Response:
         headers = None
-        token = await self.token.value() if self.token is not None and auth else None
         if token is not None:
             headers = {"Authorization": f"Bearer {token}"}
         if self.rate is not None:

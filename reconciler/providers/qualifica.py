@@ -325,9 +325,9 @@ class QualificaProvider:
         try:
             products = _active(await self._fetch_products())
         except errors.AuthError as exc:
-            return Health(False, f"{self.name}: the qualifica platform refused the client "
-                          f"credentials (HTTP {exc.status or 401}); check the integration's "
-                          f"credentials.client_id and credentials.client_secret")
+            return Health(False, f"{self.name}: the platform refused the client credentials "
+                          f"(HTTP {exc.status or 401}); check credentials.client_id and "
+                          f"credentials.client_secret")
         except errors.ProviderError as exc:
             return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
         return Health(True, f"{self.name}: qualifica answered with {len(products)} active "

@@ -50,15 +50,25 @@ def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -
 
 
 def _by_service(changes: list[Change]) -> list[tuple[Any, list[Change]]]:
-    """Subscriptions grouped under their client service (in order of first appearance), after
-    the other changes, which stay in plan order under no service (None)."""
-    loose = [c for c in changes if c.kind != "subscription"]
+    """Content changes grouped under their client service, services in id order, after the
+    other changes (which stay in plan order, under no service: None). A user goes with the
+    first service whose subscription it is created for."""
+    service_of_user: dict[str, Any] = {}
+    for change in changes:
+        attrs = change.after or change.before or {}
+        if change.kind == "subscription" and "user" in attrs:
+            service_of_user.setdefault(str(attrs["user"]), attrs.get("service"))
+    loose: list[Change] = []
     groups: dict[Any, list[Change]] = {}
     for change in changes:
         if change.kind == "subscription":
-            service = (change.after or change.before or {}).get("service")
-            groups.setdefault(service, []).append(change)
-    return ([(None, loose)] if loose else []) + list(groups.items())
+            groups.setdefault((change.after or change.before or {}).get("service"), []).append(change)
+        elif change.kind == "user" and change.keys[0] in service_of_user:
+            groups.setdefault(service_of_user[change.keys[0]], []).append(change)
+        else:
+            loose.append(change)
+    ordered = sorted(groups.items(), key=lambda item: (str(type(item[0])), item[0] or 0))
+    return ([(None, loose)] if loose else []) + ordered
 
 
 def cost(estimate: Estimate) -> str:

@@ -356,8 +356,9 @@ async def _change(sim: Sim, request: Request) -> Response:
     if status not in (None, "ativo", "suspenso"):
         message = "Campo 'status' deve ser 'ativo' ou 'suspenso' (para cancelar, use DELETE)."
         raise ApiError(422, "dados_invalidos", message)
-    servico = _field(body, "id_cliente_servico", int, None) if "id_cliente_servico" in body \
-        else KEEP
+    servico = KEEP  # absent: unchanged; null: cleared
+    if "id_cliente_servico" in body:
+        servico = _field(body, "id_cliente_servico", int, None)
     data = _date(body)
     if status is None and data is None and servico is KEEP:
         raise ApiError(422, "dados_invalidos", "Nenhum campo a alterar.")
