@@ -134,7 +134,8 @@ def base_of(
     else:
         seen = observed.get(integration)
         resources = seen.resources.values() if seen is not None else ()
-    return sum(1 for r in resources if r.integration == integration and r.kind == kind)
+    return sum(1 for r in resources if r.integration == integration and r.kind == kind
+               and r.attrs.get("status") != "cancelled")  # a cancelled record is nobody's service
 
 
 def limit_of(desired: Desired, integration: str, action: Action) -> Mapping[str, float | int]:

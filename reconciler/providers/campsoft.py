@@ -77,9 +77,8 @@ class CampsoftProvider:
         self._isp: str | None = _isp_option(integration)
         self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
         self.token = AccessToken(self._login, clock=clock)
-        base = _base_url(integration, transport)
         self._client = ApiClient(
-            base,
+            _base_url(integration, transport),
             integration=self.name,
             secrets=tuple(self._credentials.values()),
             transport=transport,
@@ -89,13 +88,6 @@ class CampsoftProvider:
             sleep=sleep,
             rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
             token=self.token,
-        )
-        # The login is always made from inside another call (the token is fetched when a call
-        # needs it), whose retry loop already retries a failed login: one attempt here, or the
-        # retries would multiply.
-        self._login_client = ApiClient(
-            base, integration=self.name, secrets=tuple(self._credentials.values()),
-            transport=transport, timeout=timeout, max_attempts=1, rate=self._client.rate,
         )
 
     @property
@@ -110,7 +102,7 @@ class CampsoftProvider:
     async def _login(self) -> Issued:
         """Exchange ApiKey/ApiSecret for a token; ExpiresIn is an absolute Unix time."""
         try:
-            response = await self._login_client.request(
+            response = await self._client.request(
                 "POST", "/authentication", json=self._credentials, auth=False)
         except errors.AuthError as exc:
             raise errors.AuthError(
@@ -156,8 +148,8 @@ class CampsoftProvider:
             resources = [self._resource(item) for item in items
                          if item["isp_identifier"] == isp]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise self._unexpected("GET /subscriptions", {"missing or malformed": str(exc)}) \
-                from None
+            problem = {"missing or malformed": str(exc)}
+            raise self._unexpected("GET /subscriptions", problem) from None
         self._ids.update({r.key: str(r.remote_id) for r in resources})
         return Observed(self.name, index(resources), catalogs={"products": products},
                         reads=reads + 1 + len(rest))
@@ -253,11 +245,7 @@ class CampsoftProvider:
             contract, _ = split_key(key)
             payload = {"product_code": str(after["product"]),
                        "customer": self._customer(change, key, contract)}
-            subscription_id = await self._subscription_id(key)
-            if subscription_id is None:
-                raise errors.NotFoundError(
-                    f"subscription {key} does not exist on campsoft; create it first",
-                    integration=self.name)
+            subscription_id = await self._known_id(key, "create it first")
             await self._write("PUT", f"/subscriptions/{subscription_id}", key, json=payload,
                               accept=(404, 409, 422))
         return Applied()
@@ -266,16 +254,12 @@ class CampsoftProvider:
         """suspend / reactivate / cancel each key; already in that state is success (the
         platform answers 200), and cancelling a subscription that is not there is too."""
         call = STATUS_CALLS[change.action]
+        done = (404,) if call == "cancel" else ()
         for key in change.keys:
-            subscription_id = await self._subscription_id(key)
-            if subscription_id is None and call == "cancel":
+            if call == "cancel" and await self._subscription_id(key) is None:
                 continue
-            if subscription_id is None:
-                raise errors.NotFoundError(
-                    f"subscription {key} does not exist on campsoft; nothing to {change.action.value}",
-                    integration=self.name)
+            subscription_id = await self._known_id(key, f"nothing to {change.action.value}")
             path = f"/subscriptions/{subscription_id}/{call}"
-            done = (404,) if call == "cancel" else ()
             await self._write("POST", path, key, accept=(404, 409), done=done)
         return Applied()
 
@@ -299,6 +283,13 @@ class CampsoftProvider:
                 return self._ids[key]
         return None
 
+    async def _known_id(self, key: str, way_out: str) -> str:
+        subscription_id = await self._subscription_id(key)
+        if subscription_id is None:
+            raise errors.NotFoundError(f"subscription {key} does not exist on campsoft; "
+                                       f"{way_out}", integration=self.name)
+        return subscription_id
+
     async def _write(
         self, method: str, path: str, key: str, *, json: Any = None,
         accept: Collection[int] = (), done: Collection[int] = (),
@@ -313,11 +304,9 @@ class CampsoftProvider:
             response
         ):
             return response
-        raise self._refusal(key, method, response, json)
+        raise self._refusal(key, response, json)
 
-    def _refusal(
-        self, key: str, method: str, response: httpx.Response, payload: Any
-    ) -> errors.ProviderError:
+    def _refusal(self, key: str, response: httpx.Response, payload: Any) -> errors.ProviderError:
         status, message = response.status_code, _message(response)
         customer = payload.get("customer", {}) if isinstance(payload, dict) else {}
         if status == 422 and customer and not (customer.get("email") and customer.get("phone")):
@@ -355,7 +344,6 @@ class CampsoftProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        await self._login_client.aclose()
 
     # -- response helpers --------------------------------------------------------------------
 

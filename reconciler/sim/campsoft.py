@@ -25,7 +25,8 @@ Everything below is ASSUMED (INFERRED) and is the place to correct once a real c
   "total", "pages"}``, in creation order; a page past the end is empty. An item is
   ``{subscription_id ("sub-000123"), isp_identifier, contract_identifier, label, product_code,
   status: active|suspended|cancelled, customer: {name, document, email, phone, login}}``; the
-  password is never returned. Cancelled subscriptions stay listed.
+  password is never returned (the store keeps only its SHA-256 digest). Cancelled subscriptions
+  stay listed.
 - ``POST /subscriptions {isp_identifier, contract_identifier, label, product_code, customer:
   {name, document, email, phone, login, password}}`` -> 201 ``{subscription_id, status}``. A
   missing or empty e-mail or phone -> 422 ``customer e-mail and phone are required``; an unknown
@@ -68,6 +69,7 @@ from reconciler.sim.campsoft_store import (
     Customer,
     Store,
     Subscription,
+    password_digest,
 )
 from reconciler.sim.clock import Clock
 from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
@@ -214,7 +216,8 @@ def _field(body: Mapping[str, Any], name: str, kind: type, default: Any = _MISSI
 
 
 def _customer_fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    """The customer object's fields, type-checked; e-mail and phone may not be empty."""
+    """The customer object's fields, type-checked (e-mail and phone may not be empty), with
+    the password replaced by its digest."""
     customer = body.get("customer")
     if not isinstance(customer, dict):
         raise ApiError(422, "field 'customer' is missing or invalid")
@@ -226,6 +229,9 @@ def _customer_fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any
             raise ApiError(422, MISSING_CONTACT)
         optional = name in ("login", "password")
         out[name] = _field(customer, name, str, None) if optional else _field(customer, name, str)
+    if "password" in out:
+        password = out.pop("password")
+        out["password_sha256"] = password_digest(password) if password is not None else None
     return out
 
 

@@ -42,20 +42,26 @@ class ApiError(Exception):
         return {"message": self.message, **self.extra}
 
 
+def password_digest(password: str) -> str:
+    """How the store keeps a subscriber's password: never in clear, not even in the sim."""
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
 @dataclass(slots=True)
 class Customer:
-    """The subscriber. ``password`` is stored (``/validation`` checks it) and never listed."""
+    """The subscriber. Only a digest of the password is kept (``/validation`` checks it), and
+    it is never listed."""
 
     name: str
     document: str
     email: str
     phone: str
     login: str | None = None
-    password: str | None = None
+    password_sha256: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         out = asdict(self)
-        del out["password"]
+        del out["password_sha256"]
         return out
 
 
@@ -81,7 +87,7 @@ class Subscription:
         return out
 
     def dump(self) -> dict[str, Any]:
-        """The subscription for the persisted store (password included)."""
+        """The subscription for the persisted store (with the password's digest)."""
         return asdict(self)
 
     @classmethod
@@ -175,8 +181,9 @@ class Store:
 
     def validate(self, isp: str, login: str, password: str) -> dict[str, Any] | None:
         """The user ``/validation`` describes, or None when login and password do not match."""
+        digest = password_digest(password)
         mine = [s for s in self.subscriptions.values() if s.isp_identifier == isp
-                and s.customer.login == login and s.customer.password == password]
+                and s.customer.login == login and s.customer.password_sha256 == digest]
         if not login or not mine:
             return None
         userkey = hashlib.sha256(f"{isp}/{login}".encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@ two services may claim the same subscription on a platform.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
@@ -25,6 +26,9 @@ from reconciler.specs.content import (
 from reconciler.specs.models import CAMPSOFT_PASSWORDS, PLATFORMS, ClientSpec, ServiceSpec
 from reconciler.specs.yaml_loader import Where
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+USER_PROBLEM = re.compile(r"[/\s]")  # "/" would make <user>/<product> ambiguous; no spaces
+
 if TYPE_CHECKING:
     from reconciler.specs.validate import Collected, Issues
 
@@ -34,9 +38,10 @@ def check(collected: Collected, issues: Issues) -> None:
     _check_packages(collected, issues)
     _check_plans(collected, issues)
     claimed: dict[tuple[str, str], tuple[Where, int]] = {}
+    users: dict[tuple[str, str], ClientSpec] = {}
     for client in collected.clients:
         for service in client.services:
-            _check_service(collected, client, service, claimed, issues)
+            _check_service(collected, client, service, claimed, users, issues)
 
 
 def _close(word: str, choices: Iterable[str]) -> str:
@@ -89,7 +94,7 @@ def _check_packages(collected: Collected, issues: Issues) -> None:
         declared = collected.products.get(package.integration)
         for i, code in enumerate(package.products):
             if declared is not None and code not in {p.code for p in declared}:
-                valid = ", ".join(p.code for p in declared) or "none"
+                valid = ", ".join(dict.fromkeys(p.code for p in declared)) or "none"
                 issues.at(package.where, ("products", i), f"product '{code}' is not among the "
                           f"products declared for integration '{package.integration}'",
                           f"{_close(code, [p.code for p in declared])}valid codes: {valid}")
@@ -119,8 +124,12 @@ def _package_exists(collected: Collected, name: str, where: Where, issues: Issue
 # --- services ----------------------------------------------------------------------------------
 
 
+Claimed = dict[tuple[str, str], tuple[Where, int]]  # (integration, key) -> first holder
+Users = dict[tuple[str, str], ClientSpec]  # (integration, Qualifica user) -> its client
+
+
 def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpec,
-                   claimed: dict[tuple[str, str], tuple[Where, int]], issues: Issues) -> None:
+                   claimed: Claimed, users: Users, issues: Issues) -> None:
     plan = collected.plans.get(service.plan) if service.plan else None
     if service.plan and plan is None:
         if collected.complete and ("plans", service.plan) not in collected.declared:
@@ -143,7 +152,8 @@ def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpe
         spec = collected.integrations.get(package.integration) if package else None
         if package is None or spec is None or not PLATFORMS[spec.platform].content:
             continue
-        _check_held(collected, client, service, held, spec.platform, spec.options, claimed, issues)
+        _check_held(collected, client, service, held, spec.platform, spec.options, claimed,
+                    users, issues)
 
 
 def _check_plan_use(service: ServiceSpec, plan: object, issues: Issues) -> None:
@@ -172,8 +182,8 @@ def _check_plan_use(service: ServiceSpec, plan: object, issues: Issues) -> None:
 
 
 def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, held: Held,
-                platform: str, options: dict[str, object],
-                claimed: dict[tuple[str, str], tuple[Where, int]], issues: Issues) -> None:
+                platform: str, options: dict[str, object], claimed: Claimed, users: Users,
+                issues: Issues) -> None:
     allowed = PLATFORMS[platform].params
     for key, value in held.params.items():
         if key not in allowed:
@@ -198,6 +208,8 @@ def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, 
                       "add login: to the service" if field == "login_autenticacao"
                       else "add email: to the client", at_key=True)
             return
+        if not _qualifica_user_ok(package.integration, user, client, held, users, issues):
+            return
         keys = [f"{user}/{code}" for code in package.products]
     for key in keys:
         first = claimed.setdefault((package.integration, key), (held.where, service.id))
@@ -206,6 +218,24 @@ def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, 
                       f"is already held by service {first[1]} at {first[0]}",
                       "give one of them another label or id_contrato, or another user field",
                       at_key=True)
+
+
+def _qualifica_user_ok(integration: str, user: str, client: ClientSpec, held: Held,
+                       users: Users, issues: Issues) -> bool:
+    """A user Qualifica can hold, belonging to one client only."""
+    if USER_PROBLEM.search(user):
+        issues.at(held.where, (), f"the Qualifica user '{user}' holds a '/' or a space, which "
+                  f"the platform refuses", "correct the service's login, or choose another "
+                  "user_field for the integration", at_key=True)
+        return False
+    owner = users.setdefault((integration, user), client)
+    if owner is not client:
+        issues.at(held.where, (), f"clients {owner.name} (at {owner.where}) and {client.name} "
+                  f"would share the Qualifica user '{user}' on integration '{integration}'",
+                  "give each client their own value of the integration's user_field",
+                  at_key=True)
+        return False
+    return True
 
 
 def _campsoft_needs(client: ClientSpec, service: ServiceSpec, held: Held,
@@ -229,9 +259,12 @@ def _campsoft_needs(client: ClientSpec, service: ServiceSpec, held: Held,
 def _param_problem(key: str, value: str) -> tuple[str, str] | None:
     if key == "data_expiracao":
         try:
-            date.fromisoformat(value)
+            valid = bool(ISO_DATE.fullmatch(value)) and bool(date.fromisoformat(value))
         except ValueError:
-            return (f"data_expiracao '{value}' is not a date", "write it as 2027-12-31")
+            valid = False
+        if not valid:
+            return (f"data_expiracao '{value}' is not a date written YYYY-MM-DD",
+                    "write it as 2027-12-31")
     elif key == "senha" and value not in CAMPSOFT_PASSWORDS:
         return (f"senha must be one of {', '.join(CAMPSOFT_PASSWORDS)} (the field the password "
                 f"is taken from), not that value", "a literal password is never written in specs")

@@ -503,6 +503,13 @@ def _constraint(kind: str, ctx: dict[str, Any], error: ErrorDetails) -> str:
         return f"must be one of {ctx['expected']}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"must list at least {n} item{'s' if n != 1 else ''}"
+    if kind == "decimal_max_places":
+        return f"must have at most {ctx['decimal_places']} decimal places"
+    if kind == "decimal_max_digits":
+        return f"must have at most {ctx['max_digits']} digits"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return error["msg"].lower()

@@ -10,12 +10,21 @@ import pytest
 
 from reconciler import safety
 from reconciler.errors import PlanError
-from reconciler.model import Action, Desired, Integration, Known, Observed, Plan, Resource, Source
+from reconciler.model import (
+    Action,
+    Desired,
+    Integration,
+    Known,
+    Observed,
+    Plan,
+    Resource,
+    Source,
+)
 from reconciler.planner import drift, plan
 
 Q, C = "qualifica", "campsoft"
-SRC = Source("specs/clients.yaml", 7, 9)  # where the service (or its package entry) is declared
-SVC_SRC = Source("specs/clients.yaml", 7, 9)
+SRC = Source("specs/clients.yaml", 7, 9)  # where a package entry is declared
+SVC_SRC = Source("specs/clients.yaml", 5, 7)  # where the service is declared
 Q_PRODUCTS = ({"code": "pro", "name": "Pro"}, {"code": "premium", "name": "Premium"})
 C_PRODUCTS = ({"code": "1234567", "name": "Livros"}, {"code": "7654321", "name": "Revistas"})
 
@@ -527,3 +536,19 @@ def test_safety_lets_a_small_share_of_subscriptions_through() -> None:
     p = plan(spec, state, seen)
     assert p.counts() == {"delete": 1}
     assert safety.check(p, state, seen, spec, {}) == []
+
+
+def test_safety_suspend_share_is_of_live_subscriptions_not_cancelled_records() -> None:
+    services = {2000 + i: ("suspended" if i < 5 else "active", None) for i in range(10)}
+    want = [*users(10)] + [
+        q_sub(f"u{i:03d}", "pro", service=2000 + i, origin="extra",
+              status="suspended" if i < 5 else "active") for i in range(10)]
+    state = known(*users(10), *many(10, origin="extra"))
+    old = [q_sub(f"u{i:03d}", "premium", platform=True, service=2000 + i, status="cancelled")
+           for i in range(90)]
+    seen = observed(*users(90), *many(10, platform=True), *old)
+    spec = desired(*want, services=services)
+    p = plan(spec, state, seen)
+    assert p.counts() == {"suspend": 5}
+    [v] = safety.check(p, state, seen, spec, {})
+    assert (v.limit, v.count, v.base) == ("qualifica.suspend", 5, 10)

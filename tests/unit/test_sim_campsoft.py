@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from reconciler.errors import SecretError, StateError
 from reconciler.sim import campsoft, simulator
 from reconciler.sim.campsoft import create_app, embedded_app
-from reconciler.sim.campsoft_store import Store
+from reconciler.sim.campsoft_store import Store, password_digest
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.embedded import embedded_path, open_embedded
 from reconciler.sim.faults import Faults
@@ -199,7 +199,7 @@ def test_subscribe_and_list_without_the_password() -> None:
     app, _ = make()
 
     async def scenario(api: httpx.AsyncClient) -> None:
-        response = await api.post("/subscriptions", json=subscription())
+        response = await api.post("/subscriptions", json=subscription(password="s3nha-clara"))
         assert response.status_code == 201
         assert response.json() == {"subscription_id": "sub-000001", "status": "active"}
         body = await listing(api)
@@ -212,7 +212,9 @@ def test_subscribe_and_list_without_the_password() -> None:
         assert "password" not in json.dumps(body)
 
     run(app, scenario)
-    assert app.state.store.subscriptions["sub-000001"].customer.password == "52998224725"
+    customer = app.state.store.subscriptions["sub-000001"].customer
+    assert customer.password_sha256 == password_digest("s3nha-clara")
+    assert "s3nha-clara" not in json.dumps(app.state.store.to_json())  # only the digest
 
 
 @pytest.mark.parametrize("customer", [{"email": None}, {"email": ""}, {"phone": ""},
@@ -315,7 +317,7 @@ def test_update_changes_product_and_customer_fields() -> None:
 
     run(app, scenario)
     store: Store = app.state.store
-    assert store.subscriptions["sub-000001"].customer.password == "x1"
+    assert store.subscriptions["sub-000001"].customer.password_sha256 == password_digest("x1")
     assert store.writes["7001/livros-7001"] == {"create": 1, "update": 1, "cancel": 1}
 
 
