@@ -37,6 +37,10 @@ PROTECT = "protect"  # the limit name of protection violations; never passable b
 
 # For each limited action: the verb in messages, and which resources the percentage is of.
 _VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
+def _verb(action: Action, kind: str) -> str:
+    return "cancels" if (action, kind) == (Action.DELETE, "subscription") else _VERB[action]
+
+
 _NOUN = {"link": "numbers"}  # a link is a number held by a client service, to an operator
 _BASE_SIDE = {Action.DELETE: "known", Action.UNLINK: "observed", Action.SUSPEND: "observed"}
 
@@ -169,7 +173,7 @@ def _limit_message(
 ) -> str:
     integration = name.split(".", 1)[0]
     text = (
-        f"this plan {_VERB[action]} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} ({percent(count, base):.1f}%) "
+        f"this plan {_verb(action, kind)} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} ({percent(count, base):.1f}%) "
         f"on integration {integration}; the limit is {limit['max_percent']:g}% and "
         f"{int(limit['max_count']):,}: pass --allow {name}={count} if this is intended"
     )

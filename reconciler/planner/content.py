@@ -76,7 +76,7 @@ def _present(
     view: View, out: Partial, want: Resource, have: Resource, was: Resource | None,
     compared: tuple[str, ...],
 ) -> None:
-    current: dict[str, Any] = dict(have.attrs)
+    current: dict[str, Any] = {**_context(want), **have.attrs}
     deps: tuple[str, ...] = ()
     changed = [f for f in compared
                if want.attrs.get(f) is not None and want.attrs.get(f) != have.attrs.get(f)]
@@ -103,8 +103,15 @@ def _present(
 def _cancel(view: View, was: Resource, have: Resource) -> Change:
     service = was.attrs.get("service")
     entry = view.settings.get("services", {}).get(service) or {}
-    return Change(view.integration, KIND, Action.DELETE, (have.key,), dict(have.attrs), None,
-                  _why_dropped(was, entry), entry.get("source"))
+    return Change(view.integration, KIND, Action.DELETE, (have.key,),
+                  {**_context(was), **have.attrs}, None, _why_dropped(was, entry),
+                  entry.get("source"))
+
+
+def _context(resource: Resource) -> dict[str, Any]:
+    """The service and package a subscription belongs to, for the plan to show it per service
+    (Campsoft keeps no service id of its own)."""
+    return {k: resource.attrs.get(k) for k in ("service", *EXPLAINS)}
 
 
 def _why_held(view: View, want: Resource, was: Resource | None) -> str:

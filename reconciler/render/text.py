@@ -76,10 +76,14 @@ def cost(estimate: Estimate) -> str:
     text = f"{estimate.integration}: {estimate.reads} reads, {estimate.writes} writes"
     if estimate.per_second is None:
         return text + " (not rate limited)"
-    return f"{text}, about {duration(estimate.seconds)} at {estimate.per_second:g} req/s"
+    took = duration(estimate.seconds)
+    about = "" if took.startswith("under") else "about "
+    return f"{text}, {about}{took} at {estimate.per_second:g} req/s"
 
 
 def duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under 1 s"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
@@ -163,7 +167,13 @@ def plan_summary(plan: Plan) -> str:
         extra = f" ({len(plan.converging)} converging)" if plan.converging else ""
         return f"[bold]No changes.[/bold] The platforms match the specs{extra}."
     counts = plan.counts()
-    parts = [f"{counts[a.value]} {a.verb}" for a in Action if a.value in counts]
+    cancels = sum(len(c.keys) for c in plan.changes
+                  if c.action is Action.DELETE and c.kind == "subscription")
+    if cancels:
+        counts[Action.DELETE.value] -= cancels
+    parts = [f"{counts[a.value]} {a.verb}" for a in Action if counts.get(a.value)]
+    if cancels:
+        parts.append(f"{cancels} to cancel")
     if plan.adopt:
         parts.append(f"{len(plan.adopt)} to record as managed (already on the platform)")
     if plan.forget:

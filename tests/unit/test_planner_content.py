@@ -300,7 +300,9 @@ def test_a_cancelled_service_cancels_its_managed_subscription() -> None:
     assert (change.action, change.address) == (Action.DELETE,
                                                'campsoft.subscription["1001/livros-1001"]')
     assert change.reason == "service 1001 is cancelled (package livros)"
-    assert change.before == dict(have.attrs) and change.after is None
+    # what the platform holds, plus the service and package it belongs to (shown per service)
+    assert change.before == {**have.attrs, "package": "livros", "origin": "plan combo"}
+    assert change.after is None
     assert change.source == SVC_SRC
 
 
