@@ -204,15 +204,22 @@ def test_show_filters_numbers_in_transmission_error(cli: Cli, sim: Sim, specs: S
 
 def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
                                                                       tmp_path: Path) -> None:
-    cli.env.update(SAPERX_STFC_TOKEN="example-token", SAPERX_STFC_JOINVILLE_TOKEN="example-2")
-    for name, specs_dir in (("default", REPO / "specs"),
-                            ("telephony-only", REPO / "examples" / "telephony-only")):
+    cli.env.update(SAPERX_STFC_TOKEN="example-token", SAPERX_STFC_JOINVILLE_TOKEN="example-2",
+                   QUALIFICA_CLIENT_SECRET="example-secret", CAMPSOFT_API_KEY="example-key",
+                   CAMPSOFT_API_SECRET="example-secret")
+    examples = sorted(p for p in (REPO / "examples").iterdir() if (p / "README.md").is_file()
+                      and any(p.glob("*.yaml")))
+    assert {p.name for p in examples} >= {"telephony-only", "content-combos"}
+    for specs_dir in (REPO / "specs", *examples):
+        name = specs_dir.name
         state = f"sqlite:///{tmp_path / name / 'reconciler.db'}"
         cli("validate", "--specs", str(specs_dir), check=0)
+        cli("check", "--specs", str(specs_dir), "--state", state, check=0)
         cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=2)
         cli("apply", "--specs", str(specs_dir), "--state", state, "--auto-approve", check=0)
         cli("plan", "--specs", str(specs_dir), "--state", state, "--detailed-exitcode", check=0)
-        assert (tmp_path / name / "embedded" / "saperx-stfc").is_dir()
+    platforms = {p.name for p in (tmp_path / "specs" / "embedded").iterdir()}
+    assert platforms == {"saperx-stfc", "qualifica", "campsoft"}  # the demo sells content too
 
 
 def test_two_runs_at_once_one_waits_then_fails_naming_the_holder(cli: Cli, sim: Sim,
