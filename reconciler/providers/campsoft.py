@@ -23,9 +23,8 @@ tokens and passwords are masked from, or never put in, any error message.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -33,6 +32,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
+from reconciler.providers.common import base_url, bounded, int_option, target
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
 from reconciler.providers.tokens import AccessToken, Issued
@@ -72,13 +72,14 @@ class CampsoftProvider:
                                        f"integration", integration=self.name)
         self._credentials = {"ApiKey": credentials["api_key"],
                              "ApiSecret": credentials["api_secret"]}
-        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self._isp: str | None = _isp_option(integration)
         self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
         self.token = AccessToken(self._login, clock=clock)
         self._client = ApiClient(
-            _base_url(integration, transport),
+            base_url(integration, transport, EMBEDDED_URL,
+                     "https://api2.campsoft.com.br/svas/v1"),
             integration=self.name,
             secrets=tuple(self._credentials.values()),
             transport=transport,
@@ -109,11 +110,11 @@ class CampsoftProvider:
                 "the campsoft platform refused the credentials; check the integration's "
                 "credentials.api_key and credentials.api_secret",
                 integration=self.name, status=exc.status, detail=exc.detail) from None
-        body = self._body(response)
+        body = self._client.json_object(response)
         token = _pick(body, "AccessToken", "accessToken")
         expires = _pick(body, "ExpiresIn", "expiresIn")
         if not isinstance(token, str) or not token:
-            raise self._unexpected("POST /authentication", {"keys": sorted(body)})
+            raise self._client.unexpected("POST /authentication", {"keys": sorted(body)})
         valid = isinstance(expires, int | float) and not isinstance(expires, bool)
         return Issued(token, float(expires) if valid else None)
 
@@ -142,14 +143,15 @@ class CampsoftProvider:
         isp = await self.isp_identifier()
         first = await self._page(1)
         pages = int(first["pages"])
-        rest = await self._bounded([lambda p=p: self._page(p) for p in range(2, pages + 1)])
+        pages_left = [lambda p=p: self._page(p) for p in range(2, pages + 1)]
+        rest = await bounded(pages_left, self.concurrency)
         items = [item for page in (first, *rest) for item in page["items"]]
         try:
             resources = [self._resource(item) for item in items
                          if item["isp_identifier"] == isp]
         except (KeyError, TypeError, AttributeError) as exc:
             problem = {"missing or malformed": str(exc)}
-            raise self._unexpected("GET /subscriptions", problem) from None
+            raise self._client.unexpected("GET /subscriptions", problem) from None
         self._ids.update({r.key: str(r.remote_id) for r in resources})
         return Observed(self.name, index(resources), catalogs={"products": products},
                         reads=reads + 1 + len(rest))
@@ -171,34 +173,17 @@ class CampsoftProvider:
     async def _page(self, page: int, **filters: str) -> Mapping[str, Any]:
         params = {"page": page, "per_page": self.page_size, **filters}
         response = await self._client.request("GET", "/subscriptions", params=params)
-        body = self._body(response)
+        body = self._client.json_object(response)
         if not isinstance(body.get("items"), list) or not isinstance(body.get("pages"), int):
-            raise self._unexpected("GET /subscriptions", body)
+            raise self._client.unexpected("GET /subscriptions", body)
         return body
-
-    async def _bounded(
-        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
-    ) -> list[Mapping[str, Any]]:
-        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
-            async with gate:
-                return await call()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(run(call)) for call in calls]
-        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
 
     async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
         """The active products as ``{"code", "name"}`` (what HubSoft's sync brings)."""
         response = await self._client.request("GET", "/products", params={"status": "active"})
-        body = self._body(response)
+        body = self._client.json_object(response)
         if not isinstance(body.get("products"), list):
-            raise self._unexpected("GET /products", body)
+            raise self._client.unexpected("GET /products", body)
         return tuple({"code": str(p.get("code")), "name": p.get("name")}
                      for p in body["products"]
                      if isinstance(p, dict) and p.get("status", "active") == "active")
@@ -223,7 +208,7 @@ class CampsoftProvider:
     async def _create(self, change: Change) -> Applied:
         """Subscribe each key (409 names the existing id: success), then suspend the ones
         whose target status is suspended."""
-        after = _after(change)
+        after = target(change)
         isp = await self.isp_identifier()
         ids: dict[str, str] = {}
         for key in change.keys:
@@ -233,14 +218,14 @@ class CampsoftProvider:
                        "customer": self._customer(change, key, contract)}
             response = await self._write("POST", "/subscriptions", key, json=payload,
                                          accept=(409, 422))
-            ids[key] = self._ids[key] = str(self._body(response)["subscription_id"])
+            ids[key] = self._ids[key] = str(self._client.json_object(response)["subscription_id"])
             if after.get("status") == "suspended":
                 await self._write("POST", f"/subscriptions/{ids[key]}/suspend", key)
         return Applied(remote_ids=ids)
 
     async def _update(self, change: Change) -> Applied:
         """PUT the product and the customer (password by the same rule as at creation)."""
-        after = _after(change)
+        after = target(change)
         for key in change.keys:
             contract, _ = split_key(key)
             payload = {"product_code": str(after["product"]),
@@ -264,7 +249,7 @@ class CampsoftProvider:
         return Applied()
 
     def _customer(self, change: Change, key: str, contract: str) -> dict[str, Any]:
-        after = _after(change)
+        after = target(change)
         customer = {name: after.get(name) for name in ("name", "document", "email", "phone",
                                                        "login")}
         customer["password"] = _password(change, key, contract, customer)
@@ -300,9 +285,8 @@ class CampsoftProvider:
         status = response.status_code
         if response.is_success or status in done:
             return response
-        if status == 409 and path == "/subscriptions" and "subscription_id" in self._body(
-            response
-        ):
+        duplicate = status == 409 and path == "/subscriptions"
+        if duplicate and "subscription_id" in self._client.json_object(response):
             return response
         raise self._refusal(key, response, json)
 
@@ -347,27 +331,11 @@ class CampsoftProvider:
 
     # -- response helpers --------------------------------------------------------------------
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
-        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
-        body = _json(response)
-        if not isinstance(body, dict):
-            request = response.request
-            raise errors.ProviderError(
-                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
-                f"object", integration=self.name, status=response.status_code,
-                detail=self._client.scrub(response.text))
-        return body
-
     def _list(self, response: httpx.Response, call: str) -> list[Any]:
         body = _json(response)
         if not isinstance(body, list):
-            raise self._unexpected(call, {"body": response.text[:100]})
+            raise self._client.unexpected(call, {"body": response.text[:100]})
         return body
-
-    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
-        return errors.ProviderError(f"{call}: unexpected response shape", integration=self.name,
-                                    detail=self._client.scrub(str(body)))
-
 
 def split_key(key: str) -> tuple[str, str]:
     """``<contract>/<label>`` split on the first "/" (neither part may hold one)."""
@@ -379,7 +347,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 def _password(change: Change, key: str, contract: str, customer: Mapping[str, Any]) -> str:
     """The password the seed's ``senha`` rule names; never logged, never kept in attrs."""
-    rule = _after(change).get("password_from") or "cpf_cnpj"
+    rule = target(change).get("password_from") or "cpf_cnpj"
     if rule not in PASSWORD_FROM:
         raise errors.PlanError(f"{change.id}: password_from must be one of "
                                f"{', '.join(PASSWORD_FROM)}, not {rule!r}")
@@ -394,11 +362,6 @@ def _password(change: Change, key: str, contract: str, customer: Mapping[str, An
                                f"password; fill the client's {rule} or choose another rule")
     return value
 
-
-def _after(change: Change) -> Mapping[str, Any]:
-    if not change.after:
-        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
-    return change.after
 
 
 def _pick(body: Mapping[str, Any], *names: str) -> Any:
@@ -421,27 +384,6 @@ def _message(response: httpx.Response) -> str:
     return str(message) if message else f"HTTP {response.status_code}"
 
 
-def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
-    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
-    if integration.endpoint.startswith(("http://", "https://")):
-        return integration.endpoint
-    if transport is not None:
-        return EMBEDDED_URL
-    raise errors.ReconcilerError(
-        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
-        f"in-process simulator (embedded) or an http(s):// URL such as "
-        f"https://api2.campsoft.com.br/svas/v1"
-    )
-
-
-def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
-    value = integration.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise errors.ReconcilerError(
-            f"integration {integration.name!r}: option {name} must be a whole number between "
-            f"{low} and {high}, not {value!r}"
-        )
-    return value
 
 
 def _isp_option(integration: Integration) -> str | None:

@@ -210,6 +210,29 @@ class ApiClient:
             detail=last.detail,
         )
 
+    def json_object(self, response: httpx.Response) -> dict[str, Any]:
+        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            request = response.request
+            raise errors.ProviderError(
+                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
+                f"object",
+                integration=self.integration,
+                status=response.status_code,
+                detail=self.scrub(response.text[:BODY_LIMIT]),
+            )
+        return body
+
+    def unexpected(self, call: str, body: Any) -> errors.ProviderError:
+        """The error for a well-formed answer of the wrong shape."""
+        return errors.ProviderError(f"{call}: unexpected response shape",
+                                    integration=self.integration,
+                                    detail=self.scrub(str(body)[:BODY_LIMIT]))
+
     def scrub(self, text: str) -> str:
         """``text`` with the client's secrets (and every token it was issued) masked."""
         issued = self.token.seen if self.token is not None else ()

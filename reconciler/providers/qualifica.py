@@ -21,7 +21,6 @@ platform answers 401, and like the credentials it is masked from every error mes
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
+from reconciler.providers.common import base_url, bounded, int_option, target
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
 from reconciler.providers.tokens import AccessToken, Issued
@@ -82,13 +82,14 @@ class QualificaProvider:
                     integration=self.name,
                 )
         self._client_id, self._secret = credentials["client_id"], credentials["client_secret"]
-        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self.user_field = _user_field(integration)
         self._clock = clock
         self._token = AccessToken(self._login, clock=clock)
         self._client = ApiClient(
-            _base_url(integration, transport),
+            base_url(integration, transport, EMBEDDED_URL,
+                     "https://api.qualifica.example"),
             integration=self.name,
             secrets=(self._secret, self._client_id),
             transport=transport,
@@ -122,12 +123,13 @@ class QualificaProvider:
                 integration=self.name,
                 detail=self._client.scrub(response.text),
             )
-        body = self._body(response)
+        body = self._client.json_object(response)
         token, expires_in = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token:
-            raise self._unexpected("POST /oauth/token", {"fields": sorted(body)})
+            raise self._client.unexpected("POST /oauth/token", {"fields": sorted(body)})
         if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | None):
-            raise self._unexpected("POST /oauth/token", {"expires_in": type(expires_in).__name__})
+            shape = {"expires_in": type(expires_in).__name__}
+            raise self._client.unexpected("POST /oauth/token", shape)
         expires_at = self._clock() + expires_in if expires_in is not None else None
         return Issued(token, expires_at)
 
@@ -138,12 +140,14 @@ class QualificaProvider:
         products = await self._fetch_products()
         first = await self._page(0)
         pages = int(first["paginas"])
-        rest = await self._bounded([lambda p=p: self._page(p) for p in range(1, pages)])
+        pages_left = [lambda p=p: self._page(p) for p in range(1, pages)]
+        rest = await bounded(pages_left, self.concurrency)
         users = [user for page in (first, *rest) for user in page["usuarios"]]
         try:
             resources = [r for user in users for r in self._resources(user)]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise self._unexpected("GET /usuarios", {"missing or malformed": str(exc)}) from None
+            shape = {"missing or malformed": str(exc)}
+            raise self._client.unexpected("GET /usuarios", shape) from None
         return Observed(self.name, index(resources), catalogs={"products": _active(products)},
                         reads=2 + len(rest))
 
@@ -166,34 +170,18 @@ class QualificaProvider:
 
     async def _page(self, page: int) -> Mapping[str, Any]:
         params = {"pagina": page, "por_pagina": self.page_size}
-        body = self._body(await self._client.request("GET", "/usuarios", params=params))
+        response = await self._client.request("GET", "/usuarios", params=params)
+        body = self._client.json_object(response)
         if not isinstance(body.get("usuarios"), list) or not isinstance(body.get("paginas"), int):
-            raise self._unexpected("GET /usuarios", body)
+            raise self._client.unexpected("GET /usuarios", body)
         return body
-
-    async def _bounded(
-        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
-    ) -> list[Mapping[str, Any]]:
-        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
-            async with gate:
-                return await call()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(run(call)) for call in calls]
-        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
 
     async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
         """Every product, active or not, as ``{codigo, nome, ativo}``."""
-        body = self._body(await self._client.request("GET", "/produtos"))
+        body = self._client.json_object(await self._client.request("GET", "/produtos"))
         items = body.get("produtos")
         if not isinstance(items, list) or not all(isinstance(p, dict) for p in items):
-            raise self._unexpected("GET /produtos", body)
+            raise self._client.unexpected("GET /produtos", body)
         return tuple({"codigo": str(p.get("codigo")), "nome": p.get("nome"),
                       "ativo": p.get("ativo") is True} for p in items)
 
@@ -220,7 +208,7 @@ class QualificaProvider:
 
     async def _create_users(self, change: Change) -> Applied:
         """POST each user; "already exists" is success. See the module docstring for senha."""
-        after = _after(change)
+        after = target(change)
         for usuario in change.keys:
             payload = {**_user_payload(after), "usuario": usuario}
             if self.user_field != "login_autenticacao":
@@ -230,7 +218,7 @@ class QualificaProvider:
         return Applied(remote_ids={usuario: usuario for usuario in change.keys})
 
     async def _update_users(self, change: Change) -> Applied:
-        payload = _user_payload(_after(change))
+        payload = _user_payload(target(change))
         for usuario in change.keys:
             await self._call("PUT", f"/usuarios/{_quote(usuario)}", usuario, None, json=payload)
         return Applied()
@@ -238,7 +226,7 @@ class QualificaProvider:
     async def _subscribe(self, change: Change) -> Applied:
         """Grant each product ("already granted" is success), then suspend it when the target
         status is suspended."""
-        after = _after(change)
+        after = target(change)
         for key in change.keys:
             usuario, produto = split_key(key)
             payload = {
@@ -253,7 +241,7 @@ class QualificaProvider:
         return Applied(remote_ids={key: key for key in change.keys})
 
     async def _update_subscriptions(self, change: Change) -> Applied:
-        after = _after(change)
+        after = target(change)
         payload: dict[str, Any] = {"id_cliente_servico": after.get("service")}
         if after.get("expires") is not None:
             payload["data_expiracao"] = after["expires"]
@@ -336,31 +324,6 @@ class QualificaProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
-        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            request = response.request
-            raise errors.ProviderError(
-                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
-                f"object",
-                integration=self.name,
-                status=response.status_code,
-                detail=self._client.scrub(response.text),
-            )
-        return body
-
-    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
-        return errors.ProviderError(
-            f"{call}: unexpected response shape",
-            integration=self.name,
-            detail=self._client.scrub(str(body)),
-        )
-
-
 def split_key(key: str) -> tuple[str, str]:
     """A subscription key ``usuario/produto``, split on the last "/" (codes never hold one)."""
     usuario, sep, produto = key.rpartition("/")
@@ -382,11 +345,6 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
-def _after(change: Change) -> Mapping[str, Any]:
-    if not change.after:
-        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
-    return change.after
-
 
 def _code(response: httpx.Response) -> str:
     try:
@@ -396,26 +354,6 @@ def _code(response: httpx.Response) -> str:
     return str(body.get("erro", "")) if isinstance(body, dict) else ""
 
 
-def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
-    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
-    if integration.endpoint.startswith(("http://", "https://")):
-        return integration.endpoint
-    if transport is not None:
-        return EMBEDDED_URL
-    raise errors.ReconcilerError(
-        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
-        f"in-process simulator (embedded) or an http(s):// URL such as https://api.qualifica.example"
-    )
-
-
-def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
-    value = integration.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise errors.ReconcilerError(
-            f"integration {integration.name!r}: option {name} must be a whole number between "
-            f"{low} and {high}, not {value!r}"
-        )
-    return value
 
 
 def _user_field(integration: Integration) -> str:

@@ -20,7 +20,6 @@ The token only lives in the HTTP client's headers; it is masked from every error
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
+from reconciler.providers.common import base_url, bounded, int_option, target
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
 
@@ -70,11 +70,12 @@ class SaperxStfcProvider:
             raise errors.AuthError(
                 "credentials.token is missing; set it in the integration", integration=self.name
             )
-        self.page_size = _int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = _int_option(integration, "concurrency", 4, 1, 64)
+        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self._plans: tuple[Mapping[str, Any], ...] | None = None
         self._client = ApiClient(
-            _base_url(integration, transport),
+            base_url(integration, transport, EMBEDDED_URL,
+                     "https://10.20.0.5:8443"),
             integration=self.name,
             headers={"Authorization": f"Bearer {token}"},
             secrets=(token,),
@@ -100,13 +101,15 @@ class SaperxStfcProvider:
         plans = await self._fetch_plans()
         first = await self._page(0)
         last = int(first["paginacao"].get("ultima_pagina", 0))
-        rest = await self._bounded([lambda p=p: self._page(p) for p in range(1, last + 1)])
+        pages_left = [lambda p=p: self._page(p) for p in range(1, last + 1)]
+        rest = await bounded(pages_left, self.concurrency)
         names = {plan["id"]: plan["nome"] for plan in plans}
         items = [item for page in (first, *rest) for item in page["numeros"]]
         try:
             resources = [r for item in items for r in self._resources(item, names)]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise self._unexpected("GET /api/numeros", {"missing or malformed": str(exc)}) from None
+            shape = {"missing or malformed": str(exc)}
+            raise self._client.unexpected("GET /api/numeros", shape) from None
         return Observed(self.name, index(resources), catalogs={"plans": plans}, reads=2 + len(rest))
 
     def _resources(self, item: Mapping[str, Any], plans: Mapping[int, str]) -> list[Resource]:
@@ -133,32 +136,16 @@ class SaperxStfcProvider:
 
     async def _page(self, page: int) -> Mapping[str, Any]:
         params = {"pagina": page, "itens_por_pagina": self.page_size}
-        body = self._body(await self._client.request("GET", "/api/numeros", params=params))
+        response = await self._client.request("GET", "/api/numeros", params=params)
+        body = self._client.json_object(response)
         if not isinstance(body.get("numeros"), list) or "paginacao" not in body:
-            raise self._unexpected("GET /api/numeros", body)
+            raise self._client.unexpected("GET /api/numeros", body)
         return body
 
-    async def _bounded(
-        self, calls: Sequence[Callable[[], Awaitable[Mapping[str, Any]]]]
-    ) -> list[Mapping[str, Any]]:
-        """Run ``calls`` at most ``concurrency`` at a time; the first failure cancels the rest."""
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def run(call: Callable[[], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
-            async with gate:
-                return await call()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(run(call)) for call in calls]
-        except BaseExceptionGroup as failed:  # callers expect the typed error, not a group
-            raise failed.exceptions[0] from None
-        return [task.result() for task in tasks]
-
     async def _fetch_plans(self) -> tuple[Mapping[str, Any], ...]:
-        body = self._body(await self._client.request("GET", "/api/planos"))
+        body = self._client.json_object(await self._client.request("GET", "/api/planos"))
         if not isinstance(body.get("planos"), list):
-            raise self._unexpected("GET /api/planos", body)
+            raise self._client.unexpected("GET /api/planos", body)
         keys = ("id", "nome", "tipo", "valor", "franquia_minutos")
         self._plans = tuple({k: plan.get(k) for k in keys} for plan in body["planos"])
         return self._plans
@@ -195,7 +182,8 @@ class SaperxStfcProvider:
             payload: dict[str, Any] = {"numero_inicial": first, "ddi": ddi}
             if last != first:
                 payload["numero_final"] = last
-            body = self._body(await self._client.request("POST", "/api/numeros", json=payload))
+            response = await self._client.request("POST", "/api/numeros", json=payload)
+            body = self._client.json_object(response)
             for item in [*body.get("criados", []), *body.get("duplicados", [])]:
                 ids[str(item["numero"])] = str(item["id"])
         return Applied(remote_ids={key: ids[key] for key in change.keys if key in ids})
@@ -211,7 +199,7 @@ class SaperxStfcProvider:
         for first, last in consecutive_runs(change.keys):
             payload = {"numero_inicial": first, "numero_final": last}
             response = await self._client.request("POST", "/api/numeros/remover", json=payload)
-            body = self._body(response)
+            body = self._client.json_object(response)
             for item in body.get("recusados", []):
                 numero, motivo = str(item["numero"]), str(item.get("motivo", ""))
                 if numero in wanted:
@@ -230,20 +218,20 @@ class SaperxStfcProvider:
 
     async def _link(self, change: Change) -> Applied:
         payload = await self._link_payload(change)
-        payload["bloqueado"] = bool(_after(change).get("blocked", False))
+        payload["bloqueado"] = bool(target(change).get("blocked", False))
         ids: dict[str, str] = {}
         for key in change.keys:
             response = await self._call(
                 "POST", key, "vincular", json=payload, done={"ja_vinculado"}
             )
             if response is not None:
-                ids[key] = str(self._body(response)["id"])
+                ids[key] = str(self._client.json_object(response)["id"])
         return Applied(remote_ids=ids)
 
     async def _update_link(self, change: Change) -> Applied:
         """PUT the link's plan, document, name and params; a change of ``blocked`` carried by
         the same update is applied with bloquear/desbloquear."""
-        before, after = change.before or {}, _after(change)
+        before, after = change.before or {}, target(change)
         if "service" in before and before["service"] != after.get("service"):
             raise errors.PlanError(
                 f"{change.id}: a link cannot move to another client service in place; "
@@ -257,7 +245,7 @@ class SaperxStfcProvider:
         return Applied()
 
     async def _link_payload(self, change: Change) -> dict[str, Any]:
-        after = _after(change)
+        after = target(change)
         return {
             "id_plano": await self._plan_id(str(after["plan"])),
             "documento": after["document"],
@@ -332,31 +320,6 @@ class SaperxStfcProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
-        """A response's JSON object, or a ProviderError saying the platform answered oddly."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            request = response.request
-            raise errors.ProviderError(
-                f"{request.method} {request.url.path}: the platform did not answer with a JSON "
-                f"object",
-                integration=self.name,
-                status=response.status_code,
-                detail=self._client.scrub(response.text),
-            )
-        return body
-
-    def _unexpected(self, call: str, body: Mapping[str, Any]) -> errors.ProviderError:
-        return errors.ProviderError(
-            f"{call}: unexpected response shape",
-            integration=self.name,
-            detail=self._client.scrub(str(body)),
-        )
-
-
 def consecutive_runs(keys: Sequence[str]) -> list[tuple[str, str]]:
     """``keys`` as (first, last) runs of consecutive numbers in one DDD, each within the
     platform's per-call limit. A well-formed block change is a single run."""
@@ -378,11 +341,6 @@ def _refusal_text(key: str, code: str) -> str:
     )
 
 
-def _after(change: Change) -> Mapping[str, Any]:
-    if not change.after:
-        raise errors.PlanError(f"{change.id}: the change carries no target attributes")
-    return change.after
-
 
 def _code(response: httpx.Response) -> str:
     try:
@@ -391,24 +349,3 @@ def _code(response: httpx.Response) -> str:
         return ""
     return str(body.get("erro", "")) if isinstance(body, dict) else ""
 
-
-def _base_url(integration: Integration, transport: httpx.AsyncBaseTransport | None) -> str:
-    """The endpoint when it is a URL; the embedded placeholder when a transport serves it."""
-    if integration.endpoint.startswith(("http://", "https://")):
-        return integration.endpoint
-    if transport is not None:
-        return EMBEDDED_URL
-    raise errors.ReconcilerError(
-        f"integration {integration.name!r}: endpoint {integration.endpoint!r} needs an "
-        f"in-process simulator (embedded) or an http(s):// URL such as https://10.20.0.5:8443"
-    )
-
-
-def _int_option(integration: Integration, name: str, default: int, low: int, high: int) -> int:
-    value = integration.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise errors.ReconcilerError(
-            f"integration {integration.name!r}: option {name} must be a whole number between "
-            f"{low} and {high}, not {value!r}"
-        )
-    return value
