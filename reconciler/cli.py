@@ -463,9 +463,10 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool
 @main.command("show")
 @workspace_options
 @click.option("--integration", help="Only this integration.")
-@click.option("--kind", help="Only this kind of resource (number, link).")
+@click.option("--kind", help="Only this kind of resource (number, link, user, subscription).")
 @click.option("--status", help="Only resources whose last observed status or transmission "
-                               "is this (free, linked, removing, error, sent, blocked...).")
+                               "is this (free, linked, removing, error, sent, blocked, active, "
+                               "suspended, cancelled...).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handles_errors
 def show_cmd(specs: Path, state: str | None, integration: str | None, kind: str | None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Desired, Integration, Known, Observed, address
+from reconciler.model import Desired, Integration, Known, Observed, Resource, address
 from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
@@ -116,6 +116,12 @@ def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) 
 _REMOVES = {"unlink", "delete"}
 
 
+def _live(resource: Resource | None) -> bool:
+    """Whether the platform holds the object: a cancelled subscription it still lists is gone
+    as far as a create (not landed) or a cancel (landed) is concerned."""
+    return resource is not None and resource.attrs.get("status") != "cancelled"
+
+
 def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
     """Resolve the journal entries a crashed apply left pending, against a fresh observation.
 
@@ -129,7 +135,8 @@ def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
         obs = observed.get(entry.integration)
         if obs is None:
             continue  # not observed this run: stays pending until it is
-        present = [address(entry.integration, entry.kind, k) in obs.resources for k in entry.keys]
+        present = [_live(obs.resources.get(address(entry.integration, entry.kind, k)))
+                   for k in entry.keys]
         landed = not any(present) if entry.action in _REMOVES else all(present)
         verdict = "found done on the platform" if landed else "not done on the platform"
         lines.append(f"{entry.change_id} (interrupted at {entry.intent_at:%Y-%m-%d %H:%M:%S} UTC): "
