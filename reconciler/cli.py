@@ -207,8 +207,9 @@ def check_cmd(integrations: tuple[str, ...], specs: Path, state: str | None) -> 
         ws.close()
     for integration, health in zip(selected, verdicts, strict=True):
         mark = "[green]ok[/green]    " if health.ok else "[red]FAILED[/red]"
+        said = health.message.removeprefix(f"{integration.name}: ")
         out.print(f"{mark} {escape(integration.name)} ({integration.platform}): "
-                  f"{escape(redact(health.message))}")
+                  f"{escape(redact(said))}")
     failed = sum(1 for h in verdicts if not h.ok)
     if failed:
         err.print(f"[red]{failed} of {len(verdicts)} integrations failed the check.[/red]")

@@ -76,11 +76,12 @@ def _start(cmd: list[str], env: dict[str, str], log: IO[bytes],
 
 
 @contextlib.contextmanager
-def serve_simulator(platform: str, token: str, *options: str) -> Iterator[tuple[str,
-                                                                                httpx.Client]]:
+def serve_simulator(platform: str, token: str, *options: str,
+                    workaround: bool = True) -> Iterator[tuple[str, httpx.Client]]:
     """Serve ``platform``'s simulator with `reconcile sim serve` on a free loopback port, its
     token (STFC bearer token, or the content platforms' secret) given through SIM_TOKEN as the
-    CLI reads it; yields its URL and a client of it, and stops it afterwards."""
+    CLI reads it; yields its URL and a client of it, and stops it afterwards. ``workaround``:
+    fall back as the comment on _REMOVAL_DELAY_BUG says (False: fail instead)."""
     port = free_port()
     env = child_env(SIM_TOKEN=token)
     url = f"http://127.0.0.1:{port}"
@@ -90,7 +91,7 @@ def serve_simulator(platform: str, token: str, *options: str) -> Iterator[tuple[
     client = httpx.Client(base_url=url, timeout=10)
     try:
         proc, failure = _start(cmd, env, log, client)
-        if failure is not None and _REMOVAL_DELAY_BUG in failure and not options:
+        if workaround and failure is not None and _REMOVAL_DELAY_BUG in failure and not options:
             proc, failure = _start([sys.executable, "-c", _DIRECT_SERVE, platform, str(port)],
                                    env, log, client)
         if failure is not None:
