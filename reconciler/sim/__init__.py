@@ -3,7 +3,9 @@
 Each simulator module (named after its provider) exposes ``create_app(token, *, faults=None,
 seed=None, **options)`` and ``embedded_app(credentials, data)``, and keeps its live data at
 ``app.state.store`` (with ``to_json()``). :func:`simulator` finds the module by platform name,
-so :mod:`reconciler.sim.embedded` and :mod:`reconciler.sim.serve` stay platform-agnostic.
+so :mod:`reconciler.sim.embedded` and :mod:`reconciler.sim.serve` stay platform-agnostic. What
+the simulators do alike over HTTP (refusals, the endpoint wrapper, request parsing, the
+``/_sim/`` admin endpoints) is in :mod:`reconciler.sim.wire`.
 """
 
 from __future__ import annotations

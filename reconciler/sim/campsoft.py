@@ -49,17 +49,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
+from reconciler.sim import wire
 from reconciler.sim.campsoft_store import (
     CUSTOMER_FIELDS,
     MISSING_CONTACT,
@@ -72,27 +70,17 @@ from reconciler.sim.campsoft_store import (
     password_digest,
 )
 from reconciler.sim.clock import Clock
-from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
-from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer, bearer
+from reconciler.sim.faults import Faults
+from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer
 
 PLATFORM = "campsoft"
 DEFAULT_API_KEY = "sim-key"
-_MISSING = object()
+LOGIN = "/authentication"
+DIALECT = wire.english(ApiError)
 
 
-@dataclass
-class Sim:
-    """What every endpoint works on."""
-
-    store: Store
-    faults: Faults
-    tokens: TokenIssuer
-    api_key: str
-    api_secret: str
-
-
+Sim = wire.LoginSim[Store]
 Handler = Callable[[Sim, Request], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -119,13 +107,10 @@ def create_app(
         store.products = store.initial_products = [dict(p) for p in products]
     if isps is not None:
         store.isps = [dict(i) for i in isps]
-    sim = Sim(store, faults or Faults(seed=seed), TokenIssuer(token_ttl, clock), api_key, token)
-    app = Starlette(
-        routes=_routes(sim),
-        middleware=[Middleware(FaultMiddleware, faults=sim.faults)],
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.store, app.state.faults, app.state.tokens = store, sim.faults, sim.tokens
+    tokens = TokenIssuer(token_ttl, clock)
+    sim = Sim(store, faults or Faults(seed=seed), tokens, (api_key, token))
+    app = wire.app(sim, DIALECT, _routes(sim))
+    app.state.tokens = tokens
     return app
 
 
@@ -139,8 +124,9 @@ def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None)
 
 
 def _routes(sim: Sim) -> list[Route]:
+    """The platform's routes (bearer token, the login excepted) and the admin ones."""
     api: list[tuple[str, str, Handler]] = [
-        ("POST", "/authentication", _login),
+        ("POST", LOGIN, _login),
         ("GET", "/isps", _list_isps),
         ("GET", "/products", _list_products),
         ("GET", "/subscriptions", _list_subscriptions),
@@ -151,68 +137,16 @@ def _routes(sim: Sim) -> list[Route]:
         ("POST", "/subscriptions/{subscription_id}/cancel", _status_change("cancel")),
         ("POST", "/validation", _validation),
     ]
-    admin: list[tuple[str, str, Handler]] = [
-        ("GET", "/_sim/counters", _counters),
-        ("POST", "/_sim/reset", _reset),
-        ("GET", "/_sim/config", _show_config),
-        ("POST", "/_sim/config", _configure),
-        ("POST", "/_sim/tokens/expire", _expire_tokens),
-    ]
-    routes = [Route(p, _endpoint(sim, m, p, h, kind="api"), methods=[m]) for m, p, h in api]
-    routes += [Route(p, _endpoint(sim, m, p, h, kind="admin"), methods=[m]) for m, p, h in admin]
-    return routes
-
-
-def _endpoint(sim: Sim, method: str, path: str, handler: Handler, *, kind: str) -> Endpoint:
-    """Wrap a handler: count, authenticate (not the login itself), turn ApiError into JSON."""
-    public = kind == "admin" or path == "/authentication"
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            if kind == "api":
-                sim.store.count(f"{method} {path}")
-            if not public and not sim.tokens.valid(bearer(request.headers.get("authorization"))):
-                raise ApiError(401, "invalid or expired access token")
-            return await handler(sim, request)
-        except ApiError as exc:
-            return _error(exc)
-
-    return endpoint
-
-
-def _error(exc: ApiError) -> JSONResponse:
-    headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(exc.body(), exc.status, headers=headers)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return _error(ApiError(status, f"route {request.method} {request.url.path} not found"))
+    admin = wire.admin_routes(DIALECT, settings=("token_ttl", "products", "isps"),
+                              config=_config, check=_check_settings, tokens=True)
+    return wire.routes(sim, DIALECT, api, admin, authorized=wire.token_check(sim.tokens),
+                       public=(LOGIN,))
 
 
 # -- request parsing ---------------------------------------------------------------------------
 
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ApiError(400, "the request body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    return data
-
-
-def _field(body: Mapping[str, Any], name: str, kind: type, default: Any = _MISSING) -> Any:
-    """A typed field of a request body; null counts as absent, an empty text as missing."""
-    value = body.get(name)
-    if value is None and default is not _MISSING:
-        return default
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or (
-        isinstance(value, str) and not value
-    ):
-        raise ApiError(422, f"field '{name}' is missing or invalid")
-    return value
+_body, _field, _query_int, _query_choice = (
+    DIALECT.body, DIALECT.field, DIALECT.query_int, DIALECT.query_choice)
 
 
 def _customer_fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -235,21 +169,6 @@ def _customer_fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any
     return out
 
 
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    value = default if raw in (None, "") else int(raw) if raw.isdigit() else -1
-    if not low <= value <= high:
-        raise ApiError(422, f"parameter '{name}' must be between {low} and {high}")
-    return value
-
-
-def _query_choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and value not in choices:
-        raise ApiError(422, f"parameter '{name}' must be one of {', '.join(choices)}")
-    return value
-
-
 def _subscription_id(request: Request) -> str:
     return str(request.path_params["subscription_id"])
 
@@ -262,7 +181,8 @@ async def _login(sim: Sim, request: Request) -> Response:
     body = await _body(request)
     key = body.get("ApiKey", body.get("apiKey"))
     secret = body.get("ApiSecret", body.get("apiSecret"))
-    if not (_same(key, sim.api_key) and _same(secret, sim.api_secret)):
+    api_key, api_secret = sim.login
+    if not (_same(key, api_key) and _same(secret, api_secret)):
         raise ApiError(401, "invalid ApiKey or ApiSecret")
     token, expires_at = sim.tokens.issue()
     sim.store.logins += 1
@@ -354,48 +274,12 @@ async def _validation(sim: Sim, request: Request) -> Response:
 # -- admin endpoints ---------------------------------------------------------------------------
 
 
-async def _counters(sim: Sim, request: Request) -> Response:
-    writes = {key: dict(ops) for key, ops in sorted(sim.store.writes.items())}
-    return JSONResponse({"requests": dict(sim.store.requests), "writes": writes,
-                         "logins": sim.store.logins})
+def _config(sim: Sim) -> dict[str, Any]:
+    return {"token_ttl": sim.tokens.ttl, "products": sim.store.products, "isps": sim.store.isps}
 
 
-async def _reset(sim: Sim, request: Request) -> Response:
-    sim.store.reset()
-    return JSONResponse({"reset": True})
-
-
-async def _expire_tokens(sim: Sim, request: Request) -> Response:
-    return JSONResponse({"expired": sim.tokens.expire_all()})
-
-
-async def _show_config(sim: Sim, request: Request) -> Response:
-    return JSONResponse({
-        "token_ttl": sim.tokens.ttl,
-        "products": sim.store.products,
-        "isps": sim.store.isps,
-        **sim.faults.to_json(),
-    })
-
-
-async def _configure(sim: Sim, request: Request) -> Response:
-    """Change settings at run time; everything is validated before anything is applied."""
-    body = await _body(request)
-    unknown = set(body) - {"token_ttl", "products", "isps", *FAULT_SETTINGS}
-    if unknown:
-        raise ApiError(422, f"unknown settings: {sorted(unknown)}")
-    checked = {k: _setting(k, v) for k, v in body.items() if k not in FAULT_SETTINGS}
-    try:
-        sim.faults.configure(**{k: v for k, v in body.items() if k in FAULT_SETTINGS})
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
-    if "token_ttl" in checked:
-        sim.tokens.ttl = checked["token_ttl"]
-    if "products" in checked:
-        sim.store.products = checked["products"]
-    if "isps" in checked:
-        sim.store.isps = checked["isps"]
-    return await _show_config(sim, request)
+def _check_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _setting(name, value) for name, value in changes.items()}
 
 
 def _setting(name: str, value: Any) -> Any:

@@ -8,10 +8,11 @@ what is ASSUMED is listed in the wire module's docstring.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from reconciler.sim import wire
 
 FORMAT_VERSION = 1
 STATUSES = ("active", "suspended", "cancelled")
@@ -31,12 +32,12 @@ DEFAULT_ISPS: tuple[Mapping[str, str], ...] = (
 )
 
 
-class ApiError(Exception):
+class ApiError(wire.ApiError):
     """A refusal the platform answers with ``{"message", ...extra}`` and a real HTTP status."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status, self.message, self.extra = status, message, extra
+        super().__init__(status, f"{status}: {message}")
+        self.message, self.extra = message, extra
 
     def body(self) -> dict[str, Any]:
         return {"message": self.message, **self.extra}
@@ -102,7 +103,7 @@ def customer_problem(customer: Mapping[str, Any]) -> str | None:
     return None
 
 
-class Store:
+class Store(wire.Counters):
     """Everything the simulated platform holds, plus its settings and counters."""
 
     def __init__(
@@ -122,8 +123,7 @@ class Store:
         self.subscriptions: dict[str, Subscription] = {}
         self.by_key: dict[tuple[str, str, str], str] = {}
         self.next_id = 1
-        self.requests: Counter[str] = Counter()
-        self.writes: dict[str, Counter[str]] = {}
+        self.reset_counters()
         self.logins = 0
 
     # -- persistence -------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class Store:
                                "active", customer)
             self.next_id += 1
             self._index(sub)
-        self._wrote(sub, "create")
+        self.wrote(sub.key, "create")
         return sub
 
     def update(
@@ -236,7 +236,7 @@ class Store:
         new_product = product_code or sub.product_code
         if new_product != sub.product_code or merged != asdict(sub.customer):
             sub.product_code, sub.customer = new_product, Customer(**merged)
-            self._wrote(sub, "update")
+            self.wrote(sub.key, "update")
         return sub
 
     def set_status(self, subscription_id: str, operation: str) -> Subscription:
@@ -250,11 +250,8 @@ class Store:
             raise ApiError(409, f"subscription {subscription_id} is cancelled; create it again "
                            "to reactivate it")
         sub.status = target
-        self._wrote(sub, operation)
+        self.wrote(sub.key, operation)
         return sub
-
-    def count(self, route: str) -> None:
-        self.requests[route] += 1
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -262,6 +259,3 @@ class Store:
         self.subscriptions[sub.subscription_id] = sub
         self.by_key[(sub.isp_identifier, sub.contract_identifier, sub.label)] = (
             sub.subscription_id)
-
-    def _wrote(self, sub: Subscription, operation: str) -> None:
-        self.writes.setdefault(sub.key, Counter())[operation] += 1

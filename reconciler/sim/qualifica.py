@@ -55,21 +55,19 @@ import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
+from reconciler.sim import wire
 from reconciler.sim.clock import Clock
-from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
+from reconciler.sim.faults import Faults
 from reconciler.sim.qualifica_store import (
     KEEP,
     ApiError,
@@ -80,29 +78,20 @@ from reconciler.sim.qualifica_store import (
     catalog,
     senha_digest,
 )
-from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer, bearer
+from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer
 
 PLATFORM = "qualifica"
 DEFAULT_CLIENT_ID = "sim-client"
 GRANT_TYPE = "client_credentials"
+LOGIN = "/oauth/token"
 USUARIO = re.compile(r"^[^/\s]{1,128}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MISSING = object()
+DIALECT = wire.portuguese(ApiError, unauthorized="Token de acesso inválido ou expirado.",
+                          blank=lambda value: not value.strip())
 
 
-@dataclass
-class Sim:
-    """What every endpoint works on."""
-
-    store: Store
-    faults: Faults
-    tokens: TokenIssuer
-    client_id: str
-    client_secret: str
-
-
+Sim = wire.LoginSim[Store]
 Handler = Callable[[Sim, Request], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -130,14 +119,10 @@ def create_app(
         store.products, store.initial_products = checked, [dict(p) for p in checked]
     if clock is not None:
         store.clock = clock
-    sim = Sim(store, faults or Faults(seed=seed), TokenIssuer(ttl, StoreClock(store)),
-              client_id, token)
-    app = Starlette(
-        routes=_routes(sim),
-        middleware=[Middleware(FaultMiddleware, faults=sim.faults)],
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.store, app.state.faults, app.state.tokens = store, sim.faults, sim.tokens
+    tokens = TokenIssuer(ttl, StoreClock(store))
+    sim = Sim(store, faults or Faults(seed=seed), tokens, (client_id, token))
+    app = wire.app(sim, DIALECT, _routes(sim))
+    app.state.tokens = tokens
     return app
 
 
@@ -153,7 +138,9 @@ def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None)
 
 
 def _routes(sim: Sim) -> list[Route]:
+    """The login, the platform's routes (bearer token) and the admin ones."""
     api: list[tuple[str, str, Handler]] = [
+        ("POST", LOGIN, _login),
         ("GET", "/produtos", _list_products),
         ("GET", "/usuarios", _list_users),
         ("POST", "/usuarios", _create_user),
@@ -162,72 +149,15 @@ def _routes(sim: Sim) -> list[Route]:
         ("PATCH", "/usuarios/{usuario}/produtos/{produto}", _change),
         ("DELETE", "/usuarios/{usuario}/produtos/{produto}", _cancel),
     ]
-    admin: list[tuple[str, str, Handler]] = [
-        ("GET", "/_sim/counters", _counters),
-        ("POST", "/_sim/reset", _reset),
-        ("GET", "/_sim/config", _show_config),
-        ("POST", "/_sim/config", _configure),
-        ("POST", "/_sim/tokens/expire", _expire_tokens),
-    ]
-    routes = [Route("/oauth/token", _endpoint(sim, "POST", "/oauth/token", _login, auth=False),
-                    methods=["POST"])]
-    routes += [Route(p, _endpoint(sim, m, p, h, auth=True), methods=[m]) for m, p, h in api]
-    routes += [Route(p, _endpoint(sim, m, p, h, admin=True), methods=[m]) for m, p, h in admin]
-    return routes
-
-
-def _endpoint(
-    sim: Sim, method: str, path: str, handler: Handler, *, auth: bool = False, admin: bool = False
-) -> Endpoint:
-    """Wrap a handler: count, authenticate, turn ApiError into a response."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            if not admin:
-                sim.store.count(f"{method} {path}")
-            if auth and not sim.tokens.valid(bearer(request.headers.get("authorization"))):
-                raise ApiError(401, "token_invalido", "Token de acesso inválido ou expirado.")
-            return await handler(sim, request)
-        except ApiError as exc:
-            return _error(exc.status, exc.erro, exc.mensagem)
-
-    return endpoint
-
-
-def _error(status: int, erro: str, mensagem: str) -> JSONResponse:
-    headers = {"www-authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"erro": erro, "mensagem": mensagem}, status, headers=headers)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    route = f"{request.method} {request.url.path}"
-    return _error(status, "rota_inexistente", f"Rota {route} inexistente.")
+    admin = wire.admin_routes(DIALECT, settings=("token_ttl", "products"), config=_config,
+                              check=_check_settings, tokens=True)
+    return wire.routes(sim, DIALECT, api, admin, authorized=wire.token_check(sim.tokens),
+                       public=(LOGIN,))
 
 
 # -- request parsing ---------------------------------------------------------------------------
 
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ApiError(400, "json_invalido", "Corpo da requisição não é JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "json_invalido", "Corpo da requisição deve ser um objeto JSON.")
-    return data
-
-
-def _field(body: Mapping[str, Any], name: str, kind: type, default: Any = _MISSING) -> Any:
-    """A typed field of a request body; null counts as absent, and a bool is not an int."""
-    value = body.get(name)
-    if value is None and default is not _MISSING:
-        return default
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ApiError(422, "dados_invalidos", f"Campo '{name}' ausente ou inválido.")
-    if kind is str and not value.strip():
-        raise ApiError(422, "dados_invalidos", f"Campo '{name}' não pode ser vazio.")
-    return value
+_body, _field, _query_int = DIALECT.body, DIALECT.field, DIALECT.query_int
 
 
 def _date(body: Mapping[str, Any]) -> str | None:
@@ -241,15 +171,6 @@ def _date(body: Mapping[str, Any]) -> str | None:
     except ValueError:
         pass
     raise ApiError(422, "data_invalida", f"data_expiracao {value!r} inválida (use AAAA-MM-DD).")
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    value = default if raw in (None, "") else int(raw) if raw.isdigit() else -1
-    if not low <= value <= high:
-        message = f"Parâmetro '{name}' deve estar entre {low} e {high}."
-        raise ApiError(422, "parametro_invalido", message)
-    return value
 
 
 def _path(request: Request, name: str) -> str:
@@ -266,9 +187,9 @@ async def _login(sim: Sim, request: Request) -> Response:
         return JSONResponse({"error": "invalid_request"}, 400)
     if form.get("grant_type") != GRANT_TYPE:
         return JSONResponse({"error": "unsupported_grant_type"}, 400)
-    same_id = hmac.compare_digest(str(form["client_id"]).encode(), sim.client_id.encode())
-    same_secret = hmac.compare_digest(str(form["client_secret"]).encode(),
-                                      sim.client_secret.encode())
+    client_id, client_secret = sim.login
+    same_id = hmac.compare_digest(str(form["client_id"]).encode(), client_id.encode())
+    same_secret = hmac.compare_digest(str(form["client_secret"]).encode(), client_secret.encode())
     if not (same_id and same_secret):
         return JSONResponse({"error": "invalid_client"}, 401, headers={"www-authenticate": "Basic"})
     token, _ = sim.tokens.issue()
@@ -379,43 +300,18 @@ def _entitlement(item: Entitlement, status: int = 200) -> JSONResponse:
 # -- admin endpoints ---------------------------------------------------------------------------
 
 
-async def _counters(sim: Sim, request: Request) -> Response:
-    writes = {key: dict(ops) for key, ops in sorted(sim.store.writes.items())}
-    return JSONResponse({"requests": dict(sim.store.requests), "writes": writes,
-                         "logins": sim.store.logins})
+def _config(sim: Sim) -> dict[str, Any]:
+    return {"token_ttl": sim.tokens.ttl, "products": sim.store.products}
 
 
-async def _reset(sim: Sim, request: Request) -> Response:
-    sim.store.reset()
-    return JSONResponse({"reset": True})
-
-
-async def _show_config(sim: Sim, request: Request) -> Response:
-    return JSONResponse({"token_ttl": sim.tokens.ttl, "products": sim.store.products,
-                         **sim.faults.to_json()})
-
-
-async def _configure(sim: Sim, request: Request) -> Response:
-    """Change settings at run time; everything is validated before anything is applied."""
-    body = await _body(request)
-    unknown = set(body) - {"token_ttl", "products", *FAULT_SETTINGS}
-    if unknown:
-        raise ApiError(422, "dados_invalidos", f"Configurações desconhecidas: {sorted(unknown)}.")
-    try:
-        ttl = _ttl(body["token_ttl"]) if "token_ttl" in body else None
-        checked = catalog(body["products"]) if body.get("products") is not None else None
-        sim.faults.configure(**{k: v for k, v in body.items() if k in FAULT_SETTINGS})
-    except ValueError as exc:
-        raise ApiError(422, "dados_invalidos", str(exc)) from None
-    if ttl is not None:
-        sim.tokens.ttl = ttl
-    if checked is not None:
-        sim.store.products = checked
-    return await _show_config(sim, request)
-
-
-async def _expire_tokens(sim: Sim, request: Request) -> Response:
-    return JSONResponse({"expired": sim.tokens.expire_all()})
+def _check_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``token_ttl`` then ``products`` (null: unchanged), ValueError saying what is wrong."""
+    checked: dict[str, Any] = {}
+    if "token_ttl" in changes:
+        checked["token_ttl"] = _ttl(changes["token_ttl"])
+    if changes.get("products") is not None:
+        checked["products"] = catalog(changes["products"])
+    return checked
 
 
 def _ttl(value: Any) -> float:

@@ -2,7 +2,8 @@
 
 The wire contract and every assumption behind it are listed in :mod:`reconciler.sim.qualifica`;
 this module is the data model and its rules, free of HTTP. Every refusal is an :class:`ApiError`
-carrying the platform's ``{"erro", "mensagem"}`` and HTTP status.
+(a :class:`~reconciler.sim.wire.PortugueseError`) carrying the platform's ``{"erro", "mensagem"}``
+and HTTP status.
 
 Counters: ``requests`` per "METHOD /route" (kept by the app), ``writes`` per natural key (the
 usuario for a user, ``usuario/produto`` for an entitlement) counting only calls that changed
@@ -14,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import insort
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock
+from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
 STATUSES = ("ativo", "suspenso", "cancelado")
@@ -36,12 +37,8 @@ DEFAULT_PRODUCTS: tuple[Mapping[str, Any], ...] = (
 KEEP: Any = object()  # "leave this field as it is" in a partial update
 
 
-class ApiError(Exception):
+class ApiError(PortugueseError):
     """A refusal the platform answers with ``{"erro", "mensagem"}`` and a real HTTP status."""
-
-    def __init__(self, status: int, erro: str, mensagem: str) -> None:
-        super().__init__(f"{status} {erro}: {mensagem}")
-        self.status, self.erro, self.mensagem = status, erro, mensagem
 
 
 def today(clock: Clock) -> date:
@@ -115,7 +112,7 @@ class User:
         )
 
 
-class Store:
+class Store(Counters):
     """Everything the simulated platform holds, plus its catalog and counters."""
 
     def __init__(
@@ -134,8 +131,7 @@ class Store:
         self.products: list[dict[str, Any]] = [dict(p) for p in self.initial_products]
         self.users: dict[str, User] = {}
         self.keys: list[str] = []
-        self.requests: Counter[str] = Counter()
-        self.writes: dict[str, Counter[str]] = {}
+        self.reset_counters()
         self.logins = 0
 
     # -- persistence -------------------------------------------------------------------------
@@ -189,14 +185,14 @@ class Store:
             raise ApiError(409, "usuario_existente", f"Usuário {user.usuario} já cadastrado.")
         self.users[user.usuario] = user
         insort(self.keys, user.usuario)
-        self._wrote(user.usuario, "criar")
+        self.wrote(user.usuario, "criar")
         return user
 
     def update_user(self, usuario: str, nome: str, email: str | None, documento: str) -> User:
         user = self.user(usuario)
         if (user.nome, user.email, user.documento) != (nome, email, documento):
             user.nome, user.email, user.documento = nome, email, documento
-            self._wrote(usuario, "atualizar")
+            self.wrote(usuario, "atualizar")
         return user
 
     # -- entitlements ------------------------------------------------------------------------
@@ -215,7 +211,7 @@ class Store:
         operation = "reativar" if current is not None else "vincular"
         granted = Entitlement(produto, "ativo", data, servico)
         user.produtos[produto] = granted
-        self._wrote(f"{usuario}/{produto}", operation)
+        self.wrote(f"{usuario}/{produto}", operation)
         return granted
 
     def change(
@@ -231,14 +227,14 @@ class Store:
         key = f"{usuario}/{produto}"
         if status is not None and status != item.status:
             item.status = status
-            self._wrote(key, "ativar" if status == "ativo" else "suspender")
+            self.wrote(key, "ativar" if status == "ativo" else "suspender")
         changed = data_expiracao is not None and data_expiracao != item.data_expiracao
         if data_expiracao is not None:
             item.data_expiracao = data_expiracao
         if servico is not KEEP and servico != item.id_cliente_servico:
             item.id_cliente_servico, changed = servico, True
         if changed:
-            self._wrote(key, "alterar")
+            self.wrote(key, "alterar")
         return item
 
     def cancel(self, usuario: str, produto: str) -> Entitlement:
@@ -246,22 +242,16 @@ class Store:
         item = self.entitlement(usuario, produto)
         if item.status != "cancelado":
             item.status = "cancelado"
-            self._wrote(f"{usuario}/{produto}", "cancelar")
+            self.wrote(f"{usuario}/{produto}", "cancelar")
         return item
 
-    # -- counters ----------------------------------------------------------------------------
-
-    def count(self, route: str) -> None:
-        self.requests[route] += 1
+    # -- helpers -----------------------------------------------------------------------------
 
     def _check_product(self, produto: str) -> None:
         if produto not in self.active_codes():
             valid = ", ".join(self.active_codes()) or "nenhum"
             message = f"Produto {produto} inexistente ou inativo. Produtos válidos: {valid}."
             raise ApiError(422, "produto_inexistente", message)
-
-    def _wrote(self, key: str, operation: str) -> None:
-        self.writes.setdefault(key, Counter())[operation] += 1
 
 
 class StoreClock:

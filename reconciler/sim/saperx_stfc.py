@@ -51,19 +51,17 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
+from reconciler.sim import wire
 from reconciler.sim.clock import Clock
-from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
+from reconciler.sim.faults import Faults
 from reconciler.sim.saperx_stfc_store import (
     PLAN_TYPES,
     STATUSES,
@@ -78,20 +76,12 @@ from reconciler.sim.saperx_stfc_store import (
 PLATFORM = "saperx-stfc"
 EMBEDDED_REMOVAL_DELAY = 2.0  # short, so a number cancelled in one demo run is free in the next
 TICK_INTERVAL = 0.5
-_MISSING = object()
+SETTINGS = ("removal_delay", "transmission_error_rate", "plans")
+DIALECT = wire.portuguese(ApiError, unauthorized="Token de acesso inválido ou ausente.")
 
 
-@dataclass
-class Sim:
-    """What every endpoint works on."""
-
-    store: Store
-    faults: Faults
-    token: str
-
-
+Sim = wire.Sim[Store]
 Handler = Callable[[Sim, Request], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -118,15 +108,8 @@ def create_app(
     if clock is not None:
         store.clock = clock
     store.removal_delay, store.transmission_error_rate = removal_delay, transmission_error_rate
-    sim = Sim(store, faults or Faults(seed=seed), token)
-    app = Starlette(
-        routes=_routes(sim),
-        middleware=[Middleware(FaultMiddleware, faults=sim.faults)],
-        exception_handlers={HTTPException: _http_error},
-        lifespan=_lifespan(store),
-    )
-    app.state.store, app.state.faults = store, sim.faults
-    return app
+    sim = Sim(store, faults or Faults(seed=seed))
+    return wire.app(sim, DIALECT, _routes(sim, token), lifespan=_lifespan(store))
 
 
 def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:
@@ -160,7 +143,8 @@ async def _tick_forever(store: Store) -> None:
         store.tick()
 
 
-def _routes(sim: Sim) -> list[Route]:
+def _routes(sim: Sim, token: str) -> list[Route]:
+    """The platform's routes and the admin ones; every request first runs the due routines."""
     api: list[tuple[str, str, Handler]] = [
         ("GET", "/api/planos", _list_plans),
         ("POST", "/api/numeros", _register),
@@ -174,73 +158,29 @@ def _routes(sim: Sim) -> list[Route]:
         ("POST", "/api/numeros/{numero}/desbloquear", _unblock),
         ("POST", "/api/numeros/{numero}/retransmitir", _retransmit),
     ]
-    admin: list[tuple[str, str, Handler]] = [
-        ("GET", "/_sim/counters", _counters),
-        ("POST", "/_sim/reset", _reset),
-        ("GET", "/_sim/config", _show_config),
-        ("POST", "/_sim/config", _configure),
+    admin = wire.admin_routes(DIALECT, settings=SETTINGS, config=_config, check=_check_settings)
+    admin += [
         ("POST", "/_sim/numbers/{numero}/transmission", _force_transmission),
         ("POST", "/_sim/drain", _drain),
     ]
-    routes = [Route(p, _endpoint(sim, m, p, h, admin=False), methods=[m]) for m, p, h in api]
-    routes += [Route(p, _endpoint(sim, m, p, h, admin=True), methods=[m]) for m, p, h in admin]
-    return routes
+    return wire.routes(sim, DIALECT, api, admin, authorized=_bearer(token),
+                       before=sim.store.tick)
 
 
-def _endpoint(sim: Sim, method: str, path: str, handler: Handler, *, admin: bool) -> Endpoint:
-    """Wrap a handler: run due routines, count, authenticate, turn ApiError into a response."""
+def _bearer(token: str) -> Callable[[Request], bool]:
+    """Whether a request carries ``Authorization: Bearer <token>`` (the one static token)."""
 
-    async def endpoint(request: Request) -> Response:
-        sim.store.tick()
-        try:
-            if not admin:
-                sim.store.count(f"{method} {path}")
-                _authenticate(request, sim.token)
-            return await handler(sim, request)
-        except ApiError as exc:
-            return _error(exc.status, exc.erro, exc.mensagem)
+    def authorized(request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
-    return endpoint
-
-
-def _authenticate(request: Request, token: str) -> None:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-        raise ApiError(401, "token_invalido", "Token de acesso inválido ou ausente.")
-
-
-def _error(status: int, erro: str, mensagem: str) -> JSONResponse:
-    headers = {"www-authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"erro": erro, "mensagem": mensagem}, status, headers=headers)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    route = f"{request.method} {request.url.path}"
-    return _error(status, "rota_inexistente", f"Rota {route} inexistente.")
+    return authorized
 
 
 # -- request parsing ---------------------------------------------------------------------------
 
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ApiError(400, "json_invalido", "Corpo da requisição não é JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "json_invalido", "Corpo da requisição deve ser um objeto JSON.")
-    return data
-
-
-def _field(body: Mapping[str, Any], name: str, kind: type, default: Any = _MISSING) -> Any:
-    """A typed field of a request body; null counts as absent, and a bool is not an int."""
-    value = body.get(name)
-    if value is None and default is not _MISSING:
-        return default
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ApiError(422, "dados_invalidos", f"Campo '{name}' ausente ou inválido.")
-    return value
+_body, _field, _query_int, _query_choice = (
+    DIALECT.body, DIALECT.field, DIALECT.query_int, DIALECT.query_choice)
 
 
 def _params(body: Mapping[str, Any]) -> dict[str, str]:
@@ -391,40 +331,17 @@ async def _retransmit(sim: Sim, request: Request) -> Response:
 # -- admin endpoints ---------------------------------------------------------------------------
 
 
-async def _counters(sim: Sim, request: Request) -> Response:
-    writes = {numero: dict(ops) for numero, ops in sorted(sim.store.writes.items())}
-    return JSONResponse({"requests": dict(sim.store.requests), "writes": writes})
-
-
-async def _reset(sim: Sim, request: Request) -> Response:
-    sim.store.reset()
-    return JSONResponse({"reset": True})
-
-
-async def _show_config(sim: Sim, request: Request) -> Response:
+def _config(sim: Sim) -> dict[str, Any]:
     store = sim.store
-    return JSONResponse({
+    return {
         "removal_delay": store.removal_delay,
         "transmission_error_rate": store.transmission_error_rate,
         "plans": store.plans,
-        **sim.faults.to_json(),
-    })
+    }
 
 
-async def _configure(sim: Sim, request: Request) -> Response:
-    """Change settings at run time; everything is validated before anything is applied."""
-    body = await _body(request)
-    unknown = set(body) - {"removal_delay", "transmission_error_rate", "plans", *FAULT_SETTINGS}
-    if unknown:
-        raise ApiError(422, "dados_invalidos", f"Configurações desconhecidas: {sorted(unknown)}.")
-    store_changes = {k: _setting(k, v) for k, v in body.items() if k not in FAULT_SETTINGS}
-    try:
-        sim.faults.configure(**{k: v for k, v in body.items() if k in FAULT_SETTINGS})
-    except ValueError as exc:
-        raise ApiError(422, "dados_invalidos", str(exc)) from None
-    for name, value in store_changes.items():
-        setattr(sim.store, name, value)
-    return await _show_config(sim, request)
+def _check_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _setting(name, value) for name, value in changes.items()}
 
 
 def _setting(name: str, value: Any) -> Any:

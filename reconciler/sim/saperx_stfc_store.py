@@ -14,12 +14,12 @@ import heapq
 import random
 import re
 from bisect import bisect_left, bisect_right, insort
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock, iso8601
+from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
 MAX_RANGE = 10_000
@@ -40,12 +40,8 @@ DEFAULT_PLANS: tuple[Mapping[str, Any], ...] = (
 )
 
 
-class ApiError(Exception):
+class ApiError(PortugueseError):
     """A refusal the platform answers with ``{"erro", "mensagem"}`` and a real HTTP status."""
-
-    def __init__(self, status: int, erro: str, mensagem: str) -> None:
-        super().__init__(f"{status} {erro}: {mensagem}")
-        self.status, self.erro, self.mensagem = status, erro, mensagem
 
 
 @dataclass(slots=True)
@@ -128,7 +124,7 @@ def number_range(first: str, last: str | None) -> list[str]:
     return [str(n) for n in range(int(first), int(last) + 1)]
 
 
-class Store:
+class Store(Counters):
     """Everything the simulated platform holds, plus its settings and counters."""
 
     def __init__(
@@ -155,8 +151,7 @@ class Store:
         self.next_id = 1
         self.queue: list[tuple[float, str]] = []
         self.pending: set[str] = set()
-        self.requests: Counter[str] = Counter()
-        self.writes: dict[str, Counter[str]] = {}
+        self.reset_counters()
         self.random = random.Random(self.seed)
 
     # -- persistence -------------------------------------------------------------------------
@@ -237,7 +232,7 @@ class Store:
         self._add(created)
         for number in created:
             self._transmit(number)
-            self._wrote(number.numero, "cadastrar")
+            self.wrote(number.numero, "cadastrar")
         return created, duplicates
 
     def delete(self, numero: str) -> None:
@@ -277,7 +272,7 @@ class Store:
                            "ou em fila de remoção.")
         number.status, number.vinculo, number.bloqueado = "vinculado", link, bloqueado
         self._transmit(number)
-        self._wrote(numero, "vincular")
+        self.wrote(numero, "vincular")
         return number
 
     def update_link(self, numero: str, changes: Mapping[str, Any]) -> Number:
@@ -288,7 +283,7 @@ class Store:
             for name, value in changes.items():
                 setattr(link, name, value)
             self._transmit(number)
-            self._wrote(numero, "atualizar")
+            self.wrote(numero, "atualizar")
         return number
 
     def unlink(self, numero: str) -> Number:
@@ -301,14 +296,14 @@ class Store:
             number.status, number.bloqueado = "em_remocao", False
             number.desde, number.previsao = now, now + self.removal_delay
             heapq.heappush(self.queue, (number.previsao, numero))
-            self._wrote(numero, "desvincular")
+            self.wrote(numero, "desvincular")
         return number
 
     def set_blocked(self, numero: str, blocked: bool) -> Number:
         number, _ = self._linked(numero)
         if number.bloqueado != blocked:
             number.bloqueado = blocked
-            self._wrote(numero, "bloquear" if blocked else "desbloquear")
+            self.wrote(numero, "bloquear" if blocked else "desbloquear")
         return number
 
     def retransmit(self, numero: str) -> Number:
@@ -316,7 +311,7 @@ class Store:
         number = self.get(numero)
         number.transmissao = "pendente"
         self.pending.add(numero)
-        self._wrote(numero, "retransmitir")
+        self.wrote(numero, "retransmitir")
         return number
 
     def force_transmission(self, numero: str, status: str) -> Number:
@@ -324,9 +319,6 @@ class Store:
         number.transmissao = status
         self.pending.discard(numero)
         return number
-
-    def count(self, route: str) -> None:
-        self.requests[route] += 1
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -362,7 +354,4 @@ class Store:
 
     def _forget(self, numero: str) -> None:
         self.pending.discard(numero)
-        self._wrote(numero, "apagar")
-
-    def _wrote(self, numero: str, operation: str) -> None:
-        self.writes.setdefault(numero, Counter())[operation] += 1
+        self.wrote(numero, "apagar")

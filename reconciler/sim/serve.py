@@ -44,9 +44,9 @@ def serve(
     ``token`` is what clients must send as ``Authorization: Bearer``; ``removal_delay`` (seconds,
     None for the simulator's default) is how long unlinked numbers wait in the removal queue;
     ``latency``, ``error_rate`` (fraction answered 503), ``rate_limit_rate`` (fraction answered
-    429 with ``Retry-After: retry_after``), ``drop_rate`` (connections dropped before
-    the work), ``lost_response_rate`` (work done, response lost) and ``seed`` set the fault layer, which stays
-    switchable at run time through ``POST /_sim/config``.
+    429 with ``Retry-After: retry_after``), ``drop_rate`` (connections dropped before the work),
+    ``lost_response_rate`` (work done, response lost) and ``seed`` set the fault layer, which
+    stays switchable at run time through ``POST /_sim/config``.
     """
     check_host(host, allow_remote=allow_remote)
     options = {} if removal_delay is None else {"removal_delay": removal_delay}
