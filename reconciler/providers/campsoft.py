@@ -32,9 +32,8 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import base_url, bounded, int_option, target
-from reconciler.providers.http import ApiClient, Sleep
-from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.common import HttpProvider, bounded, required, target
+from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
 
 EMBEDDED_URL = "http://campsoft.embedded"
@@ -46,10 +45,12 @@ MISSING_CONTACT = (
 )
 
 
-class CampsoftProvider:
+class CampsoftProvider(HttpProvider):
     """One integration's connection to the Campsoft platform."""
 
     platform: ClassVar[str] = "campsoft"
+    embedded_url: ClassVar[str] = EMBEDDED_URL
+    example_url: ClassVar[str] = "https://api2.campsoft.com.br/svas/v1"
 
     def __init__(
         self,
@@ -65,38 +66,15 @@ class CampsoftProvider:
     ) -> None:
         """``sleep`` replaces the retry backoff's asyncio.sleep and ``clock`` the wall clock
         the token's expiry is read against (tests)."""
-        self.integration = integration
-        for field in ("api_key", "api_secret"):
-            if not credentials.get(field):
-                raise errors.AuthError(f"credentials.{field} is missing; set it in the "
-                                       f"integration", integration=self.name)
+        required(credentials, ("api_key", "api_secret"), integration.name)
         self._credentials = {"ApiKey": credentials["api_key"],
                              "ApiSecret": credentials["api_secret"]}
-        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self._isp: str | None = _isp_option(integration)
         self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
         self.token = AccessToken(self._login, clock=clock)
-        self._client = ApiClient(
-            base_url(integration, transport, EMBEDDED_URL,
-                     "https://api2.campsoft.com.br/svas/v1"),
-            integration=self.name,
-            secrets=tuple(self._credentials.values()),
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            sleep=sleep,
-            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
-            token=self.token,
-        )
-
-    @property
-    def name(self) -> str:
-        return self.integration.name
-
-    def __repr__(self) -> str:
-        return f"CampsoftProvider({self.name!r})"
+        super().__init__(integration, transport, secrets=tuple(self._credentials.values()),
+                         token=self.token, max_attempts=max_attempts,
+                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
 
     # -- login and ISP -----------------------------------------------------------------------
 
@@ -189,12 +167,6 @@ class CampsoftProvider:
                      if isinstance(p, dict) and p.get("status", "active") == "active")
 
     # -- execute -----------------------------------------------------------------------------
-
-    async def execute(self, change: Change) -> Applied:
-        handler = self._handlers().get((change.kind, change.action))
-        if handler is None:
-            raise errors.ReconcilerError(f"campsoft cannot {change.action.value} a {change.kind}")
-        return await handler(change)
 
     def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
         return {
@@ -325,9 +297,6 @@ class CampsoftProvider:
             return Health(False, f"{self.name}: cannot use the campsoft platform: {exc}")
         return Health(True, f"{self.name}: campsoft answered with {len(products)} active "
                       f"products", details={"products": len(products)})
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     # -- response helpers --------------------------------------------------------------------
 

@@ -1,16 +1,20 @@
-"""Small pieces every provider needs the same way: options, the base URL, bounded concurrency,
-and the target attributes of a change."""
+"""What every provider needs the same way: the HttpProvider base (client, options, dispatch),
+the base URL, bounded concurrency, required credentials and the target attributes of a change."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
 from reconciler import errors
-from reconciler.model import Change, Integration
+from reconciler.model import Action, Change, Integration
+from reconciler.providers.base import Applied
+from reconciler.providers.http import ApiClient, Sleep
+from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.tokens import AccessToken
 
 T = TypeVar("T")
 
@@ -64,3 +68,80 @@ def target(change: Change) -> Mapping[str, Any]:
     if not change.after:
         raise errors.PlanError(f"{change.id}: the change carries no target attributes")
     return change.after
+
+
+def required(credentials: Mapping[str, str], fields: tuple[str, ...], integration: str) -> None:
+    """An AuthError naming the first credential field that is missing or empty."""
+    for field in fields:
+        if not credentials.get(field):
+            raise errors.AuthError(f"credentials.{field} is missing; set it in the integration",
+                                   integration=integration)
+
+
+Handler = Callable[[Change], Awaitable[Applied]]
+
+
+class HttpProvider:
+    """What every provider over HTTP shares: its integration and name, the HTTP client (retries,
+    rate budget, secrets masked, token renewal), the paging options, dispatching a change to
+    the handler of its (kind, action), and closing.
+
+    A subclass sets ``platform``, ``embedded_url`` (the placeholder base URL of its in-process
+    simulator) and ``example_url`` (what a real endpoint looks like, for errors), and returns
+    its handlers from ``_handlers()``.
+    """
+
+    platform: ClassVar[str]
+    embedded_url: ClassVar[str]
+    example_url: ClassVar[str]
+
+    def __init__(
+        self,
+        integration: Integration,
+        transport: httpx.AsyncBaseTransport | None,
+        *,
+        secrets: tuple[str, ...],
+        headers: Mapping[str, str] | None = None,
+        token: AccessToken | None = None,
+        max_attempts: int,
+        backoff_base: float,
+        timeout: float,
+        sleep: Sleep | None,
+    ) -> None:
+        self.integration = integration
+        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
+        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
+        self._client = ApiClient(
+            base_url(integration, transport, self.embedded_url, self.example_url),
+            integration=integration.name,
+            headers=headers,
+            secrets=secrets,
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            sleep=sleep,
+            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
+            token=token,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    async def execute(self, change: Change) -> Applied:
+        handler = self._handlers().get((change.kind, change.action))
+        if handler is None:
+            raise errors.ReconcilerError(
+                f"{self.platform} cannot {change.action.value} a {change.kind}"
+            )
+        return await handler(change)
+
+    def _handlers(self) -> dict[tuple[str, Action], Handler]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -32,9 +32,8 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import base_url, bounded, int_option, target
-from reconciler.providers.http import ApiClient, Sleep
-from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.common import HttpProvider, bounded, required, target
+from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
 
 PLATFORM = "qualifica"
@@ -55,10 +54,12 @@ _REFUSALS = {
 }
 
 
-class QualificaProvider:
+class QualificaProvider(HttpProvider):
     """One integration's connection to a Qualifica platform."""
 
     platform: ClassVar[str] = PLATFORM
+    embedded_url: ClassVar[str] = EMBEDDED_URL
+    example_url: ClassVar[str] = "https://api.qualifica.example"
 
     def __init__(
         self,
@@ -74,39 +75,14 @@ class QualificaProvider:
     ) -> None:
         """``sleep`` replaces the retry backoff's asyncio.sleep, ``clock`` the time used for
         token expiry and default expiry dates (tests)."""
-        self.integration = integration
-        for field in ("client_id", "client_secret"):
-            if not credentials.get(field):
-                raise errors.AuthError(
-                    f"credentials.{field} is missing; set it in the integration",
-                    integration=self.name,
-                )
+        required(credentials, ("client_id", "client_secret"), integration.name)
         self._client_id, self._secret = credentials["client_id"], credentials["client_secret"]
-        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self.user_field = _user_field(integration)
         self._clock = clock
         self._token = AccessToken(self._login, clock=clock)
-        self._client = ApiClient(
-            base_url(integration, transport, EMBEDDED_URL,
-                     "https://api.qualifica.example"),
-            integration=self.name,
-            secrets=(self._secret, self._client_id),
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            sleep=sleep,
-            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
-            token=self._token,
-        )
-
-    @property
-    def name(self) -> str:
-        return self.integration.name
-
-    def __repr__(self) -> str:
-        return f"QualificaProvider({self.name!r})"
+        super().__init__(integration, transport, secrets=(self._secret, self._client_id),
+                         token=self._token, max_attempts=max_attempts,
+                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
 
     # -- auth --------------------------------------------------------------------------------
 
@@ -186,14 +162,6 @@ class QualificaProvider:
                       "ativo": p.get("ativo") is True} for p in items)
 
     # -- execute -----------------------------------------------------------------------------
-
-    async def execute(self, change: Change) -> Applied:
-        handler = self._handlers().get((change.kind, change.action))
-        if handler is None:
-            raise errors.ReconcilerError(
-                f"qualifica cannot {change.action.value} a {change.kind}"
-            )
-        return await handler(change)
 
     def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
         return {
@@ -320,9 +288,6 @@ class QualificaProvider:
             return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
         return Health(True, f"{self.name}: qualifica answered with {len(products)} active "
                       f"products", details={"products": len(products)})
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 def split_key(key: str) -> tuple[str, str]:
     """A subscription key ``usuario/produto``, split on the last "/" (codes never hold one)."""

@@ -28,9 +28,8 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import base_url, bounded, int_option, target
-from reconciler.providers.http import ApiClient, Sleep
-from reconciler.providers.ratelimit import budget_for
+from reconciler.providers.common import HttpProvider, bounded, required, target
+from reconciler.providers.http import Sleep
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
@@ -47,10 +46,12 @@ _REFUSALS = {
 }
 
 
-class SaperxStfcProvider:
+class SaperxStfcProvider(HttpProvider):
     """One integration's connection to a SaperX STFC platform."""
 
     platform: ClassVar[str] = "saperx-stfc"
+    embedded_url: ClassVar[str] = EMBEDDED_URL
+    example_url: ClassVar[str] = "https://10.20.0.5:8443"
 
     def __init__(
         self,
@@ -64,35 +65,12 @@ class SaperxStfcProvider:
         sleep: Sleep | None = None,
     ) -> None:
         """``sleep`` replaces the retry backoff's asyncio.sleep (tests)."""
-        self.integration = integration
-        token = credentials.get("token")
-        if not token:
-            raise errors.AuthError(
-                "credentials.token is missing; set it in the integration", integration=self.name
-            )
-        self.page_size = int_option(integration, "page_size", 500, 1, 1000)
-        self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
+        required(credentials, ("token",), integration.name)
+        token = credentials["token"]
+        super().__init__(integration, transport, secrets=(token,),
+                         headers={"Authorization": f"Bearer {token}"}, max_attempts=max_attempts,
+                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
         self._plans: tuple[Mapping[str, Any], ...] | None = None
-        self._client = ApiClient(
-            base_url(integration, transport, EMBEDDED_URL,
-                     "https://10.20.0.5:8443"),
-            integration=self.name,
-            headers={"Authorization": f"Bearer {token}"},
-            secrets=(token,),
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            sleep=sleep,
-            rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
-        )
-
-    @property
-    def name(self) -> str:
-        return self.integration.name
-
-    def __repr__(self) -> str:
-        return f"SaperxStfcProvider({self.name!r})"
 
     # -- observe -----------------------------------------------------------------------------
 
@@ -151,14 +129,6 @@ class SaperxStfcProvider:
         return self._plans
 
     # -- execute -----------------------------------------------------------------------------
-
-    async def execute(self, change: Change) -> Applied:
-        handler = self._handlers().get((change.kind, change.action))
-        if handler is None:
-            raise errors.ReconcilerError(
-                f"saperx-stfc cannot {change.action.value} a {change.kind}"
-            )
-        return await handler(change)
 
     def _handlers(self) -> dict[tuple[str, Action], Callable[[Change], Awaitable[Applied]]]:
         return {
@@ -316,9 +286,6 @@ class SaperxStfcProvider:
             return Health(False, f"cannot use the saperx-stfc platform: {exc}")
         return Health(True, f"{self.name}: saperx-stfc answered with {len(plans)} plans",
                       details={"plans": len(plans)})
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 def consecutive_runs(keys: Sequence[str]) -> list[tuple[str, str]]:
     """``keys`` as (first, last) runs of consecutive numbers in one DDD, each within the
