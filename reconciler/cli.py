@@ -575,8 +575,9 @@ def sim() -> None:
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--token", envvar="SIM_TOKEN", required=True,
               help="The bearer token the simulator accepts (env SIM_TOKEN).")
-@click.option("--removal-delay", default=5.0, show_default=True, type=float,
-              help="Seconds before an unlinked number leaves the removal queue.")
+@click.option("--removal-delay", type=float,
+              help="saperx-stfc only: seconds before an unlinked number leaves the removal "
+                   "queue (default 5).")
 @click.option("--latency", default=0.0, show_default=True, type=float,
               help="Seconds added to every request.")
 @click.option("--error-rate", default=0.0, show_default=True, type=float,
@@ -589,7 +590,7 @@ def sim() -> None:
               help="Fraction of requests the platform carries out whose response is then lost.")
 @click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
 @handles_errors
-def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float,
+def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float | None,
               latency: float, error_rate: float, rate_limit_rate: float, drop_rate: float,
               lost_response_rate: float, seed: int | None) -> None:
     """Serve a platform simulator over HTTP on loopback."""

@@ -50,6 +50,9 @@ def serve(
     """
     check_host(host, allow_remote=allow_remote)
     options = {} if removal_delay is None else {"removal_delay": removal_delay}
+    if options and platform != "saperx-stfc":
+        raise ReconcilerError(f"--removal-delay is a saperx-stfc setting; the {platform} "
+                              f"simulator has no removal queue")
     faults = {"latency": latency, "error_rate": error_rate, "rate_limit_rate": rate_limit_rate,
               "drop_rate": drop_rate, "lost_response_rate": lost_response_rate,
               "retry_after": retry_after}

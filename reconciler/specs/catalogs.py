@@ -27,28 +27,24 @@ def product_codes(desired: Desired, integration: str, synced: Catalog) -> set[st
 
 
 def catalog_problems(desired: Desired, synced: Catalog) -> list[SpecIssue]:
-    """One issue per subscription whose product its integration's catalog lacks."""
+    """One issue per package product its integration's catalog lacks (every declared package,
+    whether or not a service holds it yet)."""
     issues: list[SpecIssue] = []
     codes: dict[str, set[str] | None] = {}
-    reported: set[tuple[str, str, str]] = set()
-    for res in desired.resources.values():
-        if res.kind != "subscription":
-            continue
-        if res.integration not in codes:
-            codes[res.integration] = product_codes(desired, res.integration, synced)
-        valid = codes[res.integration]
-        product = str(res.attrs.get("product"))
-        if valid is None or product in valid or res.source is None:
-            continue
-        seen = (res.source.file, str(res.source.line), product)
-        if seen in reported:
-            continue
-        reported.add(seen)
-        issues.append(SpecIssue(
-            res.source.file, res.source.line, res.source.column,
-            f"package {res.attrs.get('package')}: product '{product}' is not in the catalog of "
-            f"integration {res.integration}",
-            f"valid codes: {', '.join(sorted(valid)) or 'none'} (run `reconcile sync "
-            f"{res.integration}` if the platform's catalog changed)",
-        ))
+    packages: Mapping[str, Mapping[str, Any]] = desired.settings.get("packages", {})
+    for name, package in sorted(packages.items()):
+        integration = package["integration"]
+        if integration not in codes:
+            codes[integration] = product_codes(desired, integration, synced)
+        valid = codes[integration]
+        for product, source in package["products"]:
+            if valid is None or product in valid:
+                continue
+            issues.append(SpecIssue(
+                source.file, source.line, source.column,
+                f"package {name}: product '{product}' is not in the catalog of integration "
+                f"{integration}",
+                f"valid codes: {', '.join(sorted(valid)) or 'none'} (run `reconcile sync "
+                f"{integration}` if the platform's catalog changed)",
+            ))
     return issues

@@ -30,6 +30,7 @@ from reconciler.specs.models import (
     SECRET_REF,
     ClientSpec,
     IntegrationSpec,
+    PackageSpec,
     RangeSpec,
     ServiceSpec,
     SpecSet,
@@ -188,7 +189,18 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         "safety": safety_limits(specs),
         "protected": protected(specs),
         "products": {name: [p.code for p in products] for name, products in specs.products.items()},
+        "packages": {name: _package_setting(spec) for name, spec in specs.packages.items()},
     }
+
+
+def _package_setting(spec: PackageSpec) -> dict[str, Any]:
+    """A package's integration and products, each product with the place it is written, so that
+    a code the platform's catalog lacks can be pointed at."""
+    doc, path = spec.where.doc, spec.where.path
+    places = [Source(doc.file, *doc.position(path + ("products", i)))
+              for i in range(len(spec.products))]
+    return {"integration": spec.integration, "products": list(zip(spec.products, places,
+                                                                  strict=True))}
 
 
 def safety_limits(specs: SpecSet) -> dict[str, dict[str, dict[str, float | int]]]:

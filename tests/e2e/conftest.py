@@ -8,8 +8,8 @@ import os
 import secrets
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,17 +27,6 @@ NO_FAULTS: dict[str, Any] = {"latency": 0.0, "error_rate": 0.0, "rate_limit_rate
                              "drop_rate": 0.0, "lost_response_rate": 0.0, "retry_after": 1,
                              "seed": None}
 SIM_TOKEN_TTL = 3600  # the simulators' default token lifetime, restored between tests
-
-# `reconcile sim serve` hands its --removal-delay (a SaperX STFC option, defaulted to 5.0) to
-# every simulator, and the content simulators' create_app() takes no such argument, so
-# `sim serve --platform qualifica|campsoft` dies at startup (reconciler/sim/serve.py:serve, see
-# test_cli_content.py::test_sim_serve_starts_the_content_simulators). Until that is fixed the
-# helper below falls back to the same serve() call without the option, so the rest of the suite
-# still runs the CLI against real served simulators; once fixed, the CLI path is taken.
-_REMOVAL_DELAY_BUG = "unexpected keyword argument 'removal_delay'"
-_DIRECT_SERVE = ("import os, sys; from reconciler.sim.serve import serve; "
-                 "serve(sys.argv[1], port=int(sys.argv[2]), token=os.environ['SIM_TOKEN'])")
-
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a CLI subprocess: this checkout importable even when not installed."""
@@ -76,24 +65,19 @@ def _start(cmd: list[str], env: dict[str, str], log: IO[bytes],
 
 
 @contextlib.contextmanager
-def serve_simulator(platform: str, token: str, *options: str,
-                    workaround: bool = True) -> Iterator[tuple[str, httpx.Client]]:
+def serve_simulator(platform: str, token: str, *options: str) -> Iterator[tuple[str, httpx.Client]]:
     """Serve ``platform``'s simulator with `reconcile sim serve` on a free loopback port, its
     token (STFC bearer token, or the content platforms' secret) given through SIM_TOKEN as the
-    CLI reads it; yields its URL and a client of it, and stops it afterwards. ``workaround``:
-    fall back as the comment on _REMOVAL_DELAY_BUG says (False: fail instead)."""
+    CLI reads it; yields its URL and a client of it, and stops it afterwards."""
     port = free_port()
     env = child_env(SIM_TOKEN=token)
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "reconciler", "sim", "serve", "--platform", platform,
            "--port", str(port), *options]
-    log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and block the server
     client = httpx.Client(base_url=url, timeout=10)
-    try:
+    # a file, not a pipe: a pipe nobody reads would fill up and block the server
+    with tempfile.TemporaryFile() as log, client:
         proc, failure = _start(cmd, env, log, client)
-        if workaround and failure is not None and _REMOVAL_DELAY_BUG in failure and not options:
-            proc, failure = _start([sys.executable, "-c", _DIRECT_SERVE, platform, str(port)],
-                                   env, log, client)
         if failure is not None:
             raise RuntimeError(f"{platform} simulator did not start: {failure!r}")
         try:
@@ -101,9 +85,6 @@ def serve_simulator(platform: str, token: str, *options: str,
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    finally:
-        client.close()
-        log.close()
 
 
 # -- SaperX STFC ---------------------------------------------------------------------------
@@ -276,7 +257,7 @@ class Cli:
     def __call__(self, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=self.cwd,
                               env=self.env, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
         if check is not None:
             assert proc.returncode == check, (
                 f"`reconcile {' '.join(args)}` exited {proc.returncode}, wanted {check}\n"

@@ -1007,7 +1007,7 @@ def test_a_package_needs_a_product(specs: Path) -> None:
 # --- catalogs ----------------------------------------------------------------------------------
 
 
-def test_catalog_problems_point_at_the_service_holding_the_product(specs: Path) -> None:
+def test_catalog_problems_point_at_every_package_product_the_catalog_lacks(specs: Path) -> None:
     write(specs, "c.yaml", DEMO)
     desired = load_desired(specs)
     asked: list[tuple[str, str]] = []
@@ -1017,10 +1017,11 @@ def test_catalog_problems_point_at_the_service_holding_the_product(specs: Path) 
         return [{"code": "pro"}, {"code": "gold"}] if integration == "qualifica" else None
 
     found = catalog_problems(desired, synced)
-    missing = ("package cursos-premium: product 'premium' is not in the catalog of "
-               "integration qualifica")
+    missing = "product 'premium' is not in the catalog of integration qualifica"
+    # every package, at the line its product is written (cursos-duo is held by no service)
     assert [(i.file, i.line, i.message) for i in found] == [
-        ("specs/c.yaml", 7, missing), ("specs/c.yaml", 27, missing)]
+        ("specs/content.yaml", 14, f"package cursos-duo: {missing}"),
+        ("specs/content.yaml", 6, f"package cursos-premium: {missing}")]
     assert found[0].hint == ("valid codes: gold, pro (run `reconcile sync qualifica` if the "
                              "platform's catalog changed)")
     assert sorted(set(asked)) == [("campsoft", "products"), ("qualifica", "products")]
