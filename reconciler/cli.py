@@ -22,7 +22,12 @@ from rich.markup import escape
 
 from reconciler import __version__, safety
 from reconciler.applier import ApplyResult, apply
-from reconciler.errors import ReconcilerError, SpecError, StalePlanError, UnsafePlanError
+from reconciler.errors import (
+    ReconcilerError,
+    SpecError,
+    StalePlanError,
+    UnsafePlanError,
+)
 from reconciler.model import Integration, Known, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan

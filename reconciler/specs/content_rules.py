@@ -23,7 +23,12 @@ from reconciler.specs.content import (
     held_packages,
     qualifica_user,
 )
-from reconciler.specs.models import CAMPSOFT_PASSWORDS, PLATFORMS, ClientSpec, ServiceSpec
+from reconciler.specs.models import (
+    CAMPSOFT_PASSWORDS,
+    PLATFORMS,
+    ClientSpec,
+    ServiceSpec,
+)
 from reconciler.specs.yaml_loader import Where
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -23,6 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
+from reconciler.specs.content import (
+    Held,
+    campsoft_contract,
+    campsoft_label,
+    held_packages,
+    qualifica_user,
+)
 from reconciler.specs.models import (
     DEFAULT_LIMIT,
     PLATFORMS,
@@ -34,13 +41,6 @@ from reconciler.specs.models import (
     RangeSpec,
     ServiceSpec,
     SpecSet,
-)
-from reconciler.specs.content import (
-    Held,
-    campsoft_contract,
-    campsoft_label,
-    held_packages,
-    qualifica_user,
 )
 
 

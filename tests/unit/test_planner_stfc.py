@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from reconciler.errors import PlanError
-from reconciler.model import Action, Desired, Integration, Known, Observed, Resource, Source
+from reconciler.model import (
+    Action,
+    Desired,
+    Integration,
+    Known,
+    Observed,
+    Resource,
+    Source,
+)
 from reconciler.planner import drift, plan
 
 I = "stfc-sp"

@@ -8,7 +8,13 @@ import pytest
 
 from reconciler.errors import SecretError
 from reconciler.model import Integration, SecretRef
-from reconciler.secrets import MASK, parse_reference, redact, resolve, resolve_credentials
+from reconciler.secrets import (
+    MASK,
+    parse_reference,
+    redact,
+    resolve,
+    resolve_credentials,
+)
 
 
 def test_references_parse() -> None:

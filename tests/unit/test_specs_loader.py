@@ -9,8 +9,8 @@ import pytest
 from reconciler.errors import SpecError
 from reconciler.model import Desired, Integration, Resource, SecretRef, Source
 from reconciler.specs import load_desired, load_specs
-from tests.unit.spec_helpers import issues, only_issue, write
 from reconciler.specs.validate import credential_problem
+from tests.unit.spec_helpers import issues, only_issue, write
 
 INTEGRATIONS = """\
 integrations:
