@@ -34,8 +34,9 @@ class Workspace:
 
     @classmethod
     def open(cls, specs: Path, state: str | None) -> Workspace:
-        desired = load_desired(specs)
-        return cls(desired, StateStore(state_url(state)))
+        url = state_url(state)
+        desired = load_desired(specs, state_dir=state_dir(url))
+        return cls(desired, StateStore(url))
 
     @property
     def state_dir(self) -> Path:

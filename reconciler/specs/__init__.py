@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.model import Desired
+from reconciler.specs import cache
 from reconciler.specs.desired import build_desired
 from reconciler.specs.models import SpecSet
 from reconciler.specs.validate import validate
@@ -27,10 +28,23 @@ def load_specs(specs_dir: Path) -> SpecSet:
         return validate(load_documents(Path(specs_dir)))
 
 
-def load_desired(specs_dir: Path) -> Desired:
-    """The desired state declared under ``specs_dir``."""
+def load_desired(specs_dir: Path, *, state_dir: Path | None = None) -> Desired:
+    """The desired state declared under ``specs_dir``.
+
+    With ``state_dir``, a spec set unchanged since it was last loaded there is read back from
+    the cache (:mod:`.cache`) instead of being parsed and validated again.
+    """
+    key = cache.key_of(Path(specs_dir)) if state_dir is not None else None
+    if key is not None and state_dir is not None:
+        with _bulk_allocation():
+            cached = cache.load(state_dir, key)
+        if cached is not None:
+            return cached
     with _bulk_allocation():
-        return build_desired(load_specs(specs_dir))
+        desired = build_desired(load_specs(specs_dir))
+    if key is not None and state_dir is not None:
+        cache.save(state_dir, key, desired)
+    return desired
 
 
 @contextmanager

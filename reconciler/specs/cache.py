@@ -1,0 +1,105 @@
+"""A cache of the validated desired state, so that unchanged spec files are not parsed again.
+
+Parsing and validating 100,000 client services takes seconds; reading back what they built
+takes a fraction of that. The cache holds the ``Desired`` built from one exact spec set, under
+``<state dir>/cache/specs/``, keyed by a digest of:
+
+- every spec file's path and content (the loader's own digest: any edit, rename, addition or
+  removal is a different key);
+- the tool version and a digest of the spec language's source (``reconciler/specs/`` and
+  ``reconciler/model.py``), so that a new release or a changed rule never trusts an old entry;
+- the Python version (the cache is a pickle) and where the specs are, as paths in error
+  locations and ``${file:...}`` references are relative to them.
+
+Only valid spec sets are cached: an invalid one is parsed, and its errors reported, every time.
+A cache entry that cannot be read is ignored and rebuilt. Entries hold no secret: the desired
+state keeps secret *references*, resolved only when a platform is reached. The cache directory
+is the state's; whoever can write there can change the state itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.model import Desired
+from reconciler.specs.yaml_loader import display_path, find_spec_files
+
+KEEP = 4  # entries kept: a few spec sets (branches) without growing without bound
+_SOURCES = Path(__file__).resolve().parent
+
+
+def cache_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "cache" / "specs"
+
+
+def key_of(specs_dir: Path) -> str | None:
+    """The cache key of the spec set under ``specs_dir`` as it is now (None: nothing to read)."""
+    files = find_spec_files(Path(specs_dir))
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for part in (__version__, _language(), sys.version, display_path(Path(specs_dir)),
+                 os.path.abspath(specs_dir)):
+        _add(digest, part.encode())
+    for rel, path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None  # the loader reports it
+        _add(digest, rel.encode())
+        _add(digest, raw)
+    return digest.hexdigest()
+
+
+def load(state_dir: Path, key: str) -> Desired | None:
+    """The cached desired state for ``key``, or None (absent, unreadable, or not a Desired)."""
+    path = cache_dir(state_dir) / f"{key}.pickle"
+    try:
+        with path.open("rb") as source:
+            value = pickle.load(source)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            TypeError, ValueError):
+        return None
+    if not isinstance(value, Desired):
+        return None
+    os.utime(path)  # recently used: kept by the pruning below
+    return value
+
+
+def save(state_dir: Path, key: str, desired: Desired) -> None:
+    """Store ``desired`` under ``key`` (atomically), and prune the oldest entries. A cache
+    that cannot be written is no error: the next run parses again."""
+    folder = cache_dir(state_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".specs.", dir=folder)
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(desired, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{key}.pickle")
+        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
+def _add(digest: "hashlib._Hash", part: bytes) -> None:
+    digest.update(f"{len(part)}:".encode())
+    digest.update(part)
+
+
+@cache
+def _language() -> str:
+    """A digest of the spec language's source: the rules and shapes that built an entry."""
+    digest = hashlib.sha256()
+    for path in sorted([*_SOURCES.glob("*.py"), _SOURCES.parent / "model.py"]):
+        _add(digest, path.name.encode())
+        _add(digest, path.read_bytes())
+    return digest.hexdigest()
