@@ -27,7 +27,7 @@ def address(integration: str, kind: str, key: str) -> str:
     return f'{integration}.{kind}["{key}"]'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where in the spec files a value was declared (1-based line and column)."""
 
@@ -42,7 +42,7 @@ class Source:
         return {"file": self.file, "line": self.line, "column": self.column}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretRef:
     """A reference to a secret (``${env:NAME}`` or ``${file:PATH}``); never the value itself."""
 
@@ -54,7 +54,7 @@ class SecretRef:
         return f"${{{self.scheme}:{self.name}}}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Integration:
     """One connection to one platform, as declared."""
 
@@ -70,7 +70,7 @@ class Integration:
         return self.endpoint == "embedded"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """One thing on one platform, described by its essential attributes.
 
@@ -104,7 +104,7 @@ def index(resources: Iterable[Resource]) -> dict[str, Resource]:
     return {r.address: r for r in resources}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """What the operator declared: integrations and the resources they should hold."""
 
@@ -114,7 +114,7 @@ class Desired:
     settings: Mapping[str, Any] = field(default_factory=dict)  # per-integration extras (ranges...)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observed:
     """What one integration's platform holds, as read by its provider."""
 
@@ -124,7 +124,7 @@ class Observed:
     reads: int = 0  # API calls the observation took
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Known:
     """What the state store remembers: the resources we manage, as last applied."""
 
@@ -173,7 +173,7 @@ _VERBS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One step of a plan.
 
@@ -237,7 +237,7 @@ class Change:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     """Something the plan reports without acting on it (converging, waiting, unmanaged)."""
 
@@ -249,7 +249,7 @@ class Note:
         return {"address": self.address, "integration": self.integration, "message": self.message}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What a plan was computed from; a saved plan is refused when any of it moved."""
 
@@ -261,7 +261,7 @@ class Fingerprint:
         return {"lineage": self.lineage, "serial": self.serial, "specs_digest": self.specs_digest}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """What one integration's part of a plan costs: the reads that planning took, the writes
     apply will make (one API call per change), and the time those writes take at the
@@ -278,7 +278,7 @@ class Estimate:
                 "seconds": round(self.seconds, 1), "per_second": self.per_second}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The ordered changes that make the platforms match the specs, and what to record.
 
@@ -309,7 +309,7 @@ class Plan:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Drift:
     """One difference between what we last applied (state) and what the platform holds.
 
