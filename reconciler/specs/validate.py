@@ -99,6 +99,7 @@ def validate(loaded: Loaded) -> SpecSet:
     collected = Collected(complete=loaded.complete)
     for doc in loaded.documents:
         _collect_document(doc, collected, issues)
+        doc.release()
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
     content_rules.check(collected, issues)

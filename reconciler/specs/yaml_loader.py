@@ -57,7 +57,7 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.marks: dict[int, Any] = {}  # id(dict) -> yaml Mark of the mapping's start
+        self.marks: dict[int, tuple[int, int]] = {}  # id(dict) -> 0-based (line, column)
         self.duplicates: list[tuple[str, Any, Any]] = []  # (key, first mark, second mark)
 
     def build(self, node: Node) -> Any:
@@ -79,7 +79,7 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
 
     def _mapping(self, node: MappingNode) -> dict[Any, Any]:
         data: dict[Any, Any] = {}
-        self.marks[id(data)] = node.start_mark
+        self.marks[id(data)] = (node.start_mark.line, node.start_mark.column)
         merges: list[Node] = []
         try:
             for key_node, value_node in node.value:
@@ -137,14 +137,20 @@ class Document:
     base_dir: str  # absolute directory of the file, for relative ${file:...} references
     text: str
     data: Any = None
-    marks: dict[int, Any] = field(default_factory=dict)
+    marks: dict[int, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[tuple[str, str], Any] = field(default_factory=dict)
     _root: Node | None = field(default=None, repr=False)  # composed again only to report errors
 
     def mark_of(self, obj: object) -> tuple[int, int]:
         """1-based (line, column) where a loaded mapping starts."""
         mark = self.marks.get(id(obj))
-        return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return (mark[0] + 1, mark[1] + 1) if mark is not None else (1, 1)
+
+    def release(self) -> None:
+        """Drop the parsed data once every entry was validated and placed: later errors find
+        their place from the text, and 100,000 services' raw YAML need not outlive the pass."""
+        self.data = None
+        self.marks = {}
 
     def key_position(self, section: str, name: str) -> tuple[int, int]:
         """1-based (line, column) of a named entry's key, ``stfc-sp:`` under ``integrations:``."""
