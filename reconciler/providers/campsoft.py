@@ -23,6 +23,7 @@ tokens and passwords are masked from, or never put in, any error message.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, ClassVar
@@ -140,8 +141,9 @@ class CampsoftProvider(HttpProvider):
         attrs = {
             "contract": contract,
             "label": label,
-            "product": str(item["product_code"]),
-            "status": str(item["status"]),
+            # values shared by many subscriptions are interned: one copy, not 100,000
+            "product": sys.intern(str(item["product_code"])),
+            "status": sys.intern(str(item["status"])),
             **{name: customer.get(name) for name in ("name", "document", "email", "phone",
                                                      "login")},
         }

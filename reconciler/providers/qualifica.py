@@ -21,6 +21,7 @@ platform answers 401, and like the credentials it is masked from every error mes
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -136,10 +137,11 @@ class QualificaProvider(HttpProvider):
             key = f"{usuario}/{grant['produto']}"
             sub = {
                 "user": usuario,
-                "product": str(grant["produto"]),
+                # values shared by many subscriptions are interned: one copy, not 100,000
+                "product": sys.intern(str(grant["produto"])),
                 "service": grant.get("id_cliente_servico"),
                 "status": STATUS.get(grant["status"], grant["status"]),
-                "expires": grant.get("data_expiracao"),
+                "expires": _shared(grant.get("data_expiracao")),
             }
             out.append(Resource(self.name, "subscription", key, sub, remote_id=key))
         return out
@@ -288,6 +290,10 @@ class QualificaProvider(HttpProvider):
             return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
         return Health(True, f"{self.name}: qualifica answered with {len(products)} active "
                       f"products", details={"products": len(products)})
+
+def _shared(text: str | None) -> str | None:
+    return sys.intern(text) if isinstance(text, str) else text
+
 
 def split_key(key: str) -> tuple[str, str]:
     """A subscription key ``usuario/produto``, split on the last "/" (codes never hold one)."""
