@@ -42,6 +42,7 @@ def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -
                 for detail in change_details(change):
                     console.print(f"{indent}      [dim]{escape(detail)}[/dim]")
         console.print()
+    _bookkeeping(console, plan)
     _notes(console, "converging (not planned again)", "=", "blue", plan.converging)
     _notes(console, "warnings", "!", "yellow", plan.warnings)
     console.print(plan_summary(plan))
@@ -153,6 +154,28 @@ def _value(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+SHOWN = 10  # addresses listed per bookkeeping section; the rest are counted
+
+
+def _bookkeeping(console: Console, plan: Plan) -> None:
+    """What the state will record or drop without any call to a platform."""
+    sections = (
+        ("to record as managed (already on the platform as declared)",
+         [r.address for r in plan.adopt]),
+        ("to forget (gone from the platform, or no longer declared where nothing is deleted)",
+         list(plan.forget)),
+    )
+    for title, addresses in sections:
+        if not addresses:
+            continue
+        console.print(f"[bold]{title}[/bold]")
+        for addr in addresses[:SHOWN]:
+            console.print(f"  [dim]{escape(addr)}[/dim]")
+        if len(addresses) > SHOWN:
+            console.print(f"  [dim]... and {len(addresses) - SHOWN:,} more[/dim]")
+        console.print()
+
+
 def _notes(console: Console, title: str, symbol: str, style: str, notes: Sequence[Note]) -> None:
     if not notes:
         return
@@ -177,7 +200,7 @@ def plan_summary(plan: Plan) -> str:
     if plan.adopt:
         parts.append(f"{len(plan.adopt)} to record as managed (already on the platform)")
     if plan.forget:
-        parts.append(f"{len(plan.forget)} to forget (gone from the platform)")
+        parts.append(f"{len(plan.forget)} to forget (no longer managed)")
     tail = f"; {len(plan.converging)} converging" if plan.converging else ""
     return f"[bold]Plan:[/bold] {', '.join(parts)}{tail}."
 
