@@ -18,6 +18,7 @@ from reconciler.sim.campsoft import create_app
 from reconciler.sim.campsoft_store import Store, Subscription, password_digest
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
+from tests.contract.gauge import Gauges
 
 KEY = "contract-api-key-5678"
 SECRET = "contract-api-secret-1234"
@@ -165,21 +166,7 @@ def test_observe_maps_a_missing_login_to_none_and_keeps_only_its_isp() -> None:
 
 
 def test_observe_fetches_pages_concurrently_within_the_bound() -> None:
-    in_flight, peak = 0, 0
-
-    class Gauge(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner = inner
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            await asyncio.sleep(0.001)
-            try:
-                return await self.inner.handle_async_request(request)
-            finally:
-                in_flight -= 1
+    gauge = Gauges()
 
     async def scenario(h: Harness) -> None:
         for n in range(7001, 7013):
@@ -187,8 +174,8 @@ def test_observe_fetches_pages_concurrently_within_the_bound() -> None:
         observed = await h.provider.observe()
         assert len(observed.resources) == 12 and observed.reads == 1 + 12
 
-    run(scenario, options={"page_size": 1, "concurrency": 3}, wrap=Gauge)
-    assert peak == 3
+    run(scenario, options={"page_size": 1, "concurrency": 3}, wrap=gauge)
+    assert gauge.peak == 3
 
 
 def test_observe_raises_the_typed_error_of_a_failing_later_page() -> None:

@@ -18,6 +18,7 @@ from reconciler.providers.qualifica import QualificaProvider, split_key
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
 from reconciler.sim.qualifica import create_app
+from tests.contract.gauge import Gauges
 
 CLIENT_ID = "contract-client-id"
 SECRET = "contract-client-secret-1234"
@@ -174,21 +175,7 @@ def test_observe_maps_users_and_subscriptions_exactly() -> None:
 
 
 def test_observe_reads_every_page_concurrently_within_the_bound() -> None:
-    in_flight, peak = 0, 0
-
-    class Gauge(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner = inner
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            await asyncio.sleep(0.001)
-            try:
-                return await self.inner.handle_async_request(request)
-            finally:
-                in_flight -= 1
+    gauge = Gauges()
 
     async def scenario(h: Harness) -> None:
         keys = [f"user{n:02d}" for n in range(11)]
@@ -200,8 +187,8 @@ def test_observe_reads_every_page_concurrently_within_the_bound() -> None:
         assert observed.reads == 2 + 5  # products, then pages 0..5 of 2 users
         assert h.requests()["GET /usuarios"] == 6
 
-    run(scenario, options={"page_size": 2, "concurrency": 2}, wrap=Gauge)
-    assert peak == 2
+    run(scenario, options={"page_size": 2, "concurrency": 2}, wrap=gauge)
+    assert gauge.peak == 2
 
 
 def test_observe_of_an_empty_platform_reads_one_page() -> None:

@@ -17,6 +17,7 @@ from reconciler.providers.saperx_stfc import SaperxStfcProvider, consecutive_run
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
 from reconciler.sim.saperx_stfc import create_app
+from tests.contract.gauge import Gauges
 
 TOKEN = "contract-secret-token-1234"
 NAME = "stfc-sp"
@@ -138,29 +139,15 @@ def test_observe_names_a_plan_missing_from_the_catalog_by_id() -> None:
 
 
 def test_observe_fetches_pages_concurrently_within_the_bound() -> None:
-    in_flight, peak = 0, 0
-
-    class Gauge(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner = inner
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            await asyncio.sleep(0.001)
-            try:
-                return await self.inner.handle_async_request(request)
-            finally:
-                in_flight -= 1
+    gauge = Gauges()
 
     async def scenario(h: Harness) -> None:
         await create(h, block(1130001000, 40))
         observed = await h.provider.observe()
         assert len(observed.resources) == 40 and observed.reads == 2 + 19
 
-    run(scenario, options={"page_size": 2, "concurrency": 3}, wrap=Gauge)
-    assert peak == 3
+    run(scenario, options={"page_size": 2, "concurrency": 3}, wrap=gauge)
+    assert gauge.peak == 3
 
 
 def test_observe_raises_the_typed_error_of_a_failing_later_page() -> None:
