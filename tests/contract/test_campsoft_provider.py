@@ -19,6 +19,7 @@ from reconciler.sim.campsoft_store import Store, Subscription, password_digest
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
 from tests.contract.gauge import Gauges
+from tests.contract.harness import SimHarness, drive
 
 KEY = "contract-api-key-5678"
 SECRET = "contract-api-secret-1234"
@@ -32,7 +33,7 @@ K1 = "7001/livros-7001"
 Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
-class Harness:
+class Harness(SimHarness):
     """A simulator, a provider bound to it, and helpers to look at the platform directly."""
 
     def __init__(self, *, key: str = KEY, secret: str = SECRET,
@@ -40,6 +41,7 @@ class Harness:
                  transport: httpx.AsyncBaseTransport | None = None, max_attempts: int = 5,
                  wrap: Wrap | None = None, isps: Sequence[Mapping[str, Any]] | None = None,
                  token_ttl: float = 3600.0) -> None:
+        super().__init__()
         self.clock = FakeClock()
         self.app: Starlette = create_app(SECRET, api_key=KEY, clock=self.clock, faults=faults,
                                          isps=isps, token_ttl=token_ttl)
@@ -48,20 +50,9 @@ class Harness:
             self.transport = wrap(self.transport)
         credentials = {"api_key": SecretRef("env", "CS_KEY"), "api_secret": SecretRef("env", "S")}
         integration = Integration(NAME, "campsoft", "embedded", credentials, dict(options or {}))
-        self.slept: list[float] = []
         self.provider = CampsoftProvider(integration, {"api_key": key, "api_secret": secret},
                                          self.transport, max_attempts=max_attempts,
                                          sleep=self._sleep, clock=self.clock.now)
-
-    async def _sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                     base_url="http://sim") as api:
-            response = await api.request(method, path, **kwargs)
-            response.raise_for_status()
-            return response.json()
 
     @property
     def store(self) -> Store:
@@ -72,21 +63,9 @@ class Harness:
         return next(s for s in self.store.subscriptions.values()
                     if (s.contract_identifier, s.label) == (contract, label))
 
-    def requests(self) -> dict[str, int]:
-        return dict(self.store.requests)
-
 
 def run(scenario: Callable[[Harness], Awaitable[None]], **kwargs: Any) -> Harness:
-    harness = Harness(**kwargs)
-
-    async def main() -> None:
-        try:
-            await scenario(harness)
-        finally:
-            await harness.provider.aclose()
-
-    asyncio.run(main())
-    return harness
+    return drive(Harness(**kwargs), scenario)
 
 
 def change(action: Action, keys: Sequence[str], after: Mapping[str, Any] | None = None,

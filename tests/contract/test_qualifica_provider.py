@@ -19,6 +19,7 @@ from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
 from reconciler.sim.qualifica import create_app
 from tests.contract.gauge import Gauges
+from tests.contract.harness import SimHarness, drive
 
 CLIENT_ID = "contract-client-id"
 SECRET = "contract-client-secret-1234"
@@ -43,7 +44,7 @@ class Tokens(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-class Harness:
+class Harness(SimHarness):
     """A simulator, a provider bound to it, and helpers to look at the platform directly."""
 
     def __init__(self, *, secret: str = SECRET, options: Mapping[str, Any] | None = None,
@@ -52,6 +53,7 @@ class Harness:
                  provider_clock: FakeClock | None = None,
                  wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
                  ) -> None:
+        super().__init__()
         self.clock = FakeClock()  # 2023-11-14T22:13:20Z
         self.app: Starlette = create_app(SECRET, client_id=CLIENT_ID, clock=self.clock,
                                          faults=faults, token_ttl=token_ttl)
@@ -62,21 +64,10 @@ class Harness:
                                   {"client_id": CLIENT_ID,
                                    "client_secret": SecretRef("env", "QUALIFICA_SECRET")},
                                   dict(options or {}))
-        self.slept: list[float] = []
         clock = provider_clock or self.clock
         self.provider = QualificaProvider(
             integration, {"client_id": CLIENT_ID, "client_secret": secret}, self.transport,
             max_attempts=max_attempts, sleep=self._sleep, clock=clock.now)
-
-    async def _sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                     base_url="http://sim") as api:
-            response = await api.request(method, path, **kwargs)
-            response.raise_for_status()
-            return response.json()
 
     def users(self) -> dict[str, Any]:
         return {k: u.to_wire() for k, u in self.app.state.store.users.items()}
@@ -85,9 +76,6 @@ class Harness:
         usuario, produto = split_key(key)
         wire: dict[str, Any] = self.app.state.store.users[usuario].produtos[produto].to_wire()
         return wire
-
-    def requests(self) -> dict[str, int]:
-        return dict(self.app.state.store.requests)
 
     def writes(self) -> dict[str, dict[str, int]]:
         return {k: dict(v) for k, v in self.app.state.store.writes.items()}
@@ -98,16 +86,7 @@ class Harness:
 
 
 def run(scenario: Callable[[Harness], Awaitable[None]], **kwargs: Any) -> Harness:
-    harness = Harness(**kwargs)
-
-    async def main() -> None:
-        try:
-            await scenario(harness)
-        finally:
-            await harness.provider.aclose()
-
-    asyncio.run(main())
-    return harness
+    return drive(Harness(**kwargs), scenario)
 
 
 def change(kind: str, action: Action, keys: list[str], after: Mapping[str, Any] | None = None,

@@ -18,6 +18,7 @@ from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
 from reconciler.sim.saperx_stfc import create_app
 from tests.contract.gauge import Gauges
+from tests.contract.harness import SimHarness, drive
 
 TOKEN = "contract-secret-token-1234"
 NAME = "stfc-sp"
@@ -25,7 +26,7 @@ LINK = {"service": 7001, "plan": "STFC Ilimitado", "params": {"numero_telefone_n
         "blocked": False, "document": "52998224725", "name": "Maria Silva"}
 
 
-class Harness:
+class Harness(SimHarness):
     """A simulator, a provider bound to it, and helpers to look at the platform directly."""
 
     def __init__(self, *, token: str = TOKEN, options: Mapping[str, Any] | None = None,
@@ -33,6 +34,7 @@ class Harness:
                  max_attempts: int = 5,
                  wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
                  ) -> None:
+        super().__init__()
         self.clock = FakeClock()
         self.app: Starlette = create_app(TOKEN, clock=self.clock, removal_delay=5.0, faults=faults)
         self.transport = transport or httpx.ASGITransport(app=self.app)
@@ -40,38 +42,15 @@ class Harness:
             self.transport = wrap(self.transport)
         integration = Integration(NAME, "saperx-stfc", "embedded",
                                   {"token": SecretRef("env", "STFC_TOKEN")}, dict(options or {}))
-        self.slept: list[float] = []
         self.provider = SaperxStfcProvider(integration, {"token": token}, self.transport,
                                            max_attempts=max_attempts, sleep=self._sleep)
-
-    async def _sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                     base_url="http://sim") as api:
-            response = await api.request(method, path, **kwargs)
-            response.raise_for_status()
-            return response.json()
 
     def numbers(self) -> dict[str, Any]:
         return {k: n.to_wire() for k, n in self.app.state.store.numbers.items()}
 
-    def requests(self) -> dict[str, int]:
-        return dict(self.app.state.store.requests)
-
 
 def run(scenario: Callable[[Harness], Awaitable[None]], **kwargs: Any) -> Harness:
-    harness = Harness(**kwargs)
-
-    async def main() -> None:
-        try:
-            await scenario(harness)
-        finally:
-            await harness.provider.aclose()
-
-    asyncio.run(main())
-    return harness
+    return drive(Harness(**kwargs), scenario)
 
 
 def change(kind: str, action: Action, keys: list[str], after: Mapping[str, Any] | None = None,
