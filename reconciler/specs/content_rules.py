@@ -10,9 +10,7 @@ two services may claim the same subscription on a platform.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -28,6 +26,7 @@ from reconciler.specs.models import (
     PLATFORMS,
     ClientSpec,
     ServiceSpec,
+    did_you_mean,
 )
 from reconciler.specs.yaml_loader import Where
 
@@ -49,10 +48,6 @@ def check(collected: Collected, issues: Issues) -> None:
             _check_service(collected, client, service, claimed, users, issues)
 
 
-def _close(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
-
 
 def _content(collected: Collected) -> list[str]:
     return sorted(n for n, s in collected.integrations.items() if PLATFORMS[s.platform].content)
@@ -64,7 +59,7 @@ def _content_integration(collected: Collected, name: str, where: Where, sub: tup
     spec = collected.integrations.get(name)
     if spec is None:
         if collected.complete and ("integrations", name) not in collected.declared:
-            hint = _close(name, _content(collected)) + \
+            hint = did_you_mean(name, _content(collected)) + \
                 f"content integrations declared: {', '.join(_content(collected)) or 'none'}"
             issues.at(where, sub, f"unknown integration '{name}'", hint, at_key=not sub)
         return False
@@ -102,7 +97,7 @@ def _check_packages(collected: Collected, issues: Issues) -> None:
                 valid = ", ".join(dict.fromkeys(p.code for p in declared)) or "none"
                 issues.at(package.where, ("products", i), f"product '{code}' is not among the "
                           f"products declared for integration '{package.integration}'",
-                          f"{_close(code, [p.code for p in declared])}valid codes: {valid}")
+                          f"{did_you_mean(code, [p.code for p in declared])}valid codes: {valid}")
 
 
 def _check_plans(collected: Collected, issues: Issues) -> None:
@@ -122,7 +117,7 @@ def _package_exists(collected: Collected, name: str, where: Where, issues: Issue
     if collected.complete and ("packages", name) not in collected.declared:
         known = sorted(collected.packages)
         issues.at(where, ("package",), f"unknown package '{name}'",
-                  _close(name, known) + f"declared packages: {', '.join(known) or 'none'}")
+                  did_you_mean(name, known) + f"declared packages: {', '.join(known) or 'none'}")
     return False
 
 
@@ -140,7 +135,8 @@ def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpe
         if collected.complete and ("plans", service.plan) not in collected.declared:
             known = sorted(collected.plans)
             issues.at(service.where, ("plan",), f"unknown plan '{service.plan}'",
-                      _close(service.plan, known) + f"declared plans: {', '.join(known) or 'none'}")
+                      did_you_mean(service.plan, known)
+                      + f"declared plans: {', '.join(known) or 'none'}")
         return
     seen: set[str] = set()
     for entry in service.packages:
@@ -193,7 +189,7 @@ def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, 
     for key, value in held.params.items():
         if key not in allowed:
             issues.at(held.where, ("params", key), f"unknown parameter '{key}' for a {platform} "
-                      f"package", f"{_close(key, allowed)}{platform} packages take: "
+                      f"package", f"{did_you_mean(key, allowed)}{platform} packages take: "
                       f"{', '.join(allowed)}", at_key=True)
         else:
             problem = _param_problem(key, value)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -543,9 +543,13 @@ def _allowed_hint(model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
     if owner is None:
         return ""
     allowed = list(owner.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    prefix = f"did you mean '{close[0]}'? " if close else ""
-    return f"{prefix}allowed keys here: {', '.join(allowed)}"
+    return f"{did_you_mean(loc[-1], allowed)}allowed keys here: {', '.join(allowed)}"
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """"did you mean 'x'? " for the choice closest to ``word``, or nothing when none is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:

@@ -14,7 +14,6 @@ when a file could not be parsed at all, references and range membership are not 
 from __future__ import annotations
 
 import bisect
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +41,7 @@ from reconciler.specs.models import (
     ServiceSpec,
     SpecModel,
     SpecSet,
+    did_you_mean,
     explain,
     is_secret_field,
     name_problem,
@@ -132,7 +132,7 @@ def _collect_document(doc: Document, collected: Collected, issues: Issues) -> No
         return
     for key, value in doc.data.items():
         if key not in SECTIONS:
-            issues.add(doc, (key,), f"unknown top-level key '{key}'", _close(key, SECTIONS) + _TOP_HINT, True)
+            issues.add(doc, (key,), f"unknown top-level key '{key}'", did_you_mean(key, SECTIONS) + _TOP_HINT, True)
         elif key == "clients":
             _collect_clients(doc, value, collected, issues)
         elif key == "safety":
@@ -145,10 +145,6 @@ def _collect_document(doc: Document, collected: Collected, issues: Issues) -> No
 
 _TOP_HINT = f"allowed top-level keys: {', '.join(SECTIONS)}"
 
-
-def _close(word: object, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _collect_named(doc: Document, section: str, entries: Any, collected: Collected, issues: Issues) -> None:
@@ -367,7 +363,7 @@ def _collect_safety_integration(
     for action, body in raw.items():
         if action not in SAFETY_ACTIONS:
             message = f"unknown action '{action}' in the safety limits of integration '{name}'"
-            issues.add(doc, path + (action,), message, _close(action, SAFETY_ACTIONS) + _ACTIONS_HINT, True)
+            issues.add(doc, path + (action,), message, did_you_mean(action, SAFETY_ACTIONS) + _ACTIONS_HINT, True)
             continue
         limit = _safety_limit(doc, path + (action,), body, issues)
         if limit is not None:
@@ -389,7 +385,7 @@ def _check_safety_names(collected: Collected, issues: Issues) -> None:
     declared = sorted(n for (section, n) in collected.declared if section == "integrations")
     for name, where in collected.safety_names.items():
         if ("integrations", name) not in collected.declared:
-            hint = _close(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
+            hint = did_you_mean(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
             issues.at(where, (), f"safety limits for unknown integration '{name}'", hint, True)
 
 
@@ -426,7 +422,7 @@ def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any],
     path, allowed = ("credentials",), PLATFORMS[platform].credentials
     for key, value in credentials.items():
         if key not in allowed:
-            hint = f"{_close(key, allowed)}{platform} takes exactly: {', '.join(allowed)}"
+            hint = f"{did_you_mean(key, allowed)}{platform} takes exactly: {', '.join(allowed)}"
             issues.at(where, path + (key,), f"unknown credential '{key}'", hint, at_key=True)
             continue
         problem = credential_problem(str(key), value)
@@ -470,7 +466,7 @@ def _integration_for(collected: Collected, name: str, where: Where, issues: Issu
     if spec is None:
         if collected.complete and ("integrations", name) not in collected.declared:
             hint = (
-                _close(name, _numbered(collected)) + f"declared: {', '.join(_numbered(collected)) or 'none'}"
+                did_you_mean(name, _numbered(collected)) + f"declared: {', '.join(_numbered(collected)) or 'none'}"
             )
             issues.at(where, ("integration",), f"unknown integration '{name}'", hint)
         return None
