@@ -36,9 +36,9 @@ from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import HttpProvider, bounded, required, target
 from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
+from reconciler.specs.models import CAMPSOFT_PASSWORDS
 
 EMBEDDED_URL = "http://campsoft.embedded"
-PASSWORD_FROM = ("cpf_cnpj", "login_autenticacao", "id_contrato")
 STATUS_CALLS = {Action.SUSPEND: "suspend", Action.RESUME: "reactivate", Action.DELETE: "cancel"}
 MISSING_CONTACT = (
     "subscription {key}: Campsoft refuses a subscription whose client has no e-mail or no "
@@ -319,9 +319,9 @@ def split_key(key: str) -> tuple[str, str]:
 def _password(change: Change, key: str, contract: str, customer: Mapping[str, Any]) -> str:
     """The password the seed's ``senha`` rule names; never logged, never kept in attrs."""
     rule = target(change).get("password_from") or "cpf_cnpj"
-    if rule not in PASSWORD_FROM:
+    if rule not in CAMPSOFT_PASSWORDS:
         raise errors.PlanError(f"{change.id}: password_from must be one of "
-                               f"{', '.join(PASSWORD_FROM)}, not {rule!r}")
+                               f"{', '.join(CAMPSOFT_PASSWORDS)}, not {rule!r}")
     if rule == "cpf_cnpj":
         value = "".join(ch for ch in str(customer.get("document") or "") if ch.isdigit())
     elif rule == "login_autenticacao":

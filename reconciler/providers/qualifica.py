@@ -36,10 +36,10 @@ from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import HttpProvider, bounded, required, target
 from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
+from reconciler.specs.models import QUALIFICA_USER_FIELDS
 
 PLATFORM = "qualifica"
 EMBEDDED_URL = "http://qualifica.embedded"
-USER_FIELDS = ("login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico")
 STATUS = {"ativo": "active", "suspenso": "suspended", "cancelado": "cancelled"}
 ONE_YEAR = timedelta(days=365)
 
@@ -91,15 +91,14 @@ class QualificaProvider(HttpProvider):
         """Client credentials for a token. A refusal is final (not retried as a stale token)."""
         payload = {"grant_type": "client_credentials", "client_id": self._client_id,
                    "client_secret": self._secret}
-        response = await self._client.request("POST", "/oauth/token", json=payload, auth=False,
-                                              accept=(401,))
-        if response.status_code == 401:
+        try:
+            response = await self._client.request("POST", "/oauth/token", json=payload,
+                                                  auth=False)
+        except errors.AuthError as exc:
             raise errors.AuthError(
-                "POST /oauth/token: the platform refused the client_id/client_secret (HTTP 401); "
-                "check the integration's credentials",
-                integration=self.name,
-                detail=self._client.scrub(response.text),
-            )
+                f"POST /oauth/token: the platform refused the client_id/client_secret (HTTP "
+                f"{exc.status}); check the integration's credentials",
+                integration=self.name, status=exc.status, detail=exc.detail) from None
         body = self._client.json_object(response)
         token, expires_in = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token:
@@ -284,7 +283,7 @@ class QualificaProvider(HttpProvider):
             products = _active(await self._fetch_products())
         except errors.AuthError as exc:
             return Health(False, f"{self.name}: the platform refused the client credentials "
-                          f"(HTTP {exc.status or 401}); check credentials.client_id and "
+                          f"(HTTP {exc.status}); check credentials.client_id and "
                           f"credentials.client_secret")
         except errors.ProviderError as exc:
             return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
@@ -329,9 +328,9 @@ def _code(response: httpx.Response) -> str:
 
 def _user_field(integration: Integration) -> str:
     value = integration.options.get("user_field", "login_autenticacao")
-    if value not in USER_FIELDS:
+    if value not in QUALIFICA_USER_FIELDS:
         raise errors.ReconcilerError(
             f"integration {integration.name!r}: option user_field must be one of "
-            f"{', '.join(USER_FIELDS)}, not {value!r}"
+            f"{', '.join(QUALIFICA_USER_FIELDS)}, not {value!r}"
         )
     return str(value)

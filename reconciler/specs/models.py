@@ -205,9 +205,7 @@ QUALIFICA_USER_FIELDS = ("login_autenticacao", "cpf_cnpj", "email", "id_cliente_
 
 class QualificaOptions(ContentOptions):
     # What identifies the client's user on Qualifica (the seed's "Usuário" parameter).
-    user_field: Literal["login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico"] = (
-        "login_autenticacao"
-    )
+    user_field: Literal[QUALIFICA_USER_FIELDS] = "login_autenticacao"  # type: ignore[valid-type]
 
 
 class CampsoftOptions(ContentOptions):
