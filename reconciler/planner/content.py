@@ -42,7 +42,7 @@ def plan_subscriptions(
             out.errors.append(_unknown_product(want, catalog))
             continue
         have = actual.get(key)
-        deps = ((creates or {})[key],) if creates and key in creates else ()
+        deps = (creates[key],) if creates and key in creates else ()
         if have is None or have.attrs.get("status") == "cancelled":
             out.changes.append(_subscribe(view, want, have, known.get(key), deps))
         else:
@@ -84,7 +84,8 @@ def _present(
         after = {**current, **{f: want.attrs[f] for f in changed},
                  **{k: v for k, v in want.attrs.items() if k not in current and k != "status"}}
         update = Change(view.integration, KIND, Action.UPDATE, (want.key,), current, after,
-                        f"{_service_label(view, want)}: changed in the specs: "
+                        f"service {want.attrs['service']}, package {want.attrs['package']}: "
+                        f"changed in the specs: "
                         f"{', '.join(changed)}", want.source)
         out.changes.append(update)
         current, deps = after, (update.id,)
@@ -101,8 +102,7 @@ def _present(
 
 
 def _cancel(view: View, was: Resource, have: Resource) -> Change:
-    service = was.attrs.get("service")
-    entry = view.settings.get("services", {}).get(service) or {}
+    entry = view.service(was.attrs.get("service"))
     return Change(view.integration, KIND, Action.DELETE, (have.key,),
                   {**_context(was), **have.attrs}, None, _why_dropped(was, entry),
                   entry.get("source"))
@@ -118,7 +118,7 @@ def _why_held(view: View, want: Resource, was: Resource | None) -> str:
     """Why a service holds the package: added to it, or brought by its (new) plan bundle."""
     service, package = want.attrs["service"], want.attrs["package"]
     origin = str(want.attrs.get("origin") or "")
-    entry = view.settings.get("services", {}).get(service) or {}
+    entry = view.service(service)
     who = f" ({entry['client']})" if entry.get("client") else ""
     if origin.startswith("plan "):
         before = str(was.attrs.get("origin") or "") if was is not None else ""
@@ -141,10 +141,6 @@ def _why_dropped(was: Resource, entry: Mapping[str, Any]) -> str:
         now = f"plan {plan}" if plan else "no plan"
         return f"service {service} changed from {origin} to {now}, without package {package}"
     return f"package {package} removed from service {service}"
-
-
-def _service_label(view: View, want: Resource) -> str:
-    return f"service {want.attrs['service']}, package {want.attrs['package']}"
 
 
 def _explained(resource: Resource) -> tuple[Any, ...]:

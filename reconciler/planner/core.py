@@ -52,6 +52,11 @@ class View:
     def side(self, name: str, kind: str) -> Mapping[str, Resource]:
         return getattr(self, name).get(kind, {})
 
+    def service(self, service_id: Any) -> Mapping[str, Any]:
+        """A client service as declared (status, client, source, plan); empty when it is not."""
+        entry: Mapping[str, Any] = self.settings.get("services", {}).get(service_id) or {}
+        return entry
+
 
 def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None) -> Iterator[tuple[str, ...]]:
     """Sorted numeric keys cut into runs of consecutive numbers (at most MAX_BLOCK long).

@@ -203,8 +203,8 @@ def _same_service(view: View, out: Partial, want: Resource, have: Resource, mana
 
 
 def _unlink(view: View, have: Resource, reason: str, want: Resource | None = None) -> Change:
-    service = view.settings.get("services", {}).get(have.attrs.get("service"), {})
-    source = want.source if want is not None else service.get("source")
+    source = want.source if want is not None else view.service(have.attrs.get("service")).get(
+        "source")
     return Change(view.integration, "link", Action.UNLINK, (have.key,), dict(have.attrs), None,
                   reason, source)
 
@@ -220,8 +220,7 @@ def _unlink_reason(view: View, have: Resource) -> str:
 
 
 def _service_status(view: View, service: Any) -> str | None:
-    entry = view.settings.get("services", {}).get(service)
-    return entry.get("status") if entry else None
+    return view.service(service).get("status")
 
 
 def _unknown_plan(want: Resource, plans: set[str]) -> str:
