@@ -35,8 +35,16 @@ from reconciler.planner import touched
 from reconciler.providers.base import Health, Provider
 from reconciler.render import jsonplan, text
 from reconciler.render.progress import ApplyProgress
-from reconciler.runtime import Workspace, connect, observe, recover, remember
+from reconciler.runtime import (
+    Workspace,
+    connect,
+    keep_catalogs,
+    observe,
+    recover,
+    remember,
+)
 from reconciler.secrets import redact
+from reconciler.sim import SIMULATORS
 from reconciler.specs.catalogs import catalog_problems
 from reconciler.state import StateStore, locks, state_url
 from reconciler.state.locks import locked
@@ -243,9 +251,7 @@ def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock
                     return dict(zip(names, found, strict=True))
 
             catalogs = asyncio.run(run())
-            for name, entries in catalogs.items():
-                for catalog, items in entries.items():
-                    ws.store.save_catalog(name, catalog, items)
+            keep_catalogs(ws.store, catalogs)
     finally:
         ws.close()
     if as_json:
@@ -574,7 +580,7 @@ def sim() -> None:
 
 @sim.command("serve")
 @click.option("--platform", default="saperx-stfc", show_default=True,
-              type=click.Choice(["saperx-stfc", "qualifica", "campsoft"]),
+              type=click.Choice(sorted(SIMULATORS)),
               help="Which platform to simulate.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option("--port", default=8787, show_default=True, type=int)

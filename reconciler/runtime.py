@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.model import Desired, Integration, Known, Observed, Resource, address
@@ -109,9 +110,7 @@ async def observe(providers: Mapping[str, Provider]) -> dict[str, Observed]:
 
 def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) -> None:
     """Keep the synced catalogs and the platform-side facts of managed resources in the state."""
-    for name, obs in observed.items():
-        for catalog, entries in obs.catalogs.items():
-            store.save_catalog(name, catalog, entries)
+    keep_catalogs(store, {name: obs.catalogs for name, obs in observed.items()})
     facts = {
         address: res.attrs
         for obs in observed.values()
@@ -119,6 +118,15 @@ def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) 
         if address in known.resources
     }
     store.refresh_observed(facts)
+
+
+def keep_catalogs(
+    store: StateStore, catalogs: Mapping[str, Mapping[str, Iterable[Mapping[str, Any]]]]
+) -> None:
+    """Save each integration's catalogs (plans, products) in the state, for `validate`."""
+    for name, entries in catalogs.items():
+        for catalog, items in entries.items():
+            store.save_catalog(name, catalog, items)
 
 
 _REMOVES = {"unlink", "delete"}
