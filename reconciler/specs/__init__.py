@@ -35,14 +35,10 @@ def load_desired(specs_dir: Path, *, state_dir: Path | None = None) -> Desired:
     the cache (:mod:`.cache`) instead of being parsed and validated again.
     """
     key = cache.key_of(Path(specs_dir)) if state_dir is not None else None
-    if key is not None and state_dir is not None:
-        with _bulk_allocation():
-            cached = cache.load(state_dir, key)
-        if cached is not None:
-            return cached
     with _bulk_allocation():
-        desired = build_desired(load_specs(specs_dir))
-    if key is not None and state_dir is not None:
+        cached = cache.load(state_dir, key) if state_dir is not None and key else None
+        desired = cached or build_desired(load_specs(specs_dir))
+    if state_dir is not None and key and cached is None:
         cache.save(state_dir, key, desired)
     return desired
 

@@ -179,7 +179,8 @@ def _collect_entry(
         entry = _validated(model, raw, where, issues)
         if entry is not None:
             getattr(collected, section)[name] = entry
-            _place_list(entry, raw, "packages" if section == "plans" else "")
+            if section == "plans":
+                _place_list(entry, raw, "packages")
         return
     spec = _validated(RangeSpec, raw, where, issues)
     if spec is not None:
@@ -257,9 +258,7 @@ def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: 
 
 
 def _place_list(owner: SpecModel, raw: Any, key: str) -> None:
-    """Give the entries of ``owner``'s list ``key`` their positions (no-op for an empty key)."""
-    if not key:
-        return
+    """Give the entries of ``owner``'s list ``key`` their positions."""
     doc, path = owner.where.doc, owner.where.path
     for k, (entry, raw_entry) in enumerate(zip(getattr(owner, key), raw.get(key) or (), strict=True)):
         entry.place(Where(doc, path + (key, k), *doc.mark_of(raw_entry)))
