@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import UnsafePlanError
-from reconciler.model import Action, Change, Desired, Known, Observed, Plan
+from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Desired, Known, Observed, Plan
 from reconciler.specs.models import DEFAULT_LIMIT
 
 EXIT_UNSAFE = UnsafePlanError.exit_code  # 3
@@ -38,7 +38,8 @@ PROTECT = "protect"  # the limit name of protection violations; never passable b
 # For each limited action: the verb in messages, and which resources the percentage is of.
 _VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
 def _verb(action: Action, kind: str) -> str:
-    return "cancels" if (action, kind) == (Action.DELETE, "subscription") else _VERB[action]
+    cancels = action is Action.DELETE and kind in CANCELLED_NOT_DELETED
+    return "cancels" if cancels else _VERB[action]
 
 
 _NOUN = {"link": "numbers"}  # a link is a number held by a client service, to an operator
@@ -173,7 +174,8 @@ def _limit_message(
 ) -> str:
     integration = name.split(".", 1)[0]
     text = (
-        f"this plan {_verb(action, kind)} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} ({percent(count, base):.1f}%) "
+        f"this plan {_verb(action, kind)} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} "
+        f"({percent(count, base):.1f}%) "
         f"on integration {integration}; the limit is {limit['max_percent']:g}% and "
         f"{int(limit['max_count']):,}: pass --allow {name}={count} if this is intended"
     )

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.applier import DONE, ApplyResult, Outcome
-from reconciler.model import Action, Change, Drift, Estimate, Note, Plan
+from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Drift, Estimate, Note, Plan
 
 STYLE = {
     Action.CREATE: "green",
@@ -63,7 +63,8 @@ def _by_service(changes: list[Change]) -> list[tuple[Any, list[Change]]]:
     groups: dict[Any, list[Change]] = {}
     for change in changes:
         if change.kind == "subscription":
-            groups.setdefault((change.after or change.before or {}).get("service"), []).append(change)
+            service = (change.after or change.before or {}).get("service")
+            groups.setdefault(service, []).append(change)
         elif change.kind == "user" and change.keys[0] in service_of_user:
             groups.setdefault(service_of_user[change.keys[0]], []).append(change)
         else:
@@ -191,7 +192,7 @@ def plan_summary(plan: Plan) -> str:
         return f"[bold]No changes.[/bold] The platforms match the specs{extra}."
     counts = plan.counts()
     cancels = sum(len(c.keys) for c in plan.changes
-                  if c.action is Action.DELETE and c.kind == "subscription")
+                  if c.action is Action.DELETE and c.kind in CANCELLED_NOT_DELETED)
     if cancels:
         counts[Action.DELETE.value] -= cancels
     parts = [f"{counts[a.value]} {a.verb}" for a in Action if counts.get(a.value)]
