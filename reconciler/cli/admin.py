@@ -1,0 +1,93 @@
+"""Housekeeping commands: the state lock and the platform simulators."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+
+from reconciler.cli.app import handles_errors, main, out, state_option
+from reconciler.errors import ReconcilerError
+from reconciler.sim import SIMULATORS
+from reconciler.state import StateStore, locks, state_url
+
+# -- lock -------------------------------------------------------------------------------
+
+
+@main.group()
+def lock() -> None:
+    """See and release the lock plan, apply and drift take on the state."""
+
+
+@lock.command("list")
+@state_option
+@handles_errors
+def lock_list(state: str | None) -> None:
+    """Show who holds the state lock, if anyone."""
+    store = StateStore(state_url(state))
+    try:
+        rows = locks.current(store)
+    finally:
+        store.close()
+    for row in rows:
+        out.print(escape(locks.describe(row)))
+    if not rows:
+        out.print("The state is not locked.")
+
+
+@lock.command("release")
+@click.argument("lock_id")
+@state_option
+@handles_errors
+def lock_release(lock_id: str, state: str | None) -> None:
+    """Release a lock whose run is gone (check `reconcile lock list` first)."""
+    store = StateStore(state_url(state))
+    try:
+        if not locks.release(store, lock_id):
+            raise ReconcilerError(f"no lock {lock_id} on this state; `reconcile lock list` "
+                                  f"shows the current one")
+    finally:
+        store.close()
+    out.print(f"Released lock {lock_id}.")
+
+
+
+# -- sim --------------------------------------------------------------------------------
+
+
+@main.group()
+def sim() -> None:
+    """Platform simulators, for demos, rehearsals and tests."""
+
+
+@sim.command("serve")
+@click.option("--platform", default="saperx-stfc", show_default=True,
+              type=click.Choice(sorted(SIMULATORS)),
+              help="Which platform to simulate.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--token", envvar="SIM_TOKEN", required=True,
+              help="The bearer token the simulator accepts (env SIM_TOKEN).")
+@click.option("--removal-delay", type=float,
+              help="saperx-stfc only: seconds before an unlinked number leaves the removal "
+                   "queue (default 5).")
+@click.option("--latency", default=0.0, show_default=True, type=float,
+              help="Seconds added to every request.")
+@click.option("--error-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests answered 503.")
+@click.option("--rate-limit-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests answered 429 with Retry-After.")
+@click.option("--drop-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of connections dropped before the platform does anything.")
+@click.option("--lost-response-rate", default=0.0, show_default=True, type=float,
+              help="Fraction of requests the platform carries out whose response is then lost.")
+@click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
+@handles_errors
+def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float | None,
+              latency: float, error_rate: float, rate_limit_rate: float, drop_rate: float,
+              lost_response_rate: float, seed: int | None) -> None:
+    """Serve a platform simulator over HTTP on loopback."""
+    from reconciler.sim.serve import serve
+
+    serve(platform, host=host, port=port, token=token, removal_delay=removal_delay,
+          latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
+          drop_rate=drop_rate, lost_response_rate=lost_response_rate, seed=seed)

@@ -1,0 +1,132 @@
+"""The `reconcile` group and what its commands share: parse options, call the core, render, and exit with a clear code.
+
+Exit codes (as Terraform's -detailed-exitcode): 0 success and nothing to do, 1 error,
+2 success with changes present (plan --detailed-exitcode) or drift found (drift).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+from reconciler.secrets import redact
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def handles_errors(func: F) -> F:
+    """Turn project errors into one clear message and their exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReconcilerError as exc:
+            err.print(f"[red]Error:[/red] {escape(redact(str(exc)))}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print("[red]Interrupted.[/red]")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_duration(_ctx: object, _param: object, value: str) -> float:
+    """'30', '30s', '2m' or '1h' as seconds."""
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration such as 30s, 2m or 1h") from None
+
+
+def parse_allow(_ctx: object, _param: object, values: tuple[str, ...]) -> dict[str, int]:
+    """--allow LIMIT=N, repeatable, as {LIMIT: N}."""
+    allowed: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if not name or not count.strip().isdigit():
+            raise click.BadParameter(f"{value!r} is not LIMIT=N, e.g. stfc-sp.unlink=412")
+        allowed[name.strip()] = int(count)
+    return allowed
+
+
+def allow_option(func: F) -> F:
+    return click.option(
+        "--allow", "allow", multiple=True, callback=parse_allow, metavar="LIMIT=N",
+        help="Accept going over a safety limit by exactly N (e.g. stfc-sp.unlink=412); repeatable.",
+    )(func)
+
+
+def lock_option(func: F) -> F:
+    return click.option(
+        "--lock-timeout", default="0s", show_default=True, callback=parse_duration,
+        help="How long to wait for another run's lock on the state (30s, 2m...).",
+    )(func)
+
+
+def state_option(func: F) -> F:
+    return click.option(
+        "--state", "state", envvar="RECONCILER_STATE", metavar="URL",
+        help="State database URL (default sqlite:///state/reconciler.db; env RECONCILER_STATE).",
+    )(func)
+
+
+def workspace_options(func: F) -> F:
+    func = state_option(func)
+    func = click.option(
+        "--specs", "specs", envvar="RECONCILER_SPECS", default="specs", show_default=True,
+        type=click.Path(path_type=Path), help="Directory of spec files (env RECONCILER_SPECS).",
+    )(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconcile")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Keep an ISP's third-party platforms in line with the specs declared in git."""
+    _setup_logging(verbose)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/yellow] {escape(redact(message))}")
+
+
+def now(after: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="seconds")
+
