@@ -328,8 +328,10 @@ class Drift:
     """One difference between what we last applied (state) and what the platform holds.
 
     ``kind`` is ``changed`` (changed outside the tool: ``fields`` lists what moved),
-    ``missing`` (gone from the platform) or ``converging`` (a platform queue is still working,
-    which is not drift).
+    ``missing`` (gone from the platform), ``unmanaged`` (an object the tool does not manage,
+    found where it manages its neighbours: ``before`` is None) or ``converging`` (a platform
+    queue is still working, which is not drift). ``first_seen`` (ISO 8601 UTC) is when this
+    drift was first reported; the planner leaves it None and the CLI fills it from the state.
     """
 
     address: str
@@ -338,6 +340,7 @@ class Drift:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     fields: tuple[str, ...] = ()
+    first_seen: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -345,6 +348,7 @@ class Drift:
             "integration": self.integration,
             "kind": self.kind,
             "fields": list(self.fields),
+            "first_seen": self.first_seen,
             "before": dict(self.before) if self.before is not None else None,
             "after": dict(self.after) if self.after is not None else None,
         }
