@@ -92,6 +92,25 @@ def allow_option(func: F) -> F:
     )(func)
 
 
+FORMATS = ("text", "json", "markdown")
+
+
+def format_option(func: F) -> F:
+    """``--format text|json|markdown`` (and ``--json``, kept as its short form), passed to the
+    command as ``fmt``. With json or markdown, stdout carries that document only."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, fmt: str, as_json: bool, **kwargs: Any) -> Any:
+        return func(*args, fmt="json" if as_json else fmt, **kwargs)
+
+    wrapper = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(wrapper)
+    wrapper = click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+        help="text for a terminal, json for machines (docs/json.md), markdown for a PR comment.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
 def lock_option(func: F) -> F:
     return click.option(
         "--lock-timeout", default="0s", show_default=True, callback=parse_duration,

@@ -12,6 +12,7 @@ import click
 from reconciler.cli.app import (
     EXIT_CHANGES,
     EXIT_OK,
+    format_option,
     handles_errors,
     lock_option,
     main,
@@ -31,9 +32,9 @@ from reconciler.state.locks import locked
 @main.command("drift")
 @workspace_options
 @lock_option
-@click.option("--json", "as_json", is_flag=True, help="Print the drift report as JSON.")
+@format_option
 @handles_errors
-def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool) -> None:
+def drift_cmd(specs: Path, state: str | None, lock_timeout: float, fmt: str) -> None:
     """Report what the platforms hold that differs from what was last applied (exit 2 if any)."""
     ws = Workspace.open(specs, state)
     try:
@@ -48,7 +49,7 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, as_json: bool
             items = compute_drift(known, observed, ws.platforms())
     finally:
         ws.close()
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(jsonplan.drift_to_json(items, checked=sorted(observed),
                                                       created_at=now()), indent=2))
     else:

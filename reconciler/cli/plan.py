@@ -18,6 +18,7 @@ from reconciler.cli.app import (
     EXIT_ERROR,
     EXIT_OK,
     allow_option,
+    format_option,
     handles_errors,
     lock_option,
     main,
@@ -64,8 +65,8 @@ async def _observe_and_plan(ws: Workspace) -> tuple[Plan, Known, dict[str, Obser
     return compute_plan(ws.desired, known, observed), known, observed
 
 
-def _show_plan(ws: Workspace, plan: Plan, as_json: bool) -> None:
-    if as_json:
+def _show_plan(ws: Workspace, plan: Plan, fmt: str) -> None:
+    if fmt == "json":
         click.echo(json.dumps(jsonplan.plan_to_json(plan, created_at=now()), indent=2))
     else:
         text.render_plan(plan, out, platforms=ws.platforms())
@@ -80,7 +81,7 @@ def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
 @workspace_options
 @lock_option
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Save the plan to FILE.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (docs/json.md).")
+@format_option
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (1 on error).")
 @click.option("--ttl", default="24h", show_default=True, callback=parse_duration,
@@ -88,16 +89,16 @@ def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
 @allow_option
 @handles_errors
 def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path | None,
-             as_json: bool, detailed_exitcode: bool, ttl: float, allow: dict[str, int]) -> None:
+             fmt: str, detailed_exitcode: bool, ttl: float, allow: dict[str, int]) -> None:
     """Show what apply would change on each platform, and why."""
     ws = Workspace.open(specs, state)
     try:
         with locked(ws.store, "plan", timeout=lock_timeout, warn=warn):
             plan, known, observed = asyncio.run(_observe_and_plan(ws))
-        _show_plan(ws, plan, as_json)
+        _show_plan(ws, plan, fmt)
         if out_file is not None:
             _write_plan(plan, out_file, ttl)
-            if not as_json:
+            if fmt == "text":
                 out.print(f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
                           f"exactly this plan.")
         check_safety(ws, plan, known, observed, allow)
