@@ -15,6 +15,7 @@ the shape the planner relies on:
   ``{"max_percent": float, "max_count": int}``, for every declared integration and each of
   delete, unlink and suspend, defaults filled in) and ``protected`` (address -> Source of the
   ``protect: true`` that covers it), which :mod:`reconciler.safety` checks a plan against.
+  ``schedules`` (name -> cron, run, integrations, timezone, source) for :mod:`reconciler.schedule`.
   Protection is kept out of the resources' ``attrs`` because those are compared when planning.
 """
 
@@ -39,6 +40,7 @@ from reconciler.specs.models import (
     IntegrationSpec,
     PackageSpec,
     RangeSpec,
+    ScheduleSpec,
     ServiceSpec,
     SpecSet,
 )
@@ -190,7 +192,14 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         "protected": protected(specs),
         "products": {name: [p.code for p in products] for name, products in specs.products.items()},
         "packages": {name: _package_setting(spec) for name, spec in specs.packages.items()},
+        "schedules": {name: _schedule_setting(spec) for name, spec in specs.schedules.items()},
     }
+
+
+def _schedule_setting(spec: ScheduleSpec) -> dict[str, Any]:
+    """A schedule as plain values for :mod:`reconciler.schedule` (which never sees spec models)."""
+    return {"cron": spec.cron, "run": spec.run, "integrations": list(spec.integration or ()),
+            "timezone": spec.timezone, "source": spec.source}
 
 
 def _package_setting(spec: PackageSpec) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reconciler.model import Source
+from reconciler.schedule.cron import cron_problem, zone_problem
 from reconciler.specs import brazil
 from reconciler.specs.yaml_loader import Where
 
@@ -402,6 +403,76 @@ class SafetyLimit(SpecModel):
         return out
 
 
+# --- schedules ---------------------------------------------------------------------------------
+
+# The jobs a schedule may run, and those the spec language names but this version cannot run yet
+# (accepted by name so that the error says "not available yet" rather than "unknown").
+SCHEDULE_JOBS = ("drift", "sync", "plan")
+SCHEDULE_JOBS_LATER = ("cdr-import",)
+# Jobs that work on chosen integrations; the others always cover every integration.
+SCHEDULE_JOBS_PER_INTEGRATION = ("sync",)
+
+
+def _check_cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem is not None:
+        raise spec_error(*problem)
+    return " ".join(value.split())
+
+
+def _check_zone(value: str) -> str:
+    problem = zone_problem(value)
+    if problem is not None:
+        raise spec_error(*problem)
+    return value
+
+
+def _integrations_as_list(value: Any) -> Any:
+    """``integration: stfc-sp`` and ``integration: [stfc-sp, qualifica]`` alike, as a list."""
+    return [value] if isinstance(value, str) else value
+
+
+class ScheduleSpec(SpecModel):
+    """A job run on a timetable by `reconcile schedule run` (once, from cron or CI) or
+    `reconcile schedule serve` (always up). A time missed while nothing ran is reported by the
+    next run, never silently skipped."""
+
+    cron: Annotated[str, AfterValidator(_check_cron)] = Field(
+        description='When the job is due: a five-field cron expression (minute hour day-of-month '
+                    'month day-of-week), e.g. "0 3 * * *" for 03:00 every day, or @daily, @hourly.',
+        examples=["0 3 * * *", "*/30 8-18 * * mon-fri"],
+    )
+    run: str = Field(
+        description="The job: drift (report what changed behind the tool's back), sync (pull the "
+                    "platforms' catalogs into the state) or plan (report what apply would do). "
+                    "cdr-import is reserved for a later version.",
+        json_schema_extra={"enum": [*SCHEDULE_JOBS, *SCHEDULE_JOBS_LATER]},
+    )
+    integration: Annotated[list[NonEmpty] | None, BeforeValidator(
+        _integrations_as_list, json_schema_input_type=NonEmpty | list[NonEmpty] | None  # for editors
+    )] = Field(
+        None,
+        description="For sync: the integration (or list of integrations) to sync; every "
+                    "integration when absent. drift and plan always cover every integration.",
+    )
+    timezone: Annotated[str, AfterValidator(_check_zone)] = Field(
+        "UTC",
+        description="The IANA time zone the cron expression is read in (e.g. America/Sao_Paulo); "
+                    "UTC when absent.",
+    )
+
+    @field_validator("run")
+    @classmethod
+    def _known_job(cls, value: str) -> str:
+        if value in SCHEDULE_JOBS:
+            return value
+        if value in SCHEDULE_JOBS_LATER:
+            raise spec_error(f"the job '{value}' is not available yet in this version",
+                             f"jobs available now: {', '.join(SCHEDULE_JOBS)}")
+        raise spec_error(f"unknown job '{value}'",
+                         f"{did_you_mean(value, SCHEDULE_JOBS)}jobs: {', '.join(SCHEDULE_JOBS)}")
+
+
 SECTIONS: dict[str, type[SpecModel]] = {
     "integrations": IntegrationSpec,
     "number_ranges": RangeSpec,
@@ -410,6 +481,7 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "plans": PlanSpec,
     "clients": ClientSpec,
     "safety": SafetyLimit,
+    "schedules": ScheduleSpec,
 }
 
 
@@ -430,6 +502,7 @@ class SpecSet(BaseModel):
     # action; each holds only the fields given (defaults are filled in by ``build_desired``).
     safety_default: dict[str, float | int] = {}
     safety: dict[str, dict[str, dict[str, float | int]]] = {}
+    schedules: dict[str, ScheduleSpec] = {}
     files: list[str]  # display paths of the files read, in order
     digest: str  # sha256 of the files read (see yaml_loader)
 

@@ -28,6 +28,7 @@ from reconciler.specs.models import (
     PLATFORMS,
     SAFETY_ACTIONS,
     SAFETY_DEFAULT,
+    SCHEDULE_JOBS_PER_INTEGRATION,
     SECRET_REF,
     SECTIONS,
     ClientSpec,
@@ -38,6 +39,7 @@ from reconciler.specs.models import (
     ProductSpec,
     RangeSpec,
     SafetyLimit,
+    ScheduleSpec,
     ServiceSpec,
     SpecModel,
     SpecSet,
@@ -91,6 +93,7 @@ class Collected:
     safety_default: dict[str, float | int] = field(default_factory=dict)
     safety: dict[str, dict[str, dict[str, float | int]]] = field(default_factory=dict)
     safety_names: dict[str, Where] = field(default_factory=dict)  # integration -> its key
+    schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
 
 
 def validate(loaded: Loaded) -> SpecSet:
@@ -104,6 +107,7 @@ def validate(loaded: Loaded) -> SpecSet:
     _check_clients(collected, index, issues)
     content_rules.check(collected, issues)
     _check_safety_names(collected, issues)
+    _check_schedules(collected, issues)
     if issues.items:
         raise SpecError(issues.items)
     return SpecSet.model_construct(
@@ -115,6 +119,7 @@ def validate(loaded: Loaded) -> SpecSet:
         plans=collected.plans,
         safety_default=collected.safety_default,
         safety=collected.safety,
+        schedules=collected.schedules,
         files=[doc.file for doc in loaded.documents],
         digest=loaded.digest,
     )
@@ -165,6 +170,7 @@ _NAMED_HINT = {
     "number_ranges": "write number_ranges:\n      sp-centro:\n        integration: stfc-sp ...",
     "packages": "write packages:\n      livros:\n        integration: campsoft ...",
     "plans": "write plans:\n      fibra-500-combo:\n        packages: [...]",
+    "schedules": 'write schedules:\n      nightly-drift: {cron: "0 3 * * *", run: drift}',
 }
 
 
@@ -173,6 +179,11 @@ def _collect_entry(
 ) -> None:
     if section == "integrations":
         _collect_integration(name, raw, where, collected, issues)
+        return
+    if section == "schedules":
+        schedule = _validated(ScheduleSpec, raw, where, issues)
+        if schedule is not None:
+            collected.schedules[name] = schedule
         return
     if section in ("packages", "plans"):
         model = PackageSpec if section == "packages" else PlanSpec
@@ -204,7 +215,7 @@ def _declare(section: str, name: Any, where: Where, collected: Collected, issues
 
 
 _SINGULAR = {"integrations": "integration", "number_ranges": "number range",
-             "packages": "package", "plans": "plan"}
+             "packages": "package", "plans": "plan", "schedules": "schedule"}
 _TWICE = "names must be unique across all spec files; rename or remove one of them"
 
 
@@ -386,6 +397,28 @@ def _check_safety_names(collected: Collected, issues: Issues) -> None:
         if ("integrations", name) not in collected.declared:
             hint = did_you_mean(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
             issues.at(where, (), f"safety limits for unknown integration '{name}'", hint, True)
+
+
+def _check_schedules(collected: Collected, issues: Issues) -> None:
+    """A schedule's integrations must be declared, and only jobs that take them may name them:
+    a drift "of stfc-sp" that silently checked everything would mislead whoever reads it."""
+    declared = sorted(n for (section, n) in collected.declared if section == "integrations")
+    for schedule in collected.schedules.values():
+        if schedule.integration is None:
+            continue
+        if schedule.run not in SCHEDULE_JOBS_PER_INTEGRATION:
+            issues.at(schedule.where, ("integration",),
+                      f"a {schedule.run} job covers every integration and takes no 'integration'",
+                      f"remove 'integration'; only {', '.join(SCHEDULE_JOBS_PER_INTEGRATION)} "
+                      "jobs work on chosen integrations", at_key=True)
+            continue
+        if not collected.complete:
+            continue
+        for i, name in enumerate(schedule.integration):
+            if ("integrations", name) not in collected.declared:
+                hint = did_you_mean(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
+                # a single name points at its own line too: the walk stops at the scalar
+                issues.at(schedule.where, ("integration", i), f"unknown integration '{name}'", hint)
 
 
 # --- per-platform checks of an integration ----------------------------------------------------

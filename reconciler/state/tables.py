@@ -8,6 +8,7 @@ Invariants:
   every committed write of resources), which saved plans are bound to.
 - ``runs`` is the history of plan/apply/drift runs.
 - ``catalogs`` mirrors read-only catalogs synced from the platforms (STFC plans...).
+- ``schedule_runs`` has one row per scheduled job run (see :mod:`reconciler.schedule`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -98,3 +99,44 @@ class JournalRow(Base):
     outcome: Mapped[str] = mapped_column(String(16), index=True)  # pending|confirmed|failed|partial|unknown|recovered
     detail: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ScheduleRunRow(Base):
+    """One run of a scheduled job, claimed before it starts.
+
+    ``(job, due_at)`` is unique: two `reconcile schedule run` processes that find the same job due
+    at the same time both try to insert the claim, and only one succeeds, so the job runs once.
+    ``missed`` lists the due times (UTC, ISO) that passed while nothing ran, which this run
+    covers; ``missed_count`` counts them all, even past the ones listed. Times are naive UTC.
+    """
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("job", "due_at", name="uq_schedule_runs_job_due"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    run: Mapped[str] = mapped_column(String(32))  # drift, sync, plan
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    missed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    missed_count: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str] = mapped_column(String(256))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # running|ok|drift|changes|over-limit|failed|timeout|interrupted
+    report: Mapped[str | None] = mapped_column(String(1024))
+
+
+class DriftSeenRow(Base):
+    """When each drift was first reported, so a report can say how old it is.
+
+    One row per (address, kind) while that drift persists: a drift run adds the new ones and
+    deletes, for the integrations it checked, those no longer found. A resource that drifts
+    again later starts a new row (the age is of this episode, not the first ever).
+    """
+
+    __tablename__ = "drift_seen"
+    address: Mapped[str] = mapped_column(String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64), index=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,73 @@
+"""What a scheduled job is, which command it runs, and what its exit code means."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.model import Source
+from reconciler.schedule.cron import Cron
+
+# What a job's exit code says, per job (the commands' own exit codes, docs/cli.md). Any other
+# code is a failure: the job could not do its work.
+OUTCOMES: dict[str, dict[int, str]] = {
+    "drift": {0: "ok", 2: "drift"},
+    "plan": {0: "ok", 2: "changes", 3: "over-limit"},
+    "sync": {0: "ok"},
+}
+FAILED = ("failed", "timeout", "interrupted")  # outcomes where the job did not finish its work
+FOUND = ("drift", "changes", "over-limit")  # outcomes where it did, and found something to act on
+
+
+@dataclass(frozen=True)
+class Job:
+    """One entry of ``schedules:``."""
+
+    name: str
+    run: str  # drift, sync, plan
+    cron: Cron
+    integrations: tuple[str, ...] = ()
+    source: Source | None = None
+
+    @property
+    def describe(self) -> str:
+        """``drift``, or ``sync stfc-sp, qualifica``: what the job does, in a few words."""
+        return f"{self.run} {', '.join(self.integrations)}".strip()
+
+    @property
+    def timetable(self) -> str:
+        """``0 3 * * * (America/Sao_Paulo)``."""
+        return f"{self.cron.expression} ({self.cron.timezone})"
+
+
+def jobs_from_settings(settings: Mapping[str, Any]) -> list[Job]:
+    """The jobs of ``Desired.settings["schedules"]``, sorted by name."""
+    schedules: Mapping[str, Mapping[str, Any]] = settings.get("schedules", {})
+    return [
+        Job(name, entry["run"], Cron(entry["cron"], entry.get("timezone", "UTC")),
+            tuple(entry.get("integrations", ())), entry.get("source"))
+        for name, entry in sorted(schedules.items())
+    ]
+
+
+def command(job: Job, specs: Path, state_url: str, lock_timeout: float) -> list[str]:
+    """The command line that runs ``job``: the `reconcile` command itself, in this interpreter.
+
+    drift and plan print Markdown, the report's format; plan exits 2 when it has changes. The
+    lock timeout lets a job wait for an apply in progress rather than fail at once.
+    """
+    base = [sys.executable, "-m", "reconciler", job.run, "--specs", str(specs),
+            "--state", state_url, "--lock-timeout", f"{lock_timeout:g}s"]
+    if job.run == "drift":
+        return [*base, "--format", "markdown"]
+    if job.run == "plan":
+        return [*base, "--format", "markdown", "--detailed-exitcode"]
+    return [*base, *job.integrations]
+
+
+def outcome(run: str, exit_code: int) -> str:
+    """The outcome of a job of kind ``run`` that exited with ``exit_code``."""
+    return OUTCOMES.get(run, {0: "ok"}).get(exit_code, "failed")
