@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -111,6 +112,12 @@ def fingerprint(resource: Resource | None) -> str:
 def index(resources: Iterable[Resource]) -> dict[str, Resource]:
     """Resources keyed by address."""
     return {r.address: r for r in resources}
+
+
+def live(resource: Resource | None) -> bool:
+    """Whether the platform holds the object: a cancelled subscription it still lists is gone
+    (the content platforms keep cancelled records; nobody is served by them)."""
+    return resource is not None and resource.attrs.get("status") != "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +317,15 @@ class Plan:
     integrations: tuple[str, ...] = ()
     estimates: tuple[Estimate, ...] = ()
     touched: Mapping[str, str] = field(default_factory=dict)  # address -> remote fingerprint
+    # The --target/--exclude patterns a partial plan was narrowed with (planner/targeting.py);
+    # both empty for a full plan.
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        """Whether the plan was narrowed, so that applying it may not converge the specs."""
+        return bool(self.targets or self.excludes)
 
     @property
     def empty(self) -> bool:
@@ -341,6 +357,19 @@ class Drift:
     after: Mapping[str, Any] | None
     fields: tuple[str, ...] = ()
     first_seen: str | None = None
+    detail: str = ""  # one line for the operator: why it is classified so, what to do
+
+    @property
+    def real(self) -> bool:
+        """Whether this is drift (a converging queue is not, and never fails a run)."""
+        return self.kind != "converging"
+
+    def age_seconds(self, now: str) -> int | None:
+        """How long ago this drift was first seen, at ``now`` (ISO 8601); None when unknown."""
+        if self.first_seen is None:
+            return None
+        delta = datetime.fromisoformat(now) - datetime.fromisoformat(self.first_seen)
+        return max(0, int(delta.total_seconds()))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -351,4 +380,5 @@ class Drift:
             "first_seen": self.first_seen,
             "before": dict(self.before) if self.before is not None else None,
             "after": dict(self.after) if self.after is not None else None,
+            "detail": self.detail,
         }

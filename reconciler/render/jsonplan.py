@@ -47,6 +47,8 @@ def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) 
         "summary": summary(plan),
         "estimates": [e.to_json() for e in plan.estimates],
         "touched": dict(sorted(plan.touched.items())),
+        "targets": list(plan.targets),  # a partial plan's --target/--exclude; [] when full
+        "excludes": list(plan.excludes),
         "changes": [c.to_json() for c in plan.changes],
         "adopt": [_resource_json(r) for r in plan.adopt],
         "forget": list(plan.forget),
@@ -74,6 +76,8 @@ def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
             integrations=tuple(data.get("integrations", ())),
             estimates=tuple(Estimate(**e) for e in data.get("estimates", ())),
             touched=dict(data.get("touched", {})),
+            targets=tuple(data.get("targets", ())),
+            excludes=tuple(data.get("excludes", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StalePlanError(f"{path}: not a plan file this tool wrote ({exc})") from None
@@ -97,7 +101,10 @@ def _resource_from_json(data: Mapping[str, Any]) -> Resource:
                     Source(**src) if src else None, data.get("remote_id"))
 
 
-def drift_to_json(items: Sequence[Drift], *, checked: Sequence[str], created_at: str) -> dict[str, Any]:
+def drift_to_json(items: Sequence[Drift], *, checked: Sequence[str], created_at: str,
+                  fix: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A drift report; ``age_seconds`` of each item is counted at ``created_at``. ``fix`` is
+    what `drift --fix` did (None without --fix)."""
     kinds: dict[str, int] = {}
     for item in items:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
@@ -106,6 +113,7 @@ def drift_to_json(items: Sequence[Drift], *, checked: Sequence[str], created_at:
         "tool_version": __version__,
         "created_at": created_at,
         "integrations": list(checked),
-        "summary": {"drifted": sum(v for k, v in kinds.items() if k != "converging"), **kinds},
-        "drift": [d.to_json() for d in items],
+        "summary": {"drifted": sum(1 for d in items if d.real), **kinds},
+        "drift": [{**d.to_json(), "age_seconds": d.age_seconds(created_at)} for d in items],
+        "fix": dict(fix) if fix is not None else None,
     }
