@@ -83,8 +83,9 @@ def check(
     ``allow`` maps limit names to the counts the operator accepted (``--allow LIMIT=N``).
     """
     out: list[Violation] = []
+    used = usage(plan, known, observed, desired, allow)
     for integration in _integrations(plan):
-        out.extend(_limits(plan, known, observed, desired, allow, integration))
+        out.extend(_violation(u) for u in used if u.integration == integration and u.refused)
         empty = _emptied(plan, known, desired, allow, integration)
         if empty is not None:
             out.append(empty)
@@ -99,27 +100,76 @@ def _integrations(plan: Plan) -> list[str]:
 # --- limits ------------------------------------------------------------------------------------
 
 
-def _limits(
+def _violation(use: Usage) -> Violation:
+    message = _limit_message(use.limit, Action(use.action), use.kind, use.count, use.base,
+                             use.limits, use.allowed)
+    return Violation(use.limit, use.integration, use.action, use.count, use.base, message)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How much of one limit a plan uses, over it or not: what a report shows next to the
+    counts (the Markdown plan's safety table), computed by the same rules that refuse."""
+
+    limit: str  # the name --allow takes: stfc-sp.unlink
+    integration: str
+    action: str
+    kind: str  # the kind of resource counted (link, subscription...)
+    count: int
+    base: int
+    max_percent: float
+    max_count: int
+    allowed: int | None  # what --allow gave for this limit, if anything
+
+    @property
+    def limits(self) -> dict[str, float | int]:
+        return {"max_percent": self.max_percent, "max_count": self.max_count}
+
+    @property
+    def percent(self) -> float:
+        return percent(self.count, self.base)
+
+    @property
+    def over(self) -> bool:
+        return over(self.count, self.base, self.limits)
+
+    @property
+    def refused(self) -> bool:
+        """Over the limit and not allowed by an exact ``--allow``."""
+        return self.over and self.allowed != self.count
+
+    @property
+    def verb(self) -> str:
+        """``unlinks``, ``deletes``, ``suspends`` or ``cancels``."""
+        return _verb(Action(self.action), self.kind)
+
+    @property
+    def noun(self) -> str:
+        """What is counted, plural: ``numbers``, ``subscriptions``."""
+        return _NOUN.get(self.kind, self.kind + "s")
+
+
+def usage(
     plan: Plan,
     known: Known,
     observed: Mapping[str, Observed],
     desired: Desired,
     allow: Mapping[str, int],
-    integration: str,
-) -> list[Violation]:
+) -> list[Usage]:
+    """Every limit the plan's destructive changes count against, per integration and action,
+    in a stable order, whether over it or not."""
     out = []
-    for action in LIMITED:
+    for integration, action in ((i, a) for i in _integrations(plan) for a in LIMITED):
         count = touched(plan.changes, integration, action)
         if count == 0:
             continue
         kind = next(c.kind for c in plan.changes
                     if c.integration == integration and c.action is action)
-        base = base_of(action, integration, known, observed, kind)
         limit = limit_of(desired, integration, action)
         name = f"{integration}.{action.value}"
-        if over(count, base, limit) and allow.get(name) != count:
-            message = _limit_message(name, action, kind, count, base, limit, allow.get(name))
-            out.append(Violation(name, integration, action.value, count, base, message))
+        out.append(Usage(name, integration, action.value, kind, count,
+                         base_of(action, integration, known, observed, kind),
+                         float(limit["max_percent"]), int(limit["max_count"]), allow.get(name)))
     return out
 
 

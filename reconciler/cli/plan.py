@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import Console
 
 from reconciler import __version__, safety
 from reconciler.applier import ApplyResult, apply
@@ -18,6 +22,7 @@ from reconciler.cli.app import (
     EXIT_ERROR,
     EXIT_OK,
     allow_option,
+    err,
     format_option,
     handles_errors,
     lock_option,
@@ -32,8 +37,9 @@ from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
 from reconciler.model import Known, Observed, Plan
 from reconciler.planner import plan as compute_plan
 from reconciler.planner import touched
+from reconciler.planner.targeting import integrations_for, narrow, service_index
 from reconciler.providers.base import Provider
-from reconciler.render import jsonplan, text
+from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
 from reconciler.state.locks import locked
@@ -58,16 +64,76 @@ async def refresh(ws: Workspace, providers: Mapping[str, Provider],
     return observed
 
 
-async def _observe_and_plan(ws: Workspace) -> tuple[Plan, Known, dict[str, Observed]]:
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--target and --exclude (repeatable), shared by plan and apply."""
+    func = click.option(
+        "--exclude", "excludes", multiple=True, metavar="ADDRESS",
+        help="Leave out what ADDRESS matches, and the changes that depend on it (repeatable).",
+    )(func)
+    return click.option(
+        "--target", "targets", multiple=True, metavar="ADDRESS",
+        help="Plan only what ADDRESS matches, and what it depends on: INTEGRATION, "
+             'INTEGRATION.KIND, INTEGRATION.KIND["KEY"], with * globs, or service:ID '
+             "(repeatable). The plan is partial.",
+    )(func)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What --target/--exclude ask of one run: the patterns, the integrations to read (None:
+    all) and which client service each resource belongs to (for service:ID)."""
+
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    only: frozenset[str] | None = None
+    services: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ws: Workspace, known: Known, targets: Sequence[str],
+           excludes: Sequence[str]) -> Scope:
+        if not targets and not excludes:
+            return cls()
+        services = service_index(chain(ws.desired.resources.values(), known.resources.values()))
+        only = integrations_for(targets, excludes, ws.desired.integrations, services)
+        return cls(tuple(targets), tuple(excludes), only, services)
+
+    def plan(self, ws: Workspace, known: Known, observed: Mapping[str, Observed]) -> Plan:
+        """The plan of the integrations read, narrowed to the patterns."""
+        full = compute_plan(ws.desired, known, observed, only=self.only)
+        if not self.targets and not self.excludes:
+            return full
+        universe = {*ws.desired.resources, *known.resources,
+                    *(a for o in observed.values() for a in o.resources)}
+        return narrow(full, self.targets, self.excludes, services=self.services,
+                      universe=universe)
+
+
+def _patterns(plan: Plan) -> str:
+    """The options a partial plan was narrowed with, as typed: "--target stfc-sp ..."."""
+    return " ".join([*(f"--target {t}" for t in plan.targets),
+                     *(f"--exclude {e}" for e in plan.excludes)])
+
+
+async def _observe_and_plan(
+    ws: Workspace, targets: Sequence[str] = (), excludes: Sequence[str] = ()
+) -> tuple[Plan, Known, dict[str, Observed]]:
     known = ws.known()
-    async with connect(ws.select(), ws.state_dir) as providers:
+    scope = Scope.of(ws, known, targets, excludes)
+    async with connect(ws.select(scope.only), ws.state_dir) as providers:
         observed = await refresh(ws, providers, known)
-    return compute_plan(ws.desired, known, observed), known, observed
+    return scope.plan(ws, known, observed), known, observed
 
 
-def _show_plan(ws: Workspace, plan: Plan, fmt: str) -> None:
+def _show_plan(ws: Workspace, plan: Plan, fmt: str, known: Known,
+               observed: Mapping[str, Observed], allow: Mapping[str, int],
+               max_chars: int = markdown.MAX_CHARS) -> None:
     if fmt == "json":
         click.echo(json.dumps(jsonplan.plan_to_json(plan, created_at=now()), indent=2))
+    elif fmt == "markdown":
+        click.echo(markdown.render_plan(
+            plan, platforms=ws.platforms(), max_chars=max_chars,
+            limits=safety.usage(plan, known, observed, ws.desired, allow),
+            refused=safety.check(plan, known, observed, ws.desired, allow)), nl=False)
     else:
         text.render_plan(plan, out, platforms=ws.platforms())
 
@@ -82,25 +148,32 @@ def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
 @lock_option
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Save the plan to FILE.")
 @format_option
+@click.option("--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
+              default=markdown.MAX_CHARS, show_default=True,
+              help="With --format markdown: cut the plan to N characters (a PR comment's limit).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (1 on error).")
 @click.option("--ttl", default="24h", show_default=True, callback=parse_duration,
               help="How long a saved plan may be applied (30m, 24h...).")
 @allow_option
+@target_options
 @handles_errors
 def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path | None,
-             fmt: str, detailed_exitcode: bool, ttl: float, allow: dict[str, int]) -> None:
+             fmt: str, detailed_exitcode: bool, ttl: float, allow: dict[str, int],
+             max_chars: int = markdown.MAX_CHARS, targets: tuple[str, ...] = (),
+             excludes: tuple[str, ...] = ()) -> None:
     """Show what apply would change on each platform, and why."""
     ws = Workspace.open(specs, state)
     try:
         with locked(ws.store, "plan", timeout=lock_timeout, warn=warn):
-            plan, known, observed = asyncio.run(_observe_and_plan(ws))
-        _show_plan(ws, plan, fmt)
+            plan, known, observed = asyncio.run(_observe_and_plan(ws, targets, excludes))
+        _show_plan(ws, plan, fmt, known, observed, allow, max_chars)
         if out_file is not None:
             _write_plan(plan, out_file, ttl)
-            if fmt == "text":
-                out.print(f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
-                          f"exactly this plan.")
+            # With json or markdown, stdout is that document only: `> plan.md` in CI.
+            (out if fmt == "text" else err).print(
+                f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
+                f"exactly this plan.")
         check_safety(ws, plan, known, observed, allow)
     finally:
         ws.close()
@@ -166,26 +239,47 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 
 
 async def _apply(
-    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int, allow: dict[str, int]
+    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int, allow: dict[str, int],
+    targets: Sequence[str] = (), excludes: Sequence[str] = (),
 ) -> tuple[Plan, ApplyResult]:
     known = ws.known()
-    names = plan.integrations if plan is not None else None
+    scope = Scope.of(ws, known, targets, excludes)
+    names = plan.integrations if plan is not None else scope.only
     async with connect(ws.select(names), ws.state_dir) as providers:
         observed = await refresh(ws, providers, known)
         if plan is None:
-            plan = compute_plan(ws.desired, known, observed)
-            text.render_plan(plan, out, platforms=ws.platforms())
-            if plan.empty:
-                return plan, ApplyResult()
-            check_safety(ws, plan, known, observed, allow)
-            _confirm(plan, auto_approve)
-        else:
-            _check_remote(plan, observed)
-            check_safety(ws, plan, known, observed, allow)
-        with ApplyProgress(out, plan) as progress:
-            result = await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
-                                 on_outcome=progress, run_id=run_id)
+            plan = scope.plan(ws, known, observed)
+            result = await review_and_apply(ws, plan, providers, known, observed, allow=allow,
+                                            auto_approve=auto_approve, run_id=run_id)
+            return plan, result
+        _check_remote(plan, observed)
+        check_safety(ws, plan, known, observed, allow)
+        result = await apply_with_progress(ws, plan, providers, run_id)
     return plan, result
+
+
+async def review_and_apply(
+    ws: Workspace, plan: Plan, providers: Mapping[str, Provider], known: Known,
+    observed: Mapping[str, Observed], *, allow: Mapping[str, int], auto_approve: bool,
+    run_id: int, console: Console = out,
+) -> ApplyResult:
+    """Show a plan just computed, hold it to the safety limits, ask for the operator's "yes"
+    (or --auto-approve), then apply it: `apply` without a plan file, and `drift --fix` with
+    the plan narrowed to the drift, go through this one gate."""
+    text.render_plan(plan, console, platforms=ws.platforms())
+    if plan.empty:
+        return ApplyResult()
+    check_safety(ws, plan, known, observed, allow)
+    _confirm(plan, auto_approve)
+    return await apply_with_progress(ws, plan, providers, run_id, console)
+
+
+async def apply_with_progress(ws: Workspace, plan: Plan, providers: Mapping[str, Provider],
+                              run_id: int, console: Console = out) -> ApplyResult:
+    """Apply a plan, journaled under ``run_id``, with a progress bar (or lines) on console."""
+    with ApplyProgress(console, plan) as progress:
+        return await apply(plan, providers, ws.store, concurrency=ws.concurrency(),
+                           on_outcome=progress, run_id=run_id)
 
 
 @main.command("apply")
@@ -194,16 +288,27 @@ async def _apply(
 @click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @allow_option
+@target_options
 @handles_errors
 def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Path | None,
-              auto_approve: bool, allow: dict[str, int]) -> None:
+              auto_approve: bool, allow: dict[str, int], targets: tuple[str, ...] = (),
+              excludes: tuple[str, ...] = ()) -> None:
     """Make the platforms match the specs (or carry out a saved PLANFILE)."""
+    if planfile is not None and (targets or excludes):
+        raise ReconcilerError(
+            "a saved plan is applied exactly as it was saved, so --target/--exclude do not go "
+            f"with PLANFILE: run `reconcile plan --target ... --out {planfile}` to save a "
+            "partial plan, or `reconcile apply --target ...` without a plan file")
     ws = Workspace.open(specs, state)
     try:
         with locked(ws.store, "apply", timeout=lock_timeout, warn=warn):
             saved = _load_planfile(planfile, ws) if planfile is not None else None
+            if saved is not None and saved.partial:
+                warn(f"{planfile} is a partial plan ({_patterns(saved)}): other changes the "
+                     f"specs call for are not in it")
             run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
-            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow))
+            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow,
+                                              targets, excludes))
             outcome = "ok" if result.ok else "failed"
             ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
         if not plan.empty:
