@@ -14,7 +14,6 @@ from reconciler.model import (
     Action,
     Change,
     Desired,
-    Drift,
     Estimate,
     Fingerprint,
     Known,
@@ -26,6 +25,7 @@ from reconciler.model import (
 )
 from reconciler.planner import campsoft, qualifica, saperx_stfc
 from reconciler.planner.core import Partial, View, by_kind
+from reconciler.planner.drift import drift  # noqa: F401 - `from reconciler.planner import drift`
 from reconciler.rates import declared_rate, seconds_for
 
 Rules = Callable[[View], Partial]
@@ -156,28 +156,3 @@ def _orphaned(desired: Desired, known: Known, only: frozenset[str] | None) -> li
         for name, n in sorted(counts.items())
         if only is None or name in only
     ]
-
-
-def drift(known: Known, observed: Mapping[str, Observed], platforms: Mapping[str, str]) -> list[Drift]:
-    """What the platforms hold that differs from what we last applied, for observed integrations.
-
-    ``platforms`` maps integration name to platform name (to know which fields are compared).
-    """
-    actual = {a: r for o in observed.values() for a, r in o.resources.items()}
-    out: list[Drift] = []
-    for addr, was in sorted(known.resources.items()):
-        if was.integration not in observed:
-            continue
-        now = actual.get(addr)
-        if now is None:
-            out.append(Drift(addr, was.integration, "missing", dict(was.attrs), None))
-            continue
-        fields = COMPARED.get(platforms.get(was.integration, ""), {}).get(was.kind, ())
-        # A field the state holds no value for (a default the platform chose) cannot drift.
-        moved = tuple(f for f in fields
-                      if was.attrs.get(f) is not None and was.attrs.get(f) != now.attrs.get(f))
-        if moved:
-            out.append(Drift(addr, was.integration, "changed",
-                             {f: was.attrs.get(f) for f in moved},
-                             {f: now.attrs.get(f) for f in moved}, moved))
-    return out

@@ -189,6 +189,8 @@ def _notes(console: Console, title: str, symbol: str, style: str, notes: Sequenc
 def plan_summary(plan: Plan) -> str:
     if plan.empty:
         extra = f" ({len(plan.converging)} converging)" if plan.converging else ""
+        if plan.partial:  # the rest of the specs may still call for changes
+            return f"[bold]No changes[/bold] in the targeted part of the plan{extra}."
         return f"[bold]No changes.[/bold] The platforms match the specs{extra}."
     counts = plan.counts()
     cancels = sum(len(c.keys) for c in plan.changes
@@ -203,7 +205,8 @@ def plan_summary(plan: Plan) -> str:
     if plan.forget:
         parts.append(f"{len(plan.forget)} to forget (no longer managed)")
     tail = f"; {len(plan.converging)} converging" if plan.converging else ""
-    return f"[bold]Plan:[/bold] {', '.join(parts)}{tail}."
+    title = "Partial plan" if plan.partial else "Plan"  # see the warning of what is left out
+    return f"[bold]{title}:[/bold] {', '.join(parts)}{tail}."
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -228,20 +231,62 @@ def render_apply_result(result: ApplyResult, console: Console) -> None:
     )
 
 
-def render_drift(items: Sequence[Drift], checked: Iterable[str], console: Console) -> None:
+DRIFT_STYLE = {"changed": "yellow", "missing": "red", "unmanaged": "magenta",
+               "converging": "blue"}
+DRIFT_KINDS = tuple(DRIFT_STYLE)  # the order kinds are counted in
+
+
+def render_drift(items: Sequence[Drift], checked: Iterable[str], console: Console, *,
+                 now: str | None = None) -> None:
+    """The drift report: per integration, one line per item (kind, address, why, and how long
+    ago it was first seen, at ``now``), the moved fields below; a summary line last."""
     checked = list(checked)
-    real = [d for d in items if d.kind != "converging"]
-    for item in items:
-        style = {"changed": "yellow", "missing": "red", "converging": "blue"}[item.kind]
-        console.print(f"  [{style}]{item.kind:<10} {escape(item.address)}[/{style}]")
-        for f in item.fields:
-            before = _value((item.before or {}).get(f))
-            after = _value((item.after or {}).get(f))
-            console.print(f"      [dim]{escape(f)}: {escape(before)} (applied) -> "
-                          f"{escape(after)} (on the platform)[/dim]")
+    for name, group in groupby(items, key=lambda d: d.integration):
+        console.print(f"[bold]{escape(name)}[/bold]")
+        for item in group:
+            style = DRIFT_STYLE.get(item.kind, "white")
+            age = seen_ago(item.age_seconds(now)) if now else None
+            tail = f"  [dim]({age})[/dim]" if age else ""
+            detail = f"  {escape(item.detail)}" if item.detail else ""
+            console.print(f"  [{style}]{item.kind:<10} {escape(item.address)}[/{style}]"
+                          f"{detail}{tail}")
+            for f in item.fields:
+                before = _value((item.before or {}).get(f))
+                after = _value((item.after or {}).get(f))
+                console.print(f"      [dim]{escape(f)}: {escape(before)} (applied) -> "
+                              f"{escape(after)} (on the platform)[/dim]")
+        console.print()
+    console.print(drift_summary(items, checked, now=now))
+
+
+def drift_summary(items: Sequence[Drift], checked: Sequence[str], *, now: str | None = None) -> str:
+    """'Drift: 3 on stfc-sp (1 changed, 1 missing, 1 unmanaged), the oldest first seen 2 days
+    ago; ...', or 'No drift on stfc-sp.' with the converging count."""
     where = ", ".join(checked) or "no integration"
-    if real:
-        console.print(f"\n[bold]Drift:[/bold] {len(real)} managed resources differ on {where}; "
-                      f"`reconcile plan` shows how to put them back.")
-    else:
-        console.print(f"[bold]No drift[/bold] on {where}.")
+    counts = {kind: sum(1 for d in items if d.kind == kind) for kind in DRIFT_KINDS}
+    real = [d for d in items if d.real]
+    queue = (f" {counts['converging']} converging (a platform queue still working; not drift)."
+             if counts["converging"] else "")
+    if not real:
+        return f"[bold]No drift[/bold] on {where}.{queue}"
+    parts = ", ".join(f"{counts[k]} {k}" for k in DRIFT_KINDS[:3] if counts[k])
+    ages = [a for a in (d.age_seconds(now) for d in real) if a is not None] if now else []
+    oldest = f", the oldest {seen_ago(max(ages))}" if ages and max(ages) >= 60 else ""
+    fixable = counts["changed"] + counts["missing"]
+    hint = (" `reconcile drift --fix` puts back what changed or went missing (`reconcile plan` "
+            "shows how)" if fixable else "")
+    unmanaged = "; unmanaged objects are only reported" if counts["unmanaged"] else ""
+    return (f"[bold]Drift:[/bold] {len(real)} on {where} ({parts}){oldest}.{hint}{unmanaged}"
+            f"{'.' if hint or unmanaged else ''}{queue}")
+
+
+def seen_ago(seconds: int | None) -> str | None:
+    """'first seen now', '... 5 minutes ago', '... 3 hours ago', '... 2 days ago' (None when
+    the age is unknown). The largest whole unit only: an age is read at a glance."""
+    if seconds is None:
+        return None
+    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"first seen {n} {unit}{'s' if n != 1 else ''} ago"
+    return "first seen now"

@@ -29,6 +29,7 @@ from reconciler.state.tables import (
     SCHEMA_VERSION,
     Base,
     CatalogRow,
+    DriftSeenRow,
     JournalRow,
     MetaRow,
     ResourceRow,
@@ -310,6 +311,39 @@ class StateStore:
     def runs(self, limit: int = 20) -> list[RunRow]:
         with self.session() as s:
             return list(s.execute(select(RunRow).order_by(RunRow.id.desc()).limit(limit)).scalars())
+
+    # -- drift, first seen ---------------------------------------------------------------
+
+    def drift_seen(
+        self, found: Iterable[tuple[str, str, str]], checked: Iterable[str],
+        now: datetime | None = None,
+    ) -> dict[tuple[str, str], datetime]:
+        """Record the drift one run found, as (address, kind, integration) triples, and return
+        when each was first seen (naive UTC), keyed by (address, kind).
+
+        A drift recorded before keeps its first time; one that was recorded for an integration
+        in ``checked`` but is not found any more is deleted (fixed, or gone), so that drifting
+        again later starts afresh. Integrations not checked keep their rows untouched.
+        """
+        now = now or _now()
+        current = {(address, kind): integration for address, kind, integration in found}
+        with self.session() as s:
+            rows = s.execute(select(DriftSeenRow).where(
+                DriftSeenRow.integration.in_(sorted(set(checked))))).scalars()
+            first: dict[tuple[str, str], datetime] = {}
+            for row in rows:
+                key = (row.address, row.kind)
+                if key in current:
+                    row.last_seen = now
+                    first[key] = row.first_seen
+                else:
+                    s.delete(row)
+            for (address, kind), integration in current.items():
+                if (address, kind) not in first:
+                    s.add(DriftSeenRow(address=address, kind=kind, integration=integration,
+                                       first_seen=now, last_seen=now))
+                    first[(address, kind)] = now
+            return first
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,212 @@
+"""Drift: what the platforms hold that differs from what the tool last applied, classified.
+
+Pure, like the rest of the planner: the same state, observation and specs always give the same
+report, in address order. Four kinds (see :class:`reconciler.model.Drift`):
+
+- ``changed``: a managed resource whose compared fields moved on the platform (the fields each
+  platform's rules module lists in ``COMPARED``; a field the state holds no value for is a
+  default the platform chose and cannot drift);
+- ``missing``: a managed resource gone from the platform; a content subscription the platform
+  still lists as cancelled is gone too (:func:`reconciler.model.live`);
+- ``unmanaged``: an object neither managed nor declared, found where the tool manages its
+  neighbours. Only there: the platform holds whole estates the tool has no business listing,
+  so each platform says what a neighbour is (a number in a declared range, a subscription of a
+  declared or managed client service, or on a managed user or contract);
+- ``converging``: a managed number in the SaperX removal queue. The vendor is still working;
+  it is reported so a stuck queue shows, but it is not drift and never fails a run.
+
+Putting drift back is the plan's job (`reconcile drift --fix` narrows the plan to the drifted
+addresses); this module only says what moved.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.model import Desired, Drift, Known, Observed, Resource, live
+from reconciler.planner.core import View, by_kind
+
+REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
+
+Finder = Callable[[View], list[tuple[Resource, str]]]
+
+
+def drift(
+    known: Known,
+    observed: Mapping[str, Observed],
+    platforms: Mapping[str, str],
+    desired: Desired | None = None,
+) -> list[Drift]:
+    """Every difference between the state and the observed integrations, in address order.
+
+    ``platforms`` maps integration name to platform name (which fields are compared, and what
+    a neighbour is). Without ``desired`` nothing can be called unmanaged (what the specs
+    declare is unknown), so only managed resources are reported.
+    """
+    # The registry lives beside the rules, in the package that imports this module.
+    from reconciler.planner import COMPARED
+
+    actual = {a: r for o in observed.values() for a, r in o.resources.items()}
+    out: list[Drift] = []
+    for addr, was in known.resources.items():
+        if was.integration not in observed:
+            continue
+        fields = COMPARED.get(platforms.get(was.integration, ""), {}).get(was.kind, ())
+        item = _managed(was, actual.get(addr), actual, fields, known.resources)
+        if item is not None:
+            out.append(item)
+    if desired is not None:
+        out.extend(_unmanaged(known, observed, platforms, desired))
+    return sorted(out, key=lambda d: d.address)
+
+
+# -- managed resources ----------------------------------------------------------------------------
+
+
+def _managed(
+    was: Resource, now: Resource | None, actual: Mapping[str, Resource], fields: tuple[str, ...],
+    managed: Mapping[str, Resource],
+) -> Drift | None:
+    addr = was.address
+    if was.kind == "number" and now is not None and now.attrs.get("status") == REMOVING:
+        if addr.replace(".number[", ".link[", 1) in managed:
+            return None  # unlinked behind the tool's back: its missing link says so, once
+        return Drift(addr, was.integration, "converging", None, {"status": REMOVING},
+                     detail="in the platform's removal queue; free again once the queue runs")
+    if not live(now):
+        return _missing(was, now, actual)
+    assert now is not None
+    # A field the state holds no value for (a default the platform chose) cannot drift.
+    moved = tuple(f for f in fields
+                  if was.attrs.get(f) is not None and was.attrs.get(f) != now.attrs.get(f))
+    if not moved:
+        return None
+    return Drift(addr, was.integration, "changed", {f: was.attrs.get(f) for f in moved},
+                 {f: now.attrs.get(f) for f in moved}, moved,
+                 detail="changed outside the tool: " + ", ".join(moved))
+
+
+def _missing(was: Resource, now: Resource | None, actual: Mapping[str, Resource]) -> Drift:
+    addr = was.address
+    if now is not None:  # listed, but cancelled: the platform keeps the record, nobody is served
+        return Drift(addr, was.integration, "missing", dict(was.attrs), {"status": "cancelled"},
+                     ("status",), detail="cancelled on the platform outside the tool")
+    detail = "gone from the platform"
+    if was.kind == "link":
+        number = actual.get(addr.replace(".link[", ".number[", 1))
+        if number is not None and number.attrs.get("status") == REMOVING:
+            detail = ("unlinked on the platform outside the tool; the number is in the removal "
+                      "queue and can be linked again once the queue frees it")
+        elif number is not None:
+            detail = "unlinked on the platform outside the tool"
+    return Drift(addr, was.integration, "missing", dict(was.attrs), None, detail=detail)
+
+
+# -- unmanaged objects near managed ones ----------------------------------------------------------
+
+
+def _unmanaged(
+    known: Known, observed: Mapping[str, Observed], platforms: Mapping[str, str], desired: Desired
+) -> list[Drift]:
+    want, have = by_kind(desired.resources.values()), by_kind(known.resources.values())
+    out = []
+    for name in sorted(observed):
+        finder = _FINDERS.get(platforms.get(name, ""))
+        if finder is None:
+            continue
+        view = View(name, want.get(name, {}), have.get(name, {}),
+                    by_kind(observed[name].resources.values()).get(name, {}),
+                    observed[name].catalogs, desired.settings)
+        for res, detail in finder(view):
+            out.append(Drift(res.address, name, "unmanaged", None, dict(res.attrs),
+                             detail=detail))
+    return out
+
+
+def _strangers(view: View, kind: str) -> list[Resource]:
+    """Live objects of ``kind`` on the platform that the state does not manage and the specs do
+    not declare, in key order."""
+    known, desired = view.side("known", kind), view.side("desired", kind)
+    return [r for key, r in sorted(view.side("actual", kind).items())
+            if key not in known and key not in desired and live(r)]
+
+
+def _declared_services(view: View) -> set[str]:
+    """The client services the specs declare (any status), as text: the platforms' own ids."""
+    return {str(s) for s in view.settings.get("services", {})}
+
+
+def _stfc(view: View) -> list[tuple[Resource, str]]:
+    """Links on numbers of a declared range (or on a managed number) that the state does not
+    manage and that are not the link the specs declare for that number."""
+    ranges = sorted((int(r["first"]), int(r["last"]), str(r["name"]))
+                    for r in view.settings.get("ranges", {}).get(view.integration, ()))
+    firsts = [r[0] for r in ranges]
+    managed = view.side("known", "number")
+    known, desired = view.side("known", "link"), view.side("desired", "link")
+    found = []
+    for key, have in sorted(view.side("actual", "link").items()):
+        want = desired.get(key)
+        service = have.attrs.get("service")
+        if key in known or (want is not None and want.attrs.get("service") == service):
+            continue  # managed, or exactly what the specs declare (the next apply adopts it)
+        i = bisect_right(firsts, int(key)) - 1
+        if i >= 0 and int(key) <= ranges[i][1]:
+            where = f"in declared range {ranges[i][2]}"
+        elif key in managed:
+            where = "on a number this tool manages"
+        else:
+            continue
+        why = f"linked to service {service} {where}, which the specs do not declare"
+        if want is not None:
+            why = (f"linked to service {service} {where}, but the specs declare it for service "
+                   f"{want.attrs.get('service')}: unlink it there first")
+        found.append((have, why))
+    return found
+
+
+def _qualifica(view: View) -> list[tuple[Resource, str]]:
+    """Subscriptions of a declared or managed client service, or of a managed user; and the
+    unmanaged users holding such a subscription."""
+    services = _declared_services(view) | {
+        str(r.attrs.get("service")) for r in view.side("known", "subscription").values()}
+    users = set(view.side("known", "user")) | set(view.side("desired", "user"))
+    found: list[tuple[Resource, str]] = []
+    holders: dict[str, Any] = {}
+    for have in _strangers(view, "subscription"):
+        service, user = have.attrs.get("service"), str(have.attrs.get("user"))
+        product = have.attrs.get("product")
+        if service is not None and str(service) in services:
+            why = f"product {product} of client service {service}, not declared for it"
+            holders.setdefault(user, service)
+        elif user in users:
+            why = f"product {product} of user {user}, whom this tool manages; not declared"
+        else:
+            continue
+        found.append((have, why))
+    for have in _strangers(view, "user"):
+        if have.key in holders:
+            why = f"holds products of client service {holders[have.key]}; not declared"
+            found.append((have, why))
+    return found
+
+
+def _campsoft(view: View) -> list[tuple[Resource, str]]:
+    """Subscriptions on the contract of a declared or managed client service."""
+    contracts = _declared_services(view) | {
+        str(r.attrs.get("contract"))
+        for side in ("known", "desired") for r in view.side(side, "subscription").values()}
+    found = []
+    for have in _strangers(view, "subscription"):
+        contract = str(have.attrs.get("contract"))
+        if contract in contracts:
+            why = (f"product {have.attrs.get('product')} on contract {contract}, which this "
+                   f"tool manages; not declared")
+            found.append((have, why))
+    return found
+
+
+_FINDERS: dict[str, Finder] = {"saperx-stfc": _stfc, "qualifica": _qualifica,
+                               "campsoft": _campsoft}
