@@ -1,0 +1,276 @@
+"""Import: match what a platform already holds to the specs, so the state can take it over.
+
+Pure: no I/O, no clock. The CLI reads the platform once (the provider's listing), the state and
+the specs, and hands them here; what comes back says which remote objects to record as managed
+(with the attributes the platform holds, so the next plan shows real differences as updates),
+which need a decision, and which match nothing.
+
+Matching is by natural key, the key of the resource's address on every platform (the number;
+the Qualifica user and ``user/product``; Campsoft's ``contract_identifier/label``), then checked
+for the owner, so a key that happens to collide is never taken over:
+
+- an STFC link must link the number to the service the specs declare;
+- a Qualifica user and a Campsoft subscription must belong to the client's document (digits).
+
+A declared object the platform lacks under its key is then looked up by a second key that an
+ERP may have filled differently (Campsoft: the contract and the product, with another label;
+Qualifica: the client's document, under another user). Those candidates are never imported:
+the address would differ, so the operator settles it in the specs (a ``label`` parameter,
+another ``user_field``), and several candidates for one declaration, or one object claimed by
+several, are listed as ambiguous.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import Known, Observed, Resource, address
+
+# Attributes that hold a document number (CPF/CNPJ), compared on their digits only.
+DOCUMENT = "document"
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguity:
+    """Remote objects not imported because the operator must decide (see ``reason``)."""
+
+    integration: str
+    declared: tuple[str, ...]  # spec addresses involved
+    remote: tuple[str, ...]  # platform addresses involved
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"integration": self.integration, "declared": list(self.declared),
+                "remote": list(self.remote), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPlan:
+    """What importing one integration would record, and what it leaves to the operator."""
+
+    integration: str
+    platform: str
+    record: tuple[Resource, ...]  # to record as managed: the platform's attributes
+    managed: int  # remote objects the state already manages (skipped)
+    ambiguous: tuple[Ambiguity, ...]
+    unmatched: tuple[Resource, ...]  # remote objects no spec declares (nor could)
+    absent: int  # declared objects the platform lacks (the next plan creates them)
+    cancelled: int  # cancelled records the platform still lists (nobody's service)
+
+    @property
+    def empty(self) -> bool:
+        return not self.record
+
+    def counts(self) -> dict[str, int]:
+        return {"import": len(self.record), "already_managed": self.managed,
+                "ambiguous": len(self.ambiguous), "unmatched": len(self.unmatched),
+                "declared_not_on_platform": self.absent, "cancelled_ignored": self.cancelled}
+
+
+@dataclass
+class _Work:
+    record: list[Resource] = field(default_factory=list)
+    ambiguous: list[Ambiguity] = field(default_factory=list)
+    unmatched: list[Resource] = field(default_factory=list)
+    pending: dict[str, Resource] = field(default_factory=dict)  # remote with no exact match
+    held: set[str] = field(default_factory=set)  # remote addresses listed in an ambiguity
+    refused: set[str] = field(default_factory=set)  # spec addresses not imported (owner)
+
+
+def digits(value: Any) -> str:
+    return "".join(c for c in str(value or "") if c.isdigit())
+
+
+def _same_document(want: Resource, have: Resource) -> bool:
+    ours, theirs = digits(want.attrs.get(DOCUMENT)), digits(have.attrs.get(DOCUMENT))
+    return not ours or not theirs or ours == theirs
+
+
+def owner_problem(want: Resource, have: Resource, platform: str) -> str | None:
+    """Why a remote object under a declared key belongs to someone else, or None."""
+    if want.kind == "link":
+        declared, linked = want.attrs.get("service"), have.attrs.get("service")
+        if str(declared) != str(linked):
+            return (f"the platform links number {want.key} to service {linked}, the specs to "
+                    f"service {declared}: not imported; fix the specs or unlink it on the "
+                    f"platform")
+    of_a_client = want.kind == "user" or (platform == "campsoft" and want.kind == "subscription")
+    if of_a_client and not _same_document(want, have):
+        what = "user" if want.kind == "user" else "subscription"
+        return (f"the platform's {what} {have.key} belongs to document "
+                f"{have.attrs.get(DOCUMENT)}, the specs' to {want.attrs.get(DOCUMENT)}: "
+                f"not imported; another client holds that key")
+    return None
+
+
+def recorded(want: Resource, have: Resource, compared: tuple[str, ...]) -> Resource:
+    """The resource as the state should hold it: the platform's value of every compared field
+    (so the next plan updates what differs) and the specs' explanations (range, package,
+    origin...), which the platform does not hold. Platform-side facts (a number's status) are
+    observed, never recorded."""
+    attrs = {k: v for k, v in want.attrs.items() if k not in compared}
+    attrs.update({k: have.attrs.get(k) for k in compared})
+    return Resource(want.integration, want.kind, want.key, attrs, want.source, have.remote_id)
+
+
+# -- second keys: what an ERP may have filled differently ------------------------------------
+
+SecondKey = Callable[[Resource], tuple[str, ...] | None]
+
+
+def _campsoft_second(res: Resource) -> tuple[str, ...] | None:
+    if res.kind != "subscription":
+        return None
+    return (str(res.attrs.get("contract")), str(res.attrs.get("product")))
+
+
+def _qualifica_second(res: Resource) -> tuple[str, ...] | None:
+    if res.kind != "user" or not digits(res.attrs.get(DOCUMENT)):
+        return None
+    return (digits(res.attrs.get(DOCUMENT)),)
+
+
+SECOND_KEYS: dict[str, SecondKey] = {"campsoft": _campsoft_second,
+                                     "qualifica": _qualifica_second}
+
+
+def _hint(platform: str, want: Resource, have: Resource) -> str:
+    if platform == "campsoft":
+        return (f"the platform holds contract {have.attrs.get('contract')} with product "
+                f"{have.attrs.get('product')} under label {have.attrs.get('label')!r}, the specs "
+                f"expect label {want.attrs.get('label')!r}: give the package params "
+                f"{{label: {have.attrs.get('label')}}} on service {want.attrs.get('service')} "
+                f"to import it")
+    return (f"the platform holds the client's document under user {have.key!r}, the specs "
+            f"expect user {want.key!r}: check the integration's user_field, then import again")
+
+
+# -- matching ---------------------------------------------------------------------------------
+
+
+def match(
+    integration: str,
+    platform: str,
+    desired: Mapping[str, Resource],
+    known: Known,
+    observed: Observed,
+    compared: Mapping[str, tuple[str, ...]],
+    services: Mapping[Any, Mapping[str, Any]] | None = None,
+) -> ImportPlan:
+    """Match one integration's remote objects to the declared ones (all maps by address).
+
+    ``compared`` holds the planner's compared fields per kind; ``services`` the declared client
+    services by id (``Desired.settings["services"]``: status and source), so a link to one of
+    them is never offered for generation."""
+    work = _Work()
+    ours = {a: r for a, r in desired.items() if r.integration == integration}
+    managed = cancelled = 0
+    for addr in sorted(observed.resources):
+        have = observed.resources[addr]
+        if addr in known.resources:
+            managed += 1
+        elif have.kind == "subscription" and have.attrs.get("status") == "cancelled":
+            cancelled += 1
+        elif addr in ours:
+            problem = owner_problem(ours[addr], have, platform)
+            if problem is None:
+                work.record.append(recorded(ours[addr], have, compared.get(have.kind, ())))
+            else:
+                work.ambiguous.append(Ambiguity(integration, (addr,), (addr,), problem))
+                work.held.add(addr)
+                work.refused.add(addr)
+        else:
+            work.pending[addr] = have
+    lacking = {a: r for a, r in ours.items()
+               if a not in observed.resources and a not in known.resources}
+    second = SECOND_KEYS.get(platform)
+    if second is not None:
+        _second_keys(work, integration, platform, lacking, second)
+    _services(work, integration, ours, services or {})
+    _dependents(work, observed, known)
+    for addr, have in sorted(work.pending.items()):
+        if addr not in work.held:
+            work.unmatched.append(have)
+    return ImportPlan(integration, platform, tuple(work.record), managed,
+                      tuple(work.ambiguous), tuple(work.unmatched), len(lacking), cancelled)
+
+
+def _second_keys(work: _Work, integration: str, platform: str,
+                 lacking: Mapping[str, Resource], second: SecondKey) -> None:
+    """Declared objects missing under their key, looked up by the second key."""
+    declared: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
+    for res in lacking.values():
+        key = second(res)
+        if key is not None:
+            declared[key].append(res)
+    remote: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
+    for res in work.pending.values():
+        key = second(res)
+        if key is not None and key in declared:
+            remote[key].append(res)
+    for key in sorted(remote):
+        wants, haves = declared[key], remote[key]
+        if len(wants) == 1 and len(haves) == 1:
+            reason = _hint(platform, wants[0], haves[0])
+        elif len(haves) > 1 and len(wants) == 1:
+            reason = (f"{len(haves)} platform objects match {wants[0].address} by "
+                      f"{_second_name(platform)}: keep one, or name it in the specs")
+        else:
+            reason = (f"{len(haves)} platform object(s) match {len(wants)} declarations by "
+                      f"{_second_name(platform)}: tell them apart in the specs")
+        work.ambiguous.append(Ambiguity(integration, tuple(sorted(w.address for w in wants)),
+                                        tuple(sorted(h.address for h in haves)), reason))
+        work.held.update(h.address for h in haves)
+
+
+def _second_name(platform: str) -> str:
+    return "contract and product" if platform == "campsoft" else "document"
+
+
+def _services(work: _Work, integration: str, ours: Mapping[str, Resource],
+              services: Mapping[Any, Mapping[str, Any]]) -> None:
+    """A remote link to a service the specs declare (for other numbers, or none, or cancelled):
+    not unmatched, since a generated client would declare that service twice."""
+    links = {str(r.attrs.get("service")): r.address for r in ours.values() if r.kind == "link"}
+    entries = {str(k): v for k, v in services.items()}
+    for addr, have in sorted(work.pending.items()):
+        service = str(have.attrs.get("service"))
+        if have.kind != "link" or addr in work.held or (service not in links
+                                                          and service not in entries):
+            continue
+        entry = entries.get(service, {})
+        where = f" ({entry['source']})" if entry.get("source") else ""
+        if entry.get("status") == "cancelled":
+            reason = (f"the platform links number {have.key} to service {service}, which the "
+                      f"specs cancel{where}: the tool does not manage the link, so it will not "
+                      f"unlink it; unlink it on the platform (or in the ERP)")
+        else:
+            reason = (f"the platform links number {have.key} to service {service}, which the "
+                      f"specs declare without it{where}: add it to that service's "
+                      f"phone_numbers to import it")
+        declared = (links[service],) if service in links else ()
+        work.ambiguous.append(Ambiguity(integration, declared, (addr,), reason))
+        work.held.add(addr)
+
+
+def _dependents(work: _Work, observed: Observed, known: Known) -> None:
+    """A Qualifica subscription follows its user: not imported when its user is not, and held
+    back (not unmatched) when its user needs a decision."""
+    held_users = {observed.resources[a].key for a in work.held
+                  if a in observed.resources and observed.resources[a].kind == "user"}
+    keep: list[Resource] = []
+    for res in work.record:
+        user = res.attrs.get("user") if res.kind == "subscription" else None
+        if user is not None and address(res.integration, "user", str(user)) in work.refused:
+            work.ambiguous.append(Ambiguity(res.integration, (res.address,), (res.address,),
+                                            f"its user {user} is not imported (see above)"))
+            continue
+        keep.append(res)
+    work.record[:] = keep
+    for addr, res in work.pending.items():
+        if res.kind == "subscription" and res.attrs.get("user") in held_users \
+                and addr not in known.resources:
+            work.held.add(addr)
