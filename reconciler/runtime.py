@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Desired, Integration, Known, Observed, Resource, address
+from reconciler.model import Desired, Integration, Known, Observed, address, live
 from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
@@ -132,12 +132,6 @@ def keep_catalogs(
 _REMOVES = {"unlink", "delete"}
 
 
-def _live(resource: Resource | None) -> bool:
-    """Whether the platform holds the object: a cancelled subscription it still lists is gone
-    as far as a create (not landed) or a cancel (landed) is concerned."""
-    return resource is not None and resource.attrs.get("status") != "cancelled"
-
-
 def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
     """Resolve the journal entries a crashed apply left pending, against a fresh observation.
 
@@ -151,7 +145,7 @@ def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
         obs = observed.get(entry.integration)
         if obs is None:
             continue  # not observed this run: stays pending until it is
-        present = [_live(obs.resources.get(address(entry.integration, entry.kind, k)))
+        present = [live(obs.resources.get(address(entry.integration, entry.kind, k)))
                    for k in entry.keys]
         landed = not any(present) if entry.action in _REMOVES else all(present)
         verdict = "found done on the platform" if landed else "not done on the platform"

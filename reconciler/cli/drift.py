@@ -48,7 +48,7 @@ from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import Drift, Known, Note, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
-from reconciler.planner.targeting import narrow
+from reconciler.planner.targeting import PARTIAL_NOTE, narrow
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.runtime import Workspace, connect
@@ -56,7 +56,6 @@ from reconciler.state import StateStore
 from reconciler.state.locks import locked
 
 FIXABLE = frozenset({"changed", "missing"})  # what a plan can put back; unmanaged is reported
-_PARTIAL = "(partial plan)"  # narrow()'s own caveat, replaced by one that speaks of drift
 
 
 @dataclass
@@ -194,10 +193,10 @@ async def _fix(ws: Workspace, items: Sequence[Drift], providers: Mapping[str, Pr
                           "(remove them on the platform, or declare them in the specs).")
         return None
     plan = narrow(compute_plan(ws.desired, known, observed), targets, universe=targets)
-    caveat = Note(_PARTIAL, "", f"this plan only puts back the {len(targets)} drifted "
+    caveat = Note(PARTIAL_NOTE, "", f"this plan only puts back the {len(targets)} drifted "
                                 f"resources (and what they depend on); `reconcile plan` shows "
                                 f"every change the specs call for")
-    plan = replace(plan, warnings=(*(w for w in plan.warnings if w.address != _PARTIAL), caveat))
+    plan = replace(plan, warnings=(*(w for w in plan.warnings if w.address != PARTIAL_NOTE), caveat))
     console.print(f"\n[bold]Fix:[/bold] the plan that puts back {len(targets)} drifted "
                   f"resource{'s' if len(targets) != 1 else ''}\n")
     result = await review_and_apply(ws, plan, providers, known, observed, allow=allow,

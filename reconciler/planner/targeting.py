@@ -34,6 +34,7 @@ from reconciler.model import Change, Estimate, Note, Plan, Resource, address
 from reconciler.planner import touched as touched_by
 from reconciler.specs.models import did_you_mean
 
+PARTIAL_NOTE = "(partial plan)"  # the address of the warning every narrowed plan carries
 SERVICE_PREFIX = "service:"
 SYNTAX = ('INTEGRATION, INTEGRATION.KIND, INTEGRATION.KIND["KEY"] (with * as a glob) or '
           'service:ID')
@@ -225,7 +226,7 @@ def narrow(
     options = " ".join([*(f"--target {t}" for t in targets),
                         *(f"--exclude {e}" for e in excludes)])
     warnings.extend(notes)
-    warnings.append(Note("(partial plan)", "", (
+    warnings.append(Note(PARTIAL_NOTE, "", (
         f"this plan is partial ({options}): other changes the specs call for are not included, "
         f"and the platforms may not match the specs after it is applied; run plan without "
         f"--target/--exclude to see everything and converge")))

@@ -30,12 +30,13 @@ from rich.text import Text
 from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Drift, Note, Plan
 from reconciler.render.text import (
     SHOWN,
-    _by_service,  # the text plan's grouping of content changes per client service
-    _value,  # the text plan's way of writing an attribute value
+    by_service,
     change_details,
     change_line,
     cost,
     plan_summary,
+    seen_ago,
+    show_value,
 )
 from reconciler.safety import MIN_BASE, PROTECT, Usage, Violation
 
@@ -340,7 +341,7 @@ def _plan_section(doc: _Doc, left: _Left, name: str, platform: str,
     said = ", ".join(f"{c[col]:,} {_VERBS[col]}" for col in _COLUMNS if c.get(col))
     summary = f"<b>{_html(name)}</b> ({_html(platform)}): {_html(said)}"
     entries: list[_Entry] = []
-    for service, group in _by_service(list(changes)):
+    for service, group in by_service(list(changes)):
         if service is not None:
             entries.append(_Entry((f"@@ service {_one_line(str(service))} @@",), 0))
         for change in group:
@@ -387,14 +388,7 @@ def _notes(doc: _Doc, left: _Left, title: str, symbol: str, notes: Sequence[Note
 
 def age(item: Drift, now: str) -> str:
     """'first seen 3 days ago' at ``now`` (ISO 8601); a drift never seen before is new."""
-    seconds = item.age_seconds(now)
-    if seconds is None:
-        return "first seen now"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"first seen {n} {unit}{'s' if n != 1 else ''} ago"
-    return "first seen now"
+    return seen_ago(item.age_seconds(now)) or "first seen now"
 
 
 def render_drift(items: Sequence[Drift], checked: Sequence[str], *, now: str,
@@ -450,12 +444,12 @@ def _drift_lines(item: Drift, now: str) -> list[str]:
               f"{age(item, now)}{since}")]
     before, after = item.before or {}, item.after or {}
     if item.kind == "changed":
-        lines += [f"    {f}: {_value(before.get(f))} (applied) -> {_value(after.get(f))} "
+        lines += [f"    {f}: {show_value(before.get(f))} (applied) -> {show_value(after.get(f))} "
                   f"(on the platform)" for f in item.fields]
     elif item.kind == "unmanaged" and after:
-        lines.append(f"    on the platform: {_value(dict(after))}")
+        lines.append(f"    on the platform: {show_value(dict(after))}")
     elif item.kind == "missing" and before:
-        lines.append(f"    applied: {_value(dict(before))}")
+        lines.append(f"    applied: {show_value(dict(before))}")
     if item.detail:
         lines.append(f"    {item.detail}")
     return [_one_line(line) for line in lines]

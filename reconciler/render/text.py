@@ -33,7 +33,7 @@ def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -
         console.print(f"[dim]{LEGEND}[/dim]\n")
     for name, changes in groupby(plan.changes, key=lambda c: c.integration):
         console.print(f"[bold]{name}[/bold] [dim]({platforms.get(name, '?')})[/dim]")
-        for service, group in _by_service(list(changes)):
+        for service, group in by_service(list(changes)):
             indent = "  " if service is not None else ""
             if service is not None:
                 console.print(f"  [bold]service {escape(str(service))}[/bold]")
@@ -50,7 +50,7 @@ def render_plan(plan: Plan, console: Console, *, platforms: Mapping[str, str]) -
         console.print("[dim]Cost: " + "; ".join(cost(e) for e in plan.estimates) + "[/dim]")
 
 
-def _by_service(changes: list[Change]) -> list[tuple[Any, list[Change]]]:
+def by_service(changes: list[Change]) -> list[tuple[Any, list[Change]]]:
     """Content changes grouped under their client service, services in id order, after the
     other changes (which stay in plan order, under no service: None). A user goes with the
     first service whose subscription it is created for."""
@@ -143,13 +143,13 @@ def change_details(change: Change) -> list[str]:
         return []
     fields = sorted(set(change.before) | set(change.after))
     return [
-        f"{f}: {_value(change.before.get(f))} -> {_value(change.after.get(f))}"
+        f"{f}: {show_value(change.before.get(f))} -> {show_value(change.after.get(f))}"
         for f in fields
         if change.before.get(f) != change.after.get(f)
     ]
 
 
-def _value(value: Any) -> str:
+def show_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}={v}" for k, v in sorted(value.items())) + "}"
     return repr(value) if isinstance(value, str) else str(value)
@@ -251,8 +251,8 @@ def render_drift(items: Sequence[Drift], checked: Iterable[str], console: Consol
             console.print(f"  [{style}]{item.kind:<10} {escape(item.address)}[/{style}]"
                           f"{detail}{tail}")
             for f in item.fields:
-                before = _value((item.before or {}).get(f))
-                after = _value((item.after or {}).get(f))
+                before = show_value((item.before or {}).get(f))
+                after = show_value((item.after or {}).get(f))
                 console.print(f"      [dim]{escape(f)}: {escape(before)} (applied) -> "
                               f"{escape(after)} (on the platform)[/dim]")
         console.print()
