@@ -20,6 +20,7 @@ from reconciler.model import (
     Note,
     Observed,
     Plan,
+    Resource,
     address,
     fingerprint,
 )
@@ -32,6 +33,9 @@ Rules = Callable[[View], Partial]
 _PLATFORMS = (saperx_stfc, qualifica, campsoft)
 RULES: dict[str, Rules] = {m.PLATFORM: m.plan_integration for m in _PLATFORMS}
 COMPARED: dict[str, Mapping[str, tuple[str, ...]]] = {m.PLATFORM: m.COMPARED for m in _PLATFORMS}
+# What each platform calls an unmanaged object near managed ones (see planner/drift.py).
+UNMANAGED: dict[str, Callable[[View], list[tuple[Resource, str]]]] = {
+    m.PLATFORM: m.unmanaged for m in _PLATFORMS}
 
 # Phase of each (kind, action) in the printed and applied order of one integration.
 _PHASE = {

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import Change, Note, Resource
+from reconciler.model import Change, Note, Resource, live
 
 # At most this many resources in one block change (the SaperX platform's per-call limit).
 MAX_BLOCK = 10_000
@@ -81,3 +81,16 @@ def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None) -> Itera
 def block_of(blocks: Iterable[Change]) -> dict[str, Change]:
     """Each key of the given block changes mapped to its block."""
     return {key: change for change in blocks for key in change.keys}
+
+
+def strangers(view: View, kind: str) -> list[Resource]:
+    """Live objects of ``kind`` on the platform that the state does not manage and the specs do
+    not declare, in key order."""
+    known, desired = view.side("known", kind), view.side("desired", kind)
+    return [r for key, r in sorted(view.side("actual", kind).items())
+            if key not in known and key not in desired and live(r)]
+
+
+def declared_services(view: View) -> set[str]:
+    """The client services the specs declare (any status), as text: the platforms' own ids."""
+    return {str(s) for s in view.settings.get("services", {})}

@@ -10,8 +10,9 @@ report, in address order. Four kinds (see :class:`reconciler.model.Drift`):
   still lists as cancelled is gone too (:func:`reconciler.model.live`);
 - ``unmanaged``: an object neither managed nor declared, found where the tool manages its
   neighbours. Only there: the platform holds whole estates the tool has no business listing,
-  so each platform says what a neighbour is (a number in a declared range, a subscription of a
-  declared or managed client service, or on a managed user or contract);
+  so each platform's rules module says what a neighbour is in its ``unmanaged(view)`` (a number
+  in a declared range, a subscription of a declared or managed client service, or on a managed
+  user or contract);
 - ``converging``: a managed number in the SaperX removal queue. The vendor is still working;
   it is reported so a stuck queue shows, but it is not drift and never fails a run.
 
@@ -21,16 +22,12 @@ addresses); this module only says what moved.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from reconciler.model import Desired, Drift, Known, Observed, Resource, live
 from reconciler.planner.core import View, by_kind
 
 REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
-
-Finder = Callable[[View], list[tuple[Resource, str]]]
 
 
 def drift(
@@ -45,7 +42,7 @@ def drift(
     a neighbour is). Without ``desired`` nothing can be called unmanaged (what the specs
     declare is unknown), so only managed resources are reported.
     """
-    # The registry lives beside the rules, in the package that imports this module.
+    # The registries live beside the rules, in the package that imports this module.
     from reconciler.planner import COMPARED
 
     actual = {a: r for o in observed.values() for a, r in o.resources.items()}
@@ -110,10 +107,12 @@ def _missing(was: Resource, now: Resource | None, actual: Mapping[str, Resource]
 def _unmanaged(
     known: Known, observed: Mapping[str, Observed], platforms: Mapping[str, str], desired: Desired
 ) -> list[Drift]:
+    from reconciler.planner import UNMANAGED
+
     want, have = by_kind(desired.resources.values()), by_kind(known.resources.values())
     out = []
     for name in sorted(observed):
-        finder = _FINDERS.get(platforms.get(name, ""))
+        finder = UNMANAGED.get(platforms.get(name, ""))
         if finder is None:
             continue
         view = View(name, want.get(name, {}), have.get(name, {}),
@@ -123,90 +122,3 @@ def _unmanaged(
             out.append(Drift(res.address, name, "unmanaged", None, dict(res.attrs),
                              detail=detail))
     return out
-
-
-def _strangers(view: View, kind: str) -> list[Resource]:
-    """Live objects of ``kind`` on the platform that the state does not manage and the specs do
-    not declare, in key order."""
-    known, desired = view.side("known", kind), view.side("desired", kind)
-    return [r for key, r in sorted(view.side("actual", kind).items())
-            if key not in known and key not in desired and live(r)]
-
-
-def _declared_services(view: View) -> set[str]:
-    """The client services the specs declare (any status), as text: the platforms' own ids."""
-    return {str(s) for s in view.settings.get("services", {})}
-
-
-def _stfc(view: View) -> list[tuple[Resource, str]]:
-    """Links on numbers of a declared range (or on a managed number) that the state does not
-    manage and that are not the link the specs declare for that number."""
-    ranges = sorted((int(r["first"]), int(r["last"]), str(r["name"]))
-                    for r in view.settings.get("ranges", {}).get(view.integration, ()))
-    firsts = [r[0] for r in ranges]
-    managed = view.side("known", "number")
-    known, desired = view.side("known", "link"), view.side("desired", "link")
-    found = []
-    for key, have in sorted(view.side("actual", "link").items()):
-        want = desired.get(key)
-        service = have.attrs.get("service")
-        if key in known or (want is not None and want.attrs.get("service") == service):
-            continue  # managed, or exactly what the specs declare (the next apply adopts it)
-        i = bisect_right(firsts, int(key)) - 1
-        if i >= 0 and int(key) <= ranges[i][1]:
-            where = f"in declared range {ranges[i][2]}"
-        elif key in managed:
-            where = "on a number this tool manages"
-        else:
-            continue
-        why = f"linked to service {service} {where}, which the specs do not declare"
-        if want is not None:
-            why = (f"linked to service {service} {where}, but the specs declare it for service "
-                   f"{want.attrs.get('service')}: unlink it there first")
-        found.append((have, why))
-    return found
-
-
-def _qualifica(view: View) -> list[tuple[Resource, str]]:
-    """Subscriptions of a declared or managed client service, or of a managed user; and the
-    unmanaged users holding such a subscription."""
-    services = _declared_services(view) | {
-        str(r.attrs.get("service")) for r in view.side("known", "subscription").values()}
-    users = set(view.side("known", "user")) | set(view.side("desired", "user"))
-    found: list[tuple[Resource, str]] = []
-    holders: dict[str, Any] = {}
-    for have in _strangers(view, "subscription"):
-        service, user = have.attrs.get("service"), str(have.attrs.get("user"))
-        product = have.attrs.get("product")
-        if service is not None and str(service) in services:
-            why = f"product {product} of client service {service}, not declared for it"
-            holders.setdefault(user, service)
-        elif user in users:
-            why = f"product {product} of user {user}, whom this tool manages; not declared"
-        else:
-            continue
-        found.append((have, why))
-    for have in _strangers(view, "user"):
-        if have.key in holders:
-            why = f"holds products of client service {holders[have.key]}; not declared"
-            found.append((have, why))
-    return found
-
-
-def _campsoft(view: View) -> list[tuple[Resource, str]]:
-    """Subscriptions on the contract of a declared or managed client service."""
-    contracts = _declared_services(view) | {
-        str(r.attrs.get("contract"))
-        for side in ("known", "desired") for r in view.side(side, "subscription").values()}
-    found = []
-    for have in _strangers(view, "subscription"):
-        contract = str(have.attrs.get("contract"))
-        if contract in contracts:
-            why = (f"product {have.attrs.get('product')} on contract {contract}, which this "
-                   f"tool manages; not declared")
-            found.append((have, why))
-    return found
-
-
-_FINDERS: dict[str, Finder] = {"saperx-stfc": _stfc, "qualifica": _qualifica,
-                               "campsoft": _campsoft}

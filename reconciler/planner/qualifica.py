@@ -10,10 +10,11 @@ year after activation) stands and is not compared. See :mod:`.content`.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from reconciler.model import Action, Change, address
+from reconciler.model import Action, Change, Resource, address
 from reconciler.planner.content import plan_subscriptions
-from reconciler.planner.core import Partial, View
+from reconciler.planner.core import Partial, View, declared_services, strangers
 
 PLATFORM = "qualifica"
 USER_FIELDS = ("name", "email", "document")
@@ -58,3 +59,29 @@ def _users(view: View, out: Partial) -> dict[str, str]:
         if key not in view.side("desired", "user"):
             out.forget.append(address(view.integration, "user", key))  # users are never deleted
     return created
+
+
+def unmanaged(view: View) -> list[tuple[Resource, str]]:
+    """Subscriptions of a declared or managed client service, or of a managed user; and the
+    unmanaged users holding such a subscription."""
+    services = declared_services(view) | {
+        str(r.attrs.get("service")) for r in view.side("known", "subscription").values()}
+    users = set(view.side("known", "user")) | set(view.side("desired", "user"))
+    found: list[tuple[Resource, str]] = []
+    holders: dict[str, Any] = {}
+    for have in strangers(view, "subscription"):
+        service, user = have.attrs.get("service"), str(have.attrs.get("user"))
+        product = have.attrs.get("product")
+        if service is not None and str(service) in services:
+            why = f"product {product} of client service {service}, not declared for it"
+            holders.setdefault(user, service)
+        elif user in users:
+            why = f"product {product} of user {user}, whom this tool manages; not declared"
+        else:
+            continue
+        found.append((have, why))
+    for have in strangers(view, "user"):
+        if have.key in holders:
+            why = f"holds products of client service {holders[have.key]}; not declared"
+            found.append((have, why))
+    return found

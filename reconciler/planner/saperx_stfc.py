@@ -19,6 +19,7 @@ Objects neither declared nor managed are left alone.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -230,3 +231,30 @@ def _unknown_plan(want: Resource, plans: set[str]) -> str:
             f"integration {want.integration}; valid plans: {valid}")
 
 
+def unmanaged(view: View) -> list[tuple[Resource, str]]:
+    """Links on numbers of a declared range (or on a managed number) that the state does not
+    manage and that are not the link the specs declare for that number."""
+    ranges = sorted((int(r["first"]), int(r["last"]), str(r["name"]))
+                    for r in view.settings.get("ranges", {}).get(view.integration, ()))
+    firsts = [r[0] for r in ranges]
+    managed = view.side("known", "number")
+    known, desired = view.side("known", "link"), view.side("desired", "link")
+    found = []
+    for key, have in sorted(view.side("actual", "link").items()):
+        want = desired.get(key)
+        service = have.attrs.get("service")
+        if key in known or (want is not None and want.attrs.get("service") == service):
+            continue  # managed, or exactly what the specs declare (the next apply adopts it)
+        i = bisect_right(firsts, int(key)) - 1
+        if i >= 0 and int(key) <= ranges[i][1]:
+            where = f"in declared range {ranges[i][2]}"
+        elif key in managed:
+            where = "on a number this tool manages"
+        else:
+            continue
+        why = f"linked to service {service} {where}, which the specs do not declare"
+        if want is not None:
+            why = (f"linked to service {service} {where}, but the specs declare it for service "
+                   f"{want.attrs.get('service')}: unlink it there first")
+        found.append((have, why))
+    return found
