@@ -400,7 +400,7 @@ def render_drift(items: Sequence[Drift], checked: Sequence[str], *, now: str,
     where = ", ".join(checked) or "no integration"
 
     def build(doc: _Doc, left: _Left) -> list[str]:
-        title = (f"{len(real):,} managed {'resource differs' if len(real) == 1 else 'resources differ'}"
+        title = (f"{len(real):,} {'difference' if len(real) == 1 else 'differences'}"
                  if real else "no drift")
         doc.add(DRIFT_MARKER, f"### reconcile drift: {title} on {escape(where)}", "")
         if items:
@@ -408,7 +408,8 @@ def render_drift(items: Sequence[Drift], checked: Sequence[str], *, now: str,
         if real:
             oldest = max(real, key=lambda d: d.age_seconds(now) or 0)
             doc.add(f"Oldest: {_code(oldest.address)}, {age(oldest, now)}. "
-                    "`reconcile plan` shows how apply would put things back.", "")
+                    "`reconcile drift --fix` puts back what changed or went missing "
+                    "(`reconcile plan` shows how); unmanaged objects are only reported.", "")
         for name in names:
             mine = [d for d in items if d.integration == name]
             if mine:
@@ -450,7 +451,7 @@ def _drift_lines(item: Drift, now: str) -> list[str]:
         lines.append(f"    on the platform: {show_value(dict(after))}")
     elif item.kind == "missing" and before:
         lines.append(f"    applied: {show_value(dict(before))}")
-    if item.detail:
+    if item.detail and item.kind != "changed":  # a change's detail names the fields listed above
         lines.append(f"    {item.detail}")
     return [_one_line(line) for line in lines]
 

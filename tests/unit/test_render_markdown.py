@@ -223,7 +223,7 @@ def test_drift_age_is_relative_to_now(first_seen: str | None, said: str) -> None
 
 def test_drift_report_counts_kinds_and_does_not_count_converging_as_drift() -> None:
     md = markdown.render_drift(scenarios.drift_items(), sorted(PLATFORMS), now=NOW)
-    assert md.splitlines()[1] == ("### reconcile drift: 6 managed resources differ on campsoft, "
+    assert md.splitlines()[1] == ("### reconcile drift: 6 differences on campsoft, "
                                   "qualifica, stfc-sp")
     assert "| stfc-sp | 2 | 1 | 1 | 1 |" in md
     assert "    blocked: False (applied) -> True (on the platform)" in md
