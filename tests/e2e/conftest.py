@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -283,3 +284,19 @@ def content_cli(tmp_path: Path, served_sim: Sim, qualifica: ContentSim,
         E2E_CAMPSOFT_SECRET=campsoft.secret,
         NO_COLOR="1", COLUMNS="250",
     ))
+
+
+def wait_for_pending_change(db: Path, proc: subprocess.Popen[bytes], *, deadline: float) -> bool:
+    """Whether the apply wrote the intent of a change it has not finished (read-only polling of
+    its state file), waited for at most ``deadline`` seconds or until the apply exits."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until and proc.poll() is None:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                pending = conn.execute("SELECT count(*) FROM journal WHERE outcome = 'pending'")
+                if pending.fetchone()[0]:
+                    return True
+        except sqlite3.Error:
+            pass  # not created yet, or busy: look again
+        time.sleep(0.02)
+    return False

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, Cli, Sim
+from tests.e2e.conftest import REPO, Cli, Sim, wait_for_pending_change
 from tests.e2e.specset import SpecSet
 
 pytestmark = pytest.mark.e2e
@@ -274,7 +274,10 @@ def test_apply_killed_at_random_points_is_recovered_by_the_next_run(cli: Cli, si
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
                                 cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.6, 2.2))  # startup, observe, then the changes
+        # Kill once the changes have begun (however long startup takes on a loaded machine),
+        # somewhere in the run: at once, or several calls later.
+        changing = wait_for_pending_change(cli.cwd / "state" / "reconciler.db", proc, deadline=30)
+        time.sleep(rng.uniform(0.0, 1.2) if changing else 0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         sim.configure(latency=0.0)

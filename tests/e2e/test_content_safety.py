@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Cli, ContentSim
+from tests.e2e.conftest import Cli, ContentSim, wait_for_pending_change
 from tests.e2e.content_specs import ContentSpecs
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +115,10 @@ def test_apply_killed_at_random_points_is_recovered_by_the_next_run(
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
                                 cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 2.6))  # startup, observe, then the changes
+        # Kill once the changes have begun (however long startup takes on a loaded machine),
+        # somewhere in the run: at once, or a few calls later.
+        changing = wait_for_pending_change(cli.cwd / "state" / DB, proc, deadline=30)
+        time.sleep(rng.uniform(0.0, 0.6) if changing else 0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         for platform in (qualifica, campsoft):
