@@ -62,6 +62,12 @@ def resolve_credentials(integration: Integration) -> dict[str, str]:
     return out
 
 
+def reveal(value: str) -> None:
+    """Mask ``value`` in everything this process prints from now on (a secret the tool was
+    handed some other way than a reference, such as the password in the state's URL)."""
+    _REVEALED.add(value)
+
+
 def redact(text: str) -> str:
     """``text`` with every secret value this process has resolved replaced by a mask."""
     for value in sorted(_REVEALED, key=len, reverse=True):

@@ -48,7 +48,7 @@ from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import Drift, Known, Note, Observed, Plan
 from reconciler.planner import drift as compute_drift
 from reconciler.planner import plan as compute_plan
-from reconciler.planner.targeting import PARTIAL_NOTE, narrow
+from reconciler.planner.targeting import PARTIAL_NOTE, exactly, narrow
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.runtime import Workspace, connect
@@ -192,7 +192,8 @@ async def _fix(ws: Workspace, items: Sequence[Drift], providers: Mapping[str, Pr
             console.print("Nothing for --fix to put back: unmanaged objects are only reported "
                           "(remove them on the platform, or declare them in the specs).")
         return None
-    plan = narrow(compute_plan(ws.desired, known, observed), targets, universe=targets)
+    plan = narrow(compute_plan(ws.desired, known, observed), [exactly(a) for a in targets],
+                  universe=targets)
     caveat = Note(PARTIAL_NOTE, "", f"this plan only puts back the {len(targets)} drifted "
                                 f"resources (and what they depend on); `reconcile plan` shows "
                                 f"every change the specs call for")

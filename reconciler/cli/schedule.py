@@ -8,6 +8,7 @@ workspace's state and print what it does; the scheduling itself lives in
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -40,6 +41,7 @@ from reconciler.schedule.due import describe_missed
 from reconciler.schedule.jobs import FAILED, FOUND, Job, command, jobs_from_settings
 from reconciler.schedule.runner import Ran, Scheduler, Status, utc_now
 from reconciler.specs import load_desired
+from reconciler.state.store import ENV_URL
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_JOBS = ("no schedules are declared in the specs: add a `schedules:` section, e.g. "
@@ -106,12 +108,13 @@ def _scheduler(specs: Path, state: str | None, fixed_now: datetime | None,
                lock_timeout: float = 300.0, job_timeout: float = 3600.0,
                reload: bool = False) -> Iterator[Scheduler]:
     ws = Workspace.open(specs, state)
+    os.environ[ENV_URL] = ws.store.url  # the jobs' state, inherited (see schedule.jobs.command)
     try:
         jobs = jobs_from_settings(ws.desired.settings)
         yield Scheduler(
             store=ws.store,
             jobs=_jobs_loader(specs, ws) if reload else (lambda: jobs),
-            command=lambda job: command(job, specs, ws.store.url, lock_timeout),
+            command=lambda job: command(job, specs, lock_timeout),
             reports_dir=ws.state_dir / "reports",
             clock=_clock(fixed_now),
             timeout=job_timeout,

@@ -60,6 +60,9 @@ def _check(path: Path, text: str) -> None:
     except OSError as exc:
         raise ReconcilerError(f"cannot read {path}: {exc.strerror or exc}; generate it with "
                               f"`reconcile schema --out {path}`") from None
+    except UnicodeDecodeError:
+        raise ReconcilerError(f"{path} is not a JSON Schema (not UTF-8 text): regenerate it with "
+                              f"`reconcile schema --out {path}`") from None
     if current != text:
         raise ReconcilerError(f"{path} is not the schema of this version of reconcile: "
                               f"regenerate it with `reconcile schema --out {path}`")

@@ -41,6 +41,7 @@ SYNTAX = ('INTEGRATION, INTEGRATION.KIND, INTEGRATION.KIND["KEY"] (with * as a g
 _PATTERN = re.compile(r'^(?P<integration>[^.\[\]]+)(?:\.(?P<kind>[^.\[\]]+))?'
                       r'(?:\[(?P<key>[^\[\]]*)\])?$')
 _RANGE = re.compile(r"^(?P<first>\d+)\.\.(?P<last>\d+)$")
+_ADDRESS = re.compile(r'^(?P<integration>[^.\[\]]+)\.(?P<kind>[^.\[\]]+)\["(?P<key>.*)"\]$')
 
 
 class TargetError(PlanError):
@@ -118,6 +119,17 @@ def parse(text: str, option: str = "--target") -> Pattern:
     )
 
 
+def exactly(addr: str) -> Pattern:
+    """A pattern that matches one resource address and nothing else, whatever its key holds
+    (a ``*`` in an e-mail or a label is not a glob here): for `drift --fix`."""
+    found = _ADDRESS.match(addr)
+    if found is None:
+        raise TargetError(f"{addr!r} is not a resource address")
+    return Pattern(addr, "--target", integration=re.compile(re.escape(found["integration"])),
+                   kind=re.compile(re.escape(found["kind"])),
+                   key=re.compile(re.escape(found["key"])))
+
+
 def _glob(text: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in text.split("*")))
 
@@ -179,7 +191,7 @@ def integrations_for(
 
 def narrow(
     plan: Plan,
-    targets: Sequence[str] = (),
+    targets: Sequence[str | Pattern] = (),
     excludes: Sequence[str] = (),
     *,
     services: Mapping[str, Collection[str]] | None = None,
@@ -199,7 +211,7 @@ def narrow(
     """
     if not targets and not excludes:
         return plan
-    include = [parse(t, "--target") for t in targets]
+    include = [t if isinstance(t, Pattern) else parse(t, "--target") for t in targets]
     exclude = [parse(e, "--exclude") for e in excludes]
     owners = _owners(plan, services)
     entries = _Entries(owners)
@@ -223,8 +235,8 @@ def narrow(
     forget = tuple(a for a in plan.forget if selected(*entries.of_address(a)))
     converging = tuple(n for n in plan.converging if selected(*entries.of_address(n.address)))
     warnings = [n for n in plan.warnings if selected(*entries.of_address(n.address))]
-    options = " ".join([*(f"--target {t}" for t in targets),
-                        *(f"--exclude {e}" for e in excludes)])
+    options = " ".join([*(f"--target {p.text}" for p in include),
+                        *(f"--exclude {p.text}" for p in exclude)])
     warnings.extend(notes)
     warnings.append(Note(PARTIAL_NOTE, "", (
         f"this plan is partial ({options}): other changes the specs call for are not included, "
@@ -256,8 +268,6 @@ def _owners(plan: Plan, services: Mapping[str, Collection[str]] | None) -> dict[
         _index_attrs(out, res.integration, res.address, res.attrs)
     return out
 
-
-_ADDRESS = re.compile(r'^(?P<integration>[^.\[\]]+)\.(?P<kind>[^.\[\]]+)\["(?P<key>.*)"\]$')
 
 
 class _Entries:
@@ -304,6 +314,8 @@ def _unmatched(patterns: Sequence[Pattern], plan: Plan, entries: _Entries,
         if universe and not elsewhere:  # read only when needed: it can be every resource
             elsewhere = [entries.of_address(a) for a in universe]
         if any(pattern.matches(*entry) for entry in elsewhere):
+            if pattern.option == "--exclude" and pattern.whole_integrations:
+                continue  # those integrations were not even read: nothing to say of them
             verb = "to change" if pattern.option == "--target" else "to leave out"
             notes.append(Note(pattern.text, "", f"{pattern.option} {pattern.text}: nothing "
                               f"{verb}: what it names already matches the specs"))

@@ -275,7 +275,10 @@ def drift_summary(items: Sequence[Drift], checked: Sequence[str], *, now: str | 
     fixable = counts["changed"] + counts["missing"]
     hint = (" `reconcile drift --fix` puts back what changed or went missing (`reconcile plan` "
             "shows how)" if fixable else "")
-    unmanaged = "; unmanaged objects are only reported" if counts["unmanaged"] else ""
+    unmanaged = ""
+    if counts["unmanaged"]:
+        unmanaged = ("; unmanaged objects are only reported" if hint
+                     else " Unmanaged objects are only reported")
     return (f"[bold]Drift:[/bold] {len(real)} on {where} ({parts}){oldest}.{hint}{unmanaged}"
             f"{'.' if hint or unmanaged else ''}{queue}")
 

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from reconciler.errors import StateError
 from reconciler.state import StateStore
 from reconciler.state.store import who
 from reconciler.state.tables import ScheduleRunRow
@@ -63,6 +64,8 @@ def claim(store: StateStore, job: str, run: str, due_at: datetime, missed: Itera
             key = conn.execute(claim_row).inserted_primary_key
     except IntegrityError:
         return None
+    except SQLAlchemyError as exc:
+        raise StateError(f"state {store.shown!r}: {exc.__class__.__name__}: {exc}") from None
     assert key is not None
     return int(key[0])
 

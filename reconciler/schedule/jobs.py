@@ -53,14 +53,16 @@ def jobs_from_settings(settings: Mapping[str, Any]) -> list[Job]:
     ]
 
 
-def command(job: Job, specs: Path, state_url: str, lock_timeout: float) -> list[str]:
+def command(job: Job, specs: Path, lock_timeout: float) -> list[str]:
     """The command line that runs ``job``: the `reconcile` command itself, in this interpreter.
 
     drift and plan print Markdown, the report's format; plan exits 2 when it has changes. The
-    lock timeout lets a job wait for an apply in progress rather than fail at once.
+    lock timeout lets a job wait for an apply in progress rather than fail at once. The state's
+    URL is not on it (any user of the host can read a command line, and the URL may hold a
+    password): the job inherits it in RECONCILER_STATE.
     """
     base = [sys.executable, "-m", "reconciler", job.run, "--specs", str(specs),
-            "--state", state_url, "--lock-timeout", f"{lock_timeout:g}s"]
+            "--lock-timeout", f"{lock_timeout:g}s"]
     if job.run == "drift":
         return [*base, "--format", "markdown"]
     if job.run == "plan":

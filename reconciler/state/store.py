@@ -18,13 +18,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, event, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconciler.errors import StateError
 from reconciler.model import Change, Known, Resource
+from reconciler.secrets import reveal
 from reconciler.state.tables import (
     SCHEMA_VERSION,
     Base,
@@ -53,6 +56,22 @@ def state_dir(url: str) -> Path:
     return Path(os.environ.get("RECONCILER_STATE_DIR", "state"))
 
 
+def shown_url(url: str) -> str:
+    """The state URL as messages may show it: its password masked, and registered with
+    :func:`reconciler.secrets.reveal` so that no output of this process shows it either (in
+    its percent-encoded form too, as a driver's error may quote it)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # not a URL SQLAlchemy can read: it holds no password it could use
+    if parsed.password:
+        reveal(str(parsed.password))
+        raw = urlsplit(url).password
+        if raw:
+            reveal(raw)
+    return parsed.render_as_string(hide_password=True)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -70,6 +89,7 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.shown = shown_url(url)  # for messages: the URL without its password
         self.engine = self._engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._init_schema()
@@ -81,7 +101,7 @@ class StateStore:
         try:
             engine = create_engine(url)
         except (SQLAlchemyError, ValueError) as exc:
-            raise StateError(f"cannot open state {url!r}: {exc}") from None
+            raise StateError(f"cannot open state {shown_url(url)!r}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -92,13 +112,13 @@ class StateStore:
             with self._session.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StateError(f"state {self.url!r}: {exc.__class__.__name__}: {exc}") from None
+            raise StateError(f"state {self.shown!r}: {exc.__class__.__name__}: {exc}") from None
 
     def _init_schema(self) -> None:
         try:
             Base.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
-            raise StateError(f"cannot open state {self.url!r}: {exc}") from None
+            raise StateError(f"cannot open state {self.shown!r}: {exc}") from None
         with self.session() as s:
             version = s.get(MetaRow, "schema_version")
             if version is None:
@@ -111,7 +131,7 @@ class StateStore:
                 )
             elif int(version.value) > SCHEMA_VERSION:
                 raise StateError(
-                    f"state {self.url!r} has schema version {version.value}, newer than this "
+                    f"state {self.shown!r} has schema version {version.value}, newer than this "
                     f"tool's {SCHEMA_VERSION}: upgrade the tool"
                 )
 

@@ -107,7 +107,8 @@ class ScheduleRunRow(Base):
     ``(job, due_at)`` is unique: two `reconcile schedule run` processes that find the same job due
     at the same time both try to insert the claim, and only one succeeds, so the job runs once.
     ``missed`` lists the due times (UTC, ISO) that passed while nothing ran, which this run
-    covers; ``missed_count`` counts them all, even past the ones listed. Times are naive UTC.
+    covers; ``missed_count`` counts them up to 1,000 (more reads "at least 1,000"). Times are
+    naive UTC.
     """
 
     __tablename__ = "schedule_runs"

@@ -313,3 +313,13 @@ def test_fixed_means_touched_by_a_change_that_landed_adopted_or_forgotten() -> N
     report = Report(items, [S, Q, C], "2026-11-26T00:00:00+00:00", Fix(plan, result, fixed))
     assert report.exit_code == 1 and report.outcome == "failed"  # a change failed
     assert [d.address for d in report.left] == [targets[1], targets[4]]
+
+
+def test_the_summary_reads_as_sentences_whatever_kinds_it_holds() -> None:
+    stray = Drift('stfc-sp.link["1130001009"]', "stfc-sp", "unmanaged", None, {"service": 9})
+    gone = Drift('stfc-sp.link["1130001001"]', "stfc-sp", "missing", {"service": 1}, None)
+    only_stray = text.drift_summary([stray], ["stfc-sp"])
+    assert only_stray.endswith("(1 unmanaged). Unmanaged objects are only reported.")
+    both = text.drift_summary([gone, stray], ["stfc-sp"])
+    assert "drift --fix" in both and both.endswith("; unmanaged objects are only reported.")
+    assert ".;" not in only_stray + both

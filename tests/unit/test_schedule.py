@@ -19,6 +19,7 @@ from reconciler.schedule.jobs import Job, command, jobs_from_settings, outcome
 from reconciler.schedule.runner import Execution, Scheduler, run_process
 from reconciler.specs import load_desired
 from reconciler.state import StateStore
+from reconciler.state.store import shown_url
 from tests.unit.spec_helpers import issues, write
 from tests.unit.test_specs_loader import INTEGRATIONS  # one stfc-sp integration
 
@@ -278,11 +279,12 @@ def test_exit_codes_mean_what_each_command_says() -> None:
 
 
 def test_the_command_is_the_cli_itself_with_markdown_where_it_has_it(tmp_path: Path) -> None:
-    drift = command(job("d", "@daily"), tmp_path, "sqlite:///s.db", 300)
+    drift = command(job("d", "@daily"), tmp_path, 300)
+    assert "--state" not in drift  # inherited in RECONCILER_STATE: a command line is public
     assert drift[:4] == [sys.executable, "-m", "reconciler", "drift"]
     assert drift[-2:] == ["--format", "markdown"] and "--lock-timeout" in drift
     sync = Job("s", "sync", Cron("@daily"), ("stfc-sp", "qualifica"))
-    assert command(sync, tmp_path, "sqlite:///s.db", 300)[-2:] == ["stfc-sp", "qualifica"]
+    assert command(sync, tmp_path, 300)[-2:] == ["stfc-sp", "qualifica"]
 
 
 def test_a_real_job_process_that_crashes_or_hangs_is_contained() -> None:
@@ -336,15 +338,17 @@ def test_daylight_saving_runs_a_fixed_time_once_and_a_skipped_time_at_the_next()
 
 
 def test_a_state_url_password_never_reaches_the_report(tmp_path: Path) -> None:
-    url = "postgresql://reconcile:s3cr3t-pw@db.isp.example/state"
+    url = "postgresql://reconcile:s3cr%40t-pw@db.isp.example/state"  # '@' percent-encoded
+    shown_url(url)  # what opening the scheduler's state on that URL does
 
     def execute(argv: list[str], timeout: float, stop: threading.Event) -> Execution:
-        return Execution(1, "", f"Error: cannot open state '{url}': connection refused\n")
+        return Execution(1, "", f"Error: cannot open state '{url}': connection refused "
+                                f"(password s3cr@t-pw)\n")
 
     sched = scheduler(tmp_path, [job("nightly-drift", "@daily")],
                       FakeClock(utc(2026, 11, 25, 1, 0)), execute)
-    sched.command = lambda j: command(j, tmp_path, url, 300)
+    sched.command = lambda j: command(j, tmp_path, 300)
     (ran,) = sched.run_due()
     assert ran.report is not None
     text = ran.report.read_text()
-    assert "s3cr3t-pw" not in text and "postgresql://reconcile:********@db.isp.example" in text
+    assert "s3cr" not in text and "postgresql://reconcile:********@db.isp.example" in text

@@ -99,6 +99,11 @@ def test_out_writes_the_file_and_check_compares_it(tmp_path: Path) -> None:
     assert f"regenerate it with `reconcile schema --out {target}`" in stale.output
     assert "Traceback" not in stale.output
 
+    target.write_bytes(b"\xff\xfe not text")
+    garbled = CliRunner().invoke(main, ["schema", "--check", str(target)])
+    assert garbled.exit_code == 1 and "not UTF-8 text" in garbled.output
+    assert garbled.exception is None or isinstance(garbled.exception, SystemExit)
+
 
 def test_an_unwritable_out_path_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "file"

@@ -15,6 +15,7 @@ from reconciler.model import (
 )
 from reconciler.planner.targeting import (
     TargetError,
+    exactly,
     integrations_for,
     narrow,
     parse,
@@ -163,6 +164,26 @@ def test_pattern_naming_a_resource_without_change_is_a_note_not_an_error() -> No
     plan = narrow(FULL, [f"{converged}"], universe=[converged, 'stfc-sp.number["1130001020"]'])
     assert plan.empty and plan.partial
     assert any("nothing to change" in m for m in messages(plan))
+
+
+def test_an_exact_address_is_no_glob_even_with_a_star_in_its_key() -> None:
+    starry = Change("qualifica", "user", Action.UPDATE, ("a*b",), {"name": "A"}, {"name": "B"},
+                    "client data changed")
+    plain = Change("qualifica", "user", Action.UPDATE, ("aXXb",), {"name": "A"}, {"name": "B"},
+                   "client data changed")
+    plan = Plan((starry, plain), FULL.fingerprint)
+    assert ids(narrow(plan, [exactly('qualifica.user["a*b"]')])) == [starry.id]
+    assert ids(narrow(plan, ['qualifica.user["a*b"]'])) == [starry.id, plain.id]  # typed: a glob
+
+
+def test_excluding_a_whole_integration_is_no_nothing_to_leave_out_note() -> None:
+    # plan reads only the integrations not excluded, so the excluded one has no changes in it
+    plan = Plan((USER, SUB), FULL.fingerprint, integrations=("qualifica",))
+    narrowed = narrow(plan, excludes=["stfc-sp"], universe=['stfc-sp.link["1130001001"]'])
+    assert ids(narrowed) == [USER.id, SUB.id]
+    assert not any("nothing to leave out" in m for m in messages(narrowed))
+    with pytest.raises(TargetError, match="--exclude stfc-sq matches nothing"):
+        narrow(plan, excludes=["stfc-sq"], universe=['stfc-sp.link["1130001001"]'])
 
 
 @pytest.mark.parametrize("text", ["", "stfc-sp.link[", 'stfc-sp["1130001001"]', "service:",
