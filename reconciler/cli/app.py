@@ -62,6 +62,18 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def confirm(question: str, *, what: str, instead: str) -> None:
+    """Ask for a typed "yes" on a terminal; without one, refuse: ``what`` needs a confirmation
+    (pass --auto-approve ``instead``). Only ever called when --auto-approve was not given."""
+    if not sys.stdin.isatty():
+        raise ReconcilerError(f"{what} needs a confirmation: run it on a terminal, or pass "
+                              f"--auto-approve {instead}")
+    answer = click.prompt(f"\n{question} Only 'yes' is accepted", default="", show_default=False,
+                          err=True)
+    if answer.strip() != "yes":
+        raise ReconcilerError(f"{what} cancelled: nothing was changed")
+
+
 def parse_duration(_ctx: object, _param: object, value: str) -> float:
     """'30', '30s', '2m' or '1h' as seconds."""
     text = value.strip().lower()

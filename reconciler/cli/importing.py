@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from reconciler.cli.app import (
     EXIT_OK,
+    confirm,
     err,
     handles_errors,
     lock_option,
@@ -31,7 +32,6 @@ from reconciler.cli.app import (
     workspace_options,
 )
 from reconciler.cli.plan import refresh
-from reconciler.errors import ReconcilerError
 from reconciler.model import Known, Observed, Resource
 from reconciler.planner import COMPARED
 from reconciler.planner.core import runs
@@ -122,8 +122,12 @@ def render(ws: Workspace, plans: Sequence[ImportPlan], observed: Mapping[str, Ob
     console.print(summary(plans))
 
 
+def totals(plans: Sequence[ImportPlan]) -> dict[str, int]:
+    return {k: sum(p.counts()[k] for p in plans) for k in plans[0].counts()}
+
+
 def summary(plans: Sequence[ImportPlan]) -> str:
-    total = {k: sum(p.counts()[k] for p in plans) for k in plans[0].counts()}
+    total = totals(plans)
     line = (f"Import: {total['import']} to record as managed, {total['already_managed']} already "
             f"managed, {total['ambiguous']} ambiguous, {total['unmatched']} unmatched")
     extra = []
@@ -157,19 +161,6 @@ def to_json(ws: Workspace, plans: Sequence[ImportPlan], observed: Mapping[str, O
 
 
 # -- the command ----------------------------------------------------------------------------
-
-
-def _confirm(auto_approve: bool, count: int) -> None:
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise ReconcilerError("import needs a confirmation: run it on a terminal, or pass "
-                              "--auto-approve (for CI, after reviewing the import plan), or "
-                              "--dry-run to only show it")
-    answer = click.prompt(f"\nRecord these {count} resources as managed? Only 'yes' is accepted",
-                          default="", show_default=False, err=True)
-    if answer.strip() != "yes":
-        raise ReconcilerError("import cancelled: nothing was recorded")
 
 
 def _generate(ws: Workspace, specs: Path, plans: Sequence[ImportPlan], directory: Path,
@@ -248,11 +239,12 @@ def _record(ws: Workspace, plans: Sequence[ImportPlan], observed: Mapping[str, O
     if dry_run:
         report.print(f"Dry run: {len(resources)} resources would be recorded; nothing was.")
         return
-    _confirm(auto_approve, len(resources))
+    if not auto_approve:
+        confirm(f"Record these {len(resources)} resources as managed?", what="import",
+                instead="(for CI, after reviewing the import plan), or --dry-run to only show it")
     run_id = ws.store.begin_run("import", ws.desired.digest)
     serial = ws.store.record(resources)
     remember(ws.store, observed, ws.known())
-    counts = {k: sum(p.counts()[k] for p in plans) for k in plans[0].counts()}
-    ws.store.finish_run(run_id, "ok", counts)
+    ws.store.finish_run(run_id, "ok", totals(plans))
     report.print(f"Imported {len(resources)} resources into the state (serial {serial}); the "
                  f"platforms were not changed. `reconcile plan` shows what still differs.")

@@ -22,6 +22,7 @@ from reconciler.cli.app import (
     EXIT_ERROR,
     EXIT_OK,
     allow_option,
+    confirm,
     err,
     format_option,
     handles_errors,
@@ -37,7 +38,12 @@ from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
 from reconciler.model import Known, Observed, Plan
 from reconciler.planner import plan as compute_plan
 from reconciler.planner import touched
-from reconciler.planner.targeting import integrations_for, narrow, service_index
+from reconciler.planner.targeting import (
+    as_options,
+    integrations_for,
+    narrow,
+    service_index,
+)
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
@@ -106,12 +112,6 @@ class Scope:
                     *(a for o in observed.values() for a in o.resources)}
         return narrow(full, self.targets, self.excludes, services=self.services,
                       universe=universe)
-
-
-def _patterns(plan: Plan) -> str:
-    """The options a partial plan was narrowed with, as typed: "--target stfc-sp ..."."""
-    return " ".join([*(f"--target {t}" for t in plan.targets),
-                     *(f"--exclude {e}" for e in plan.excludes)])
 
 
 async def _observe_and_plan(
@@ -226,18 +226,6 @@ def _check_remote(plan: Plan, observed: Mapping[str, Observed]) -> None:
                              f"--out FILE` again, review it, then apply it")
 
 
-def _confirm(plan: Plan, auto_approve: bool) -> None:
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise ReconcilerError("apply needs a confirmation: run it on a terminal, or pass "
-                              "--auto-approve (for CI, after reviewing the plan)")
-    answer = click.prompt("\nApply these changes? Only 'yes' is accepted", default="",
-                          show_default=False)
-    if answer.strip() != "yes":
-        raise ReconcilerError("apply cancelled: nothing was changed")
-
-
 async def _apply(
     ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int, allow: dict[str, int],
     targets: Sequence[str] = (), excludes: Sequence[str] = (),
@@ -270,7 +258,9 @@ async def review_and_apply(
     if plan.empty:
         return ApplyResult()
     check_safety(ws, plan, known, observed, allow)
-    _confirm(plan, auto_approve)
+    if not auto_approve:
+        confirm("Apply these changes?", what="apply",
+                instead="(for CI, after reviewing the plan)")
     return await apply_with_progress(ws, plan, providers, run_id, console)
 
 
@@ -304,7 +294,7 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
         with locked(ws.store, "apply", timeout=lock_timeout, warn=warn):
             saved = _load_planfile(planfile, ws) if planfile is not None else None
             if saved is not None and saved.partial:
-                warn(f"{planfile} is a partial plan ({_patterns(saved)}): other changes the "
+                warn(f"{planfile} is a partial plan ({as_options(saved.targets, saved.excludes)}): other changes the "
                      f"specs call for are not in it")
             run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
             plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow,

@@ -119,6 +119,11 @@ def parse(text: str, option: str = "--target") -> Pattern:
     )
 
 
+def as_options(targets: Iterable[str], excludes: Iterable[str]) -> str:
+    """The patterns as typed on the command line: "--target stfc-sp --exclude ..."."""
+    return " ".join([*(f"--target {t}" for t in targets), *(f"--exclude {e}" for e in excludes)])
+
+
 def exactly(addr: str) -> Pattern:
     """A pattern that matches one resource address and nothing else, whatever its key holds
     (a ``*`` in an e-mail or a label is not a glob here): for `drift --fix`."""
@@ -235,8 +240,7 @@ def narrow(
     forget = tuple(a for a in plan.forget if selected(*entries.of_address(a)))
     converging = tuple(n for n in plan.converging if selected(*entries.of_address(n.address)))
     warnings = [n for n in plan.warnings if selected(*entries.of_address(n.address))]
-    options = " ".join([*(f"--target {p.text}" for p in include),
-                        *(f"--exclude {p.text}" for p in exclude)])
+    options = as_options([p.text for p in include], [p.text for p in exclude])
     warnings.extend(notes)
     warnings.append(Note(PARTIAL_NOTE, "", (
         f"this plan is partial ({options}): other changes the specs call for are not included, "
