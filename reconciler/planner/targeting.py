@@ -255,8 +255,8 @@ def narrow(
         warnings=tuple(warnings),
         estimates=_estimates(plan.estimates, changes),
         touched=_touched(plan.touched, changes),
-        targets=(*plan.targets, *targets),
-        excludes=(*plan.excludes, *excludes),
+        targets=(*plan.targets, *(p.text for p in include)),
+        excludes=(*plan.excludes, *(p.text for p in exclude)),
     )
 
 

@@ -172,7 +172,8 @@ def test_an_exact_address_is_no_glob_even_with_a_star_in_its_key() -> None:
     plain = Change("qualifica", "user", Action.UPDATE, ("aXXb",), {"name": "A"}, {"name": "B"},
                    "client data changed")
     plan = Plan((starry, plain), FULL.fingerprint)
-    assert ids(narrow(plan, [exactly('qualifica.user["a*b"]')])) == [starry.id]
+    exact = narrow(plan, [exactly('qualifica.user["a*b"]')])
+    assert ids(exact) == [starry.id] and exact.targets == ('qualifica.user["a*b"]',)
     assert ids(narrow(plan, ['qualifica.user["a*b"]'])) == [starry.id, plain.id]  # typed: a glob
 
 
