@@ -147,7 +147,9 @@ class Repo:
     def __init__(self, root: Path, world: World, endpoints: dict[str, str]) -> None:
         self.root, self.world, self.endpoints = root, world, endpoints
 
-    def commit(self, sha: str, edit: Any = None) -> str:
+    def commit(self, sha: str, edit: Any = None, files: dict[str, str] | None = None) -> str:
+        """Commit ``sha``: the example's specs, changed by ``edit(specs)``, and ``files`` (path
+        from the repository root: text) beside them."""
         tree = self.root / sha
         shutil.copytree(EXAMPLE, tree / "specs", ignore=shutil.ignore_patterns("README.md"))
         integrations = tree / "specs/integrations.yaml"
@@ -161,6 +163,8 @@ class Repo:
         shutil.copyfile(GITLAB_TEMPLATE, tree / ".gitlab-ci.yml")
         if edit is not None:
             edit(tree / "specs")
+        for path, content in (files or {}).items():
+            (tree / path).write_bytes(content.encode("utf-8"))  # as written: CRLF stays CRLF
         return self.world.commit(sha, tree)
 
     def operator(self, sha: str) -> Cli:
@@ -278,18 +282,46 @@ def test_a_plan_over_a_safety_limit_is_commented_fails_and_can_be_allowed(
     assert not refused.ok, "over a safety limit, the job fails"
     comment = ci.comments()[-1]  # ... and the comment is still posted, saying why
     assert "reconcile plan exited 3" in comment
-    allowances = re.findall(r"--allow (\S+=\d+)", comment)
+    allowances = sorted(set(re.findall(r"--allow (\S+=\d+)", comment)))
     assert allowances, comment
+    assert "reconcile-allow.txt" in refused.log, "the job says where allowances go"
 
-    # the author asks for the exact counts in the description; the reviewers approve them
-    description = "Retire floripa-centro.\r\n" + "".join(
-        f"reconcile-allow: {a}\r\n" for a in allowances)
-    allowed = ci.review(9, head, description)
+    # the description is never read: an allowance there (which editing after the approval
+    # would slip past the reviewers) changes nothing
+    described = ci.review(9, head, "Retire floripa-centro.\r\n" + "".join(
+        f"reconcile-allow: {a}\r\n" for a in allowances))
+    assert not described.ok
+    assert "reconcile plan exited 3" in ci.comments()[-1]
+    assert "Allowances" not in ci.comments()[-1]
+
+    # the author commits the exact counts in reconcile-allow.txt: part of the reviewed diff
+    allow_file = {"reconcile-allow.txt": "# retiring floripa-centro; delete me once applied\r\n"
+                  + "".join(f"{a}  # the count the plan showed\r\n" for a in allowances)}
+    head = repo.commit(sha(4), move_clients_off_floripa_centro, allow_file)
+    allowed = ci.review(9, head)
     assert allowed.ok, allowed.log
-    assert "exited" not in ci.comments()[-1]
-    apply = ci.merge(9, head, repo.commit(sha(3), move_clients_off_floripa_centro))
+    comment = ci.comments()[-1]
+    assert "exited" not in comment
+    assert all(f"over, allowed by `--allow {a}`" in comment for a in allowances), comment
+    used = re.search(r"\*\*Allowances\*\* from `reconcile-allow\.txt`.*", comment)
+    assert used and all(f"`{a}`" in used[0] for a in allowances), comment
+    assert "delete the file in a later change" in used[0]
+    # the merged commit holds the same file; the apply reads it from there
+    apply = ci.merge(9, head, repo.commit(sha(5), move_clients_off_floripa_centro, allow_file))
     assert apply.ok, apply.log
     assert sim.number("4833500101")["vinculo"], "the client moved to its new number"
+
+
+def test_a_malformed_allowance_file_fails_the_plan_naming_its_line(
+        ci: Ci, repo: Repo, sim: Sim) -> None:
+    head = repo.commit(sha(1), files={
+        "reconcile-allow.txt": "# ok\nstfc-floripa.delete=48\nstfc-floripa.unlink = 3\n"})
+    review = ci.review(12, head)
+    assert not review.ok
+    assert "reconcile-allow.txt:3: not LIMIT=N" in review.log, review.log
+    assert "stfc-floripa.unlink = 3" in ci.comments()[-1]
+    assert not (review.workspace / "plan.json").exists(), "nothing is planned"
+    assert sim.counters()["writes"] == {}
 
 
 def test_the_scheduled_job_reports_drift_and_fails_only_when_there_is_some(
@@ -337,7 +369,11 @@ def test_the_templates_declare_what_the_services_do_not_let_the_jobs_run_without
     github = yaml.safe_load(GITHUB_TEMPLATE.read_text(encoding="utf-8"))
     on = github.get("on") or github[True]
     assert on["push"]["branches"] == ["main"] and on["schedule"][0]["cron"]
-    assert "edited" in on["pull_request"]["types"]
+    # the description is never read, so its edits need no plan (and approvals do not cover them)
+    assert "edited" not in on["pull_request"]["types"]
+    for template in (GITHUB_TEMPLATE, GITLAB_TEMPLATE):
+        text = template.read_text(encoding="utf-8")
+        assert ".body" not in text and "DESCRIPTION" not in text, template
     jobs = github["jobs"]
     assert jobs["plan"]["permissions"]["pull-requests"] == "write"
     assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
