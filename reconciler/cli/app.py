@@ -62,6 +62,12 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def emit(document: str) -> None:
+    """Print a machine or Markdown document on stdout, every secret this process has resolved
+    masked: the last gate before a CI log, a PR comment or a file."""
+    click.echo(redact(document if document.endswith("\n") else document + "\n"), nl=False)
+
+
 def confirm(question: str, *, what: str, instead: str) -> None:
     """Ask for a typed "yes" on a terminal; without one, refuse: ``what`` needs a confirmation
     (pass --auto-approve ``instead``). Only ever called when --auto-approve was not given."""

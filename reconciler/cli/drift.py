@@ -33,6 +33,7 @@ from reconciler.cli.app import (
     EXIT_ERROR,
     EXIT_OK,
     allow_option,
+    emit,
     err,
     format_option,
     handles_errors,
@@ -227,10 +228,10 @@ def _emit(report: Report, fmt: str, max_chars: int, console: Console) -> None:
     if fmt == "json":
         data = jsonplan.drift_to_json(report.items, checked=report.checked, created_at=report.at,
                                       fix=fix.to_json(report.items) if fix else None)
-        click.echo(json.dumps(data, indent=2))
+        emit(json.dumps(data, indent=2))
     elif fmt == "markdown":
-        click.echo(markdown.render_drift(report.items, report.checked, now=report.at,
-                                         max_chars=max_chars), nl=False)
+        emit(markdown.render_drift(report.items, report.checked, now=report.at,
+                                         max_chars=max_chars))
     if fix is not None:
         left = report.left
         rest = (f"; {len(left)} still drifted: {', '.join(d.address for d in left[:5])}"

@@ -23,6 +23,7 @@ from reconciler.cli.app import (
     EXIT_OK,
     allow_option,
     confirm,
+    emit,
     err,
     format_option,
     handles_errors,
@@ -48,6 +49,7 @@ from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
+from reconciler.secrets import redact
 from reconciler.state.locks import locked
 
 
@@ -128,19 +130,19 @@ def _show_plan(ws: Workspace, plan: Plan, fmt: str, known: Known,
                observed: Mapping[str, Observed], allow: Mapping[str, int],
                max_chars: int = markdown.MAX_CHARS) -> None:
     if fmt == "json":
-        click.echo(json.dumps(jsonplan.plan_to_json(plan, created_at=now()), indent=2))
+        emit(json.dumps(jsonplan.plan_to_json(plan, created_at=now()), indent=2))
     elif fmt == "markdown":
-        click.echo(markdown.render_plan(
+        emit(markdown.render_plan(
             plan, platforms=ws.platforms(), max_chars=max_chars,
             limits=safety.usage(plan, known, observed, ws.desired, allow),
-            refused=safety.check(plan, known, observed, ws.desired, allow)), nl=False)
+            refused=safety.check(plan, known, observed, ws.desired, allow)))
     else:
         text.render_plan(plan, out, platforms=ws.platforms())
 
 
 def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
     data = jsonplan.plan_to_json(plan, created_at=now(), expires_at=now(ttl))
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    path.write_text(redact(json.dumps(data, indent=2)) + "\n", encoding="utf-8")
 
 
 @main.command("plan")

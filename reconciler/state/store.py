@@ -102,6 +102,10 @@ class StateStore:
             engine = create_engine(url)
         except (SQLAlchemyError, ValueError) as exc:
             raise StateError(f"cannot open state {shown_url(url)!r}: {exc}") from None
+        except ImportError as exc:  # the URL names a database whose driver is not installed
+            raise StateError(f"cannot open state {shown_url(url)!r}: its database driver is not "
+                             f"installed ({exc}); install it next to reconcile (for PostgreSQL: "
+                             f"pip install 'psycopg[binary]')") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine

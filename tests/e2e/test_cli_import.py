@@ -62,6 +62,11 @@ def seed_stfc(sim: Sim) -> None:
     link(sim, "1130002001", 3001, BASICO, ERP_DOC, "Cliente do ERP")
 
 
+# The collection routes the content providers list (catalogs and paginated listings); a route
+# with an object's key after them would be a per-object read.
+LISTINGS = {"usuarios", "produtos", "isps", "subscriptions", "products"}
+
+
 def test_import_stfc_records_matches_lists_the_rest_and_generates_specs(
         cli: Cli, sim: Sim) -> None:
     specs = SpecSet(cli.cwd / "specs", sim.url)
@@ -74,7 +79,8 @@ def test_import_stfc_records_matches_lists_the_rest_and_generates_specs(
     after = sim.counters()
     assert after["writes"] == before["writes"]  # nothing changed on the platform
     reads = delta(before, after)
-    assert reads and all(route.startswith("GET ") for route in reads), reads
+    # bulk: the plan catalog and the paginated listing, never one number at a time
+    assert set(reads) == {"GET /api/planos", "GET /api/numeros"}, reads
     assert "Imported 13 resources" in proc.stdout
     with sqlite3.connect(cli.cwd / "state" / "reconciler.db") as db:
         runs = db.execute("SELECT command, outcome, summary FROM runs").fetchall()
@@ -181,7 +187,10 @@ def test_import_content_matches_by_key_and_owner_and_generates_a_client(
         calls = delta(before[name], after)
         logins = {r: n for r, n in calls.items() if r in ("POST /oauth/token", "POST /authentication")}
         assert sum(logins.values()) == 1, calls  # one token, then listings only
-        assert all(route.startswith("GET ") for route in calls if route not in logins), calls
+        listings = {route for route in calls if route not in logins}
+        # bulk: catalogs and paginated listings only, never one user or subscription at a time
+        assert listings and all(route.startswith("GET ") and route.rsplit("/", 1)[-1] in LISTINGS
+                                for route in listings), calls
     assert managed(cli) == {'qualifica.user["maria.silva"]',
                             'qualifica.subscription["maria.silva/premium"]',
                             'campsoft.subscription["1001/livros-1001"]'}

@@ -134,3 +134,12 @@ def test_an_invalid_schedule_is_an_error_with_its_line_and_no_traceback(cli: Cli
     assert "specs/schedules.yaml:2:" in result.stderr and "'cdr-import' is not available yet" \
         in result.stderr
     assert "specs/schedules.yaml:3:" in result.stderr and "day of week field '9'" in result.stderr
+
+
+def test_a_state_password_is_masked_in_errors(cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    url = "postgresql://reconcile:pw%40state-77@127.0.0.1:1/reconcile"  # no server, no driver
+    result = cli("schedule", "run", "--state", url, check=1)
+    said = result.stdout + result.stderr
+    assert "Error:" in said and "Traceback" not in said
+    assert "pw%40state-77" not in said and "pw@state-77" not in said
+    assert "postgresql://reconcile:***@127.0.0.1:1/reconcile" in said

@@ -15,7 +15,11 @@ HERE = Path(__file__).resolve().parent
 def assert_golden(name: str, actual: str) -> None:
     path = HERE / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
+        changed = not path.exists() or path.read_text(encoding="utf-8") != actual
         path.write_text(actual, encoding="utf-8")
+        if changed:  # never a silent pass: the new text is for a reviewer to read in the diff
+            raise AssertionError(f"rewrote {path.name}: review the diff, then run without "
+                                 f"UPDATE_GOLDEN")
         return
     assert path.exists(), f"{path} is missing: run `UPDATE_GOLDEN=1 pytest {_tests()}` and review it"
     expected = path.read_text(encoding="utf-8")

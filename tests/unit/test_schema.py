@@ -218,8 +218,11 @@ def test_a_broken_variant_fails_the_schema_and_validate(
     mutate(data)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert errors(validator, as_editor_reads(path)), f"the schema accepted: {case}"
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError) as refused:
         load_specs(demo_copy)
+    # the baseline above is valid, so validate refuses the change itself: in the changed file
+    assert any(Path(issue.file).as_posix().endswith(name) for issue in refused.value.issues), \
+        [str(issue) for issue in refused.value.issues]
 
 
 # --- how the schema is built -----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reconciler.model import (
@@ -187,10 +189,15 @@ def test_excluding_a_whole_integration_is_no_nothing_to_leave_out_note() -> None
         narrow(plan, excludes=["stfc-sq"], universe=['stfc-sp.link["1130001001"]'])
 
 
-@pytest.mark.parametrize("text", ["", "stfc-sp.link[", 'stfc-sp["1130001001"]', "service:",
-                                  'stfc-sp.link["1130001001]'])
-def test_malformed_patterns_say_what_the_forms_are(text: str) -> None:
-    with pytest.raises(TargetError, match=text[:5] if text else "not an address pattern"):
+@pytest.mark.parametrize(("text", "hint"), [
+    ("", "is not an address pattern: use INTEGRATION, INTEGRATION.KIND"),
+    ("stfc-sp.link[", "is not an address pattern: use INTEGRATION, INTEGRATION.KIND"),
+    ('stfc-sp["1130001001"]', "a key needs a kind before it"),
+    ("service:", "service: needs a client service id"),
+    ('stfc-sp.link["1130001001]', "unbalanced quotes in the key"),
+])
+def test_malformed_patterns_say_what_the_forms_are(text: str, hint: str) -> None:
+    with pytest.raises(TargetError, match=re.escape(hint)):
         parse(text)
 
 
