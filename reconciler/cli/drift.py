@@ -117,6 +117,7 @@ class Report:
 
 
 @main.command("drift")
+@click.argument("integrations", nargs=-1)
 @workspace_options
 @lock_option
 @format_option
@@ -129,10 +130,11 @@ class Report:
 @click.option("--auto-approve", is_flag=True, help="With --fix: apply without asking.")
 @allow_option
 @handles_errors
-def drift_cmd(specs: Path, state: str | None, lock_timeout: float, fmt: str, max_chars: int,
-              fix: bool, auto_approve: bool, allow: dict[str, int]) -> None:
-    """Report what the platforms hold that differs from what was last applied (exit 2 if any);
-    with --fix, put it back."""
+def drift_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock_timeout: float,
+              fmt: str, max_chars: int, fix: bool, auto_approve: bool,
+              allow: dict[str, int]) -> None:
+    """Report what the platforms hold (all, or the named INTEGRATIONS) that differs from what
+    was last applied (exit 2 if any); with --fix, put it back."""
     ws = Workspace.open(specs, state)
     # With json or markdown, stdout carries that document only: the fix talks on stderr.
     console = out if fmt == "text" else err
@@ -140,7 +142,8 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, fmt: str, max
         with locked(ws.store, "drift", timeout=lock_timeout, warn=warn):
             run_id = ws.store.begin_run("drift")
             try:
-                report = asyncio.run(_run(ws, run_id, fmt, fix, auto_approve, allow, console))
+                report = asyncio.run(_run(ws, integrations, run_id, fmt, fix, auto_approve,
+                                          allow, console))
             except ReconcilerError as exc:
                 refused = isinstance(exc, UnsafePlanError)
                 ws.store.finish_run(run_id, "over-limit" if refused else "failed",
@@ -153,10 +156,10 @@ def drift_cmd(specs: Path, state: str | None, lock_timeout: float, fmt: str, max
     sys.exit(report.exit_code)
 
 
-async def _run(ws: Workspace, run_id: int, fmt: str, fix: bool, auto_approve: bool,
-               allow: Mapping[str, int], console: Console) -> Report:
+async def _run(ws: Workspace, integrations: Sequence[str], run_id: int, fmt: str, fix: bool,
+               auto_approve: bool, allow: Mapping[str, int], console: Console) -> Report:
     known = ws.known()
-    async with connect(ws.select(), ws.state_dir) as providers:
+    async with connect(ws.select(integrations or None), ws.state_dir) as providers:
         observed = await refresh(ws, providers, known)
         at = now()
         checked = sorted(observed)
@@ -193,7 +196,8 @@ async def _fix(ws: Workspace, items: Sequence[Drift], providers: Mapping[str, Pr
             console.print("Nothing for --fix to put back: unmanaged objects are only reported "
                           "(remove them on the platform, or declare them in the specs).")
         return None
-    plan = narrow(compute_plan(ws.desired, known, observed), [exactly(a) for a in targets],
+    plan = narrow(compute_plan(ws.desired, known, observed, only=frozenset(observed)),
+                  [exactly(a) for a in targets],
                   universe=targets)
     caveat = Note(PARTIAL_NOTE, "", f"this plan only puts back the {len(targets)} drifted "
                                 f"resources (and what they depend on); `reconcile plan` shows "

@@ -64,9 +64,10 @@ def command(job: Job, specs: Path, lock_timeout: float) -> list[str]:
     base = [sys.executable, "-m", "reconciler", job.run, "--specs", str(specs),
             "--lock-timeout", f"{lock_timeout:g}s"]
     if job.run == "drift":
-        return [*base, "--format", "markdown"]
-    if job.run == "plan":
-        return [*base, "--format", "markdown", "--detailed-exitcode"]
+        return [*base, "--format", "markdown", *job.integrations]
+    if job.run == "plan":  # a plan of chosen integrations is a partial plan of them
+        targets = [arg for name in job.integrations for arg in ("--target", name)]
+        return [*base, "--format", "markdown", "--detailed-exitcode", *targets]
     return [*base, *job.integrations]
 
 

@@ -410,7 +410,6 @@ class SafetyLimit(SpecModel):
 SCHEDULE_JOBS = ("drift", "sync", "plan")
 SCHEDULE_JOBS_LATER = ("cdr-import",)
 # Jobs that work on chosen integrations; the others always cover every integration.
-SCHEDULE_JOBS_PER_INTEGRATION = ("sync",)
 
 
 def _check_cron(value: str) -> str:
@@ -452,8 +451,8 @@ class ScheduleSpec(SpecModel):
         _integrations_as_list, json_schema_input_type=NonEmpty | list[NonEmpty] | None  # for editors
     )] = Field(
         None,
-        description="For sync: the integration (or list of integrations) to sync; every "
-                    "integration when absent. drift and plan always cover every integration.",
+        description="The integration (or list of integrations) the job works on; every "
+                    "integration when absent.",
     )
     timezone: Annotated[str, AfterValidator(_check_zone)] = Field(
         "UTC",

@@ -175,3 +175,21 @@ def test_a_fix_over_a_safety_limit_is_refused_with_exit_3_and_changes_nothing(
     assert statuses.pop("2001/livros-paoquente") == "active"
     assert set(statuses.values()) == {"suspended"}
     cli("drift", check=0)
+
+
+def test_drift_of_named_integrations_reads_and_fixes_only_those(
+        content_cli: Cli, specs: DriftSpecs, sim: Sim, qualifica: ContentSim,
+        campsoft: ContentSim) -> None:
+    cli = content_cli
+    cli("apply", "--auto-approve", check=0)
+    change_behind_the_tools_back(sim, qualifica, campsoft)
+    untouched = {"q": qualifica.counters()["requests"], "c": campsoft.counters()["requests"]}
+
+    data = report(cli, "stfc-sp", check=2)
+    assert data["integrations"] == ["stfc-sp"]
+    assert set(data["by_address"]) == {LINKED, STRANGER_LINK}  # the content drift is not read
+    cli("drift", "stfc-sp", "--fix", "--auto-approve", check=2)  # the unmanaged link stays
+    assert report(cli, "stfc-sp", check=2)["by_address"].keys() == {STRANGER_LINK}
+    assert {"q": qualifica.counters()["requests"],
+            "c": campsoft.counters()["requests"]} == untouched  # never read, never written
+    assert cli("drift", "nope", check=1).stderr.count("integration nope is not declared") == 1

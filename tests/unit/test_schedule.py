@@ -141,14 +141,13 @@ def test_schedule_errors_point_at_file_and_line_with_hints(tmp_path: Path) -> No
         """)
     found = {(i.line, i.message): i.hint for i in issues(tmp_path)}
     messages = sorted(found)
-    assert [line for line, _ in messages] == [2, 3, 4, 5, 6, 7, 8]
+    assert [line for line, _ in messages] == [2, 3, 4, 5, 7, 8]  # e: drift of one integration
     assert "hour field '25'" in messages[0][1]
     assert "'cdr-import' is not available yet" in messages[1][1]
     assert messages[2][1] == "unknown integration 'ozmap'" and "stfc-sp" in found[messages[2]]
     assert "unknown job 'drfit'" in messages[3][1] and "did you mean 'drift'" in found[messages[3]]
-    assert "takes no 'integration'" in messages[4][1]
-    assert "unknown time zone 'Mars/Olympus'" in messages[5][1]
-    assert messages[6][1] == "unknown key 'every'" and "timezone" in found[messages[6]]
+    assert "unknown time zone 'Mars/Olympus'" in messages[4][1]
+    assert messages[5][1] == "unknown key 'every'" and "timezone" in found[messages[5]]
 
 
 # --- the scheduler --------------------------------------------------------------------------
@@ -285,6 +284,10 @@ def test_the_command_is_the_cli_itself_with_markdown_where_it_has_it(tmp_path: P
     assert drift[-2:] == ["--format", "markdown"] and "--lock-timeout" in drift
     sync = Job("s", "sync", Cron("@daily"), ("stfc-sp", "qualifica"))
     assert command(sync, tmp_path, 300)[-2:] == ["stfc-sp", "qualifica"]
+    one = ("stfc-sp",)
+    assert command(Job("d", "drift", Cron("@daily"), one), tmp_path, 300)[-1:] == ["stfc-sp"]
+    plan = command(Job("p", "plan", Cron("@daily"), one), tmp_path, 300)
+    assert plan[-2:] == ["--target", "stfc-sp"] and "--detailed-exitcode" in plan
 
 
 def test_a_real_job_process_that_crashes_or_hangs_is_contained() -> None:
