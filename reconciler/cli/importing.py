@@ -22,6 +22,7 @@ from rich.markup import escape
 from reconciler.cli.app import (
     EXIT_OK,
     confirm,
+    emit,
     err,
     handles_errors,
     lock_option,
@@ -34,9 +35,9 @@ from reconciler.cli.app import (
 from reconciler.cli.plan import refresh
 from reconciler.model import Known, Observed, Resource
 from reconciler.planner import COMPARED
-from reconciler.planner.core import runs
+from reconciler.planner.core import differing, runs
 from reconciler.planner.imports import ImportPlan, match
-from reconciler.render.jsonplan import _resource_json
+from reconciler.render.jsonplan import resource_json
 from reconciler.runtime import Workspace, connect, remember
 from reconciler.specs import generate, load_specs
 from reconciler.state.locks import locked
@@ -57,8 +58,7 @@ def _differs(ws: Workspace, plan: ImportPlan, res: Resource) -> list[str]:
     fields = COMPARED.get(plan.platform, {}).get(res.kind, ())
     if want is None:
         return []
-    return [f for f in fields if want.attrs.get(f) is not None
-            and want.attrs.get(f) != res.attrs.get(f)]
+    return differing(want, res, fields)
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -152,9 +152,9 @@ def to_json(ws: Workspace, plans: Sequence[ImportPlan], observed: Mapping[str, O
             "platform": p.platform,
             "reads": observed[p.integration].reads,
             "counts": p.counts(),
-            "import": [{**_resource_json(r), "differs": _differs(ws, p, r)} for r in p.record],
+            "import": [{**resource_json(r), "differs": _differs(ws, p, r)} for r in p.record],
             "ambiguous": [a.to_json() for a in p.ambiguous],
-            "unmatched": [_resource_json(r) for r in p.unmatched],
+            "unmatched": [resource_json(r) for r in p.unmatched],
         } for p in plans],
         "generated": [str(path) for path in generated],
     }
@@ -203,8 +203,7 @@ def import_cmd(specs: Path, state: str | None, lock_timeout: float, integrations
             if generate_dir is not None:
                 paths, made = _generate(ws, specs, plans, generate_dir, force, integrations)
             if fmt == "json":
-                click.echo(json.dumps(to_json(ws, plans, observed, paths), indent=2,
-                                      default=str))
+                emit(json.dumps(to_json(ws, plans, observed, paths), indent=2, default=str))
             else:
                 render(ws, plans, observed, out)
             if made is not None:

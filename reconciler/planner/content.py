@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.model import Action, Change, Resource, address
-from reconciler.planner.core import Partial, View
+from reconciler.planner.core import Partial, View, differing
 
 KIND = "subscription"
 EXPLAINS = ("package", "origin")  # kept in the state to explain later changes; never compared
@@ -78,8 +78,7 @@ def _present(
 ) -> None:
     current: dict[str, Any] = {**_context(want), **have.attrs}
     deps: tuple[str, ...] = ()
-    changed = [f for f in compared
-               if want.attrs.get(f) is not None and want.attrs.get(f) != have.attrs.get(f)]
+    changed = differing(want, have, compared)
     if changed:
         after = {**current, **{f: want.attrs[f] for f in changed},
                  **{k: v for k, v in want.attrs.items() if k not in current and k != "status"}}

@@ -58,6 +58,13 @@ class View:
         return entry
 
 
+def differing(ruler: Resource, other: Resource, fields: Iterable[str]) -> list[str]:
+    """The ``fields`` whose value in ``other`` is not ``ruler``'s. A field ``ruler`` holds no
+    value for is left to the platform (a default it chose), so it never differs."""
+    return [f for f in fields
+            if ruler.attrs.get(f) is not None and ruler.attrs.get(f) != other.attrs.get(f)]
+
+
 def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None) -> Iterator[tuple[str, ...]]:
     """Sorted numeric keys cut into runs of consecutive numbers (at most MAX_BLOCK long).
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.model import Desired, Drift, Known, Observed, Resource, live
-from reconciler.planner.core import View, by_kind
+from reconciler.planner.core import View, by_kind, differing
 
 REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
 
@@ -75,9 +75,7 @@ def _managed(
     if not live(now):
         return _missing(was, now, actual)
     assert now is not None
-    # A field the state holds no value for (a default the platform chose) cannot drift.
-    moved = tuple(f for f in fields
-                  if was.attrs.get(f) is not None and was.attrs.get(f) != now.attrs.get(f))
+    moved = tuple(differing(was, now, fields))
     if not moved:
         return None
     return Drift(addr, was.integration, "changed", {f: was.attrs.get(f) for f in moved},

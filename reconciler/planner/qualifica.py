@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.model import Action, Change, Resource, address
 from reconciler.planner.content import plan_subscriptions
-from reconciler.planner.core import Partial, View, declared_services, strangers
+from reconciler.planner.core import Partial, View, declared_services, differing, strangers
 
 PLATFORM = "qualifica"
 USER_FIELDS = ("name", "email", "document")
@@ -45,8 +45,7 @@ def _users(view: View, out: Partial) -> dict[str, str]:
             out.changes.append(change)
             created[key] = change.id
             continue
-        changed = [f for f in USER_FIELDS
-                   if want.attrs.get(f) is not None and want.attrs.get(f) != have.attrs.get(f)]
+        changed = differing(want, have, USER_FIELDS)
         if changed:
             out.changes.append(Change(view.integration, "user", Action.UPDATE, (key,),
                                       dict(have.attrs), {**have.attrs, **{

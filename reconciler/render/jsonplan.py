@@ -50,7 +50,7 @@ def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) 
         "targets": list(plan.targets),  # a partial plan's --target/--exclude; [] when full
         "excludes": list(plan.excludes),
         "changes": [c.to_json() for c in plan.changes],
-        "adopt": [_resource_json(r) for r in plan.adopt],
+        "adopt": [resource_json(r) for r in plan.adopt],
         "forget": list(plan.forget),
         "converging": [n.to_json() for n in plan.converging],
         "warnings": [n.to_json() for n in plan.warnings],
@@ -83,7 +83,7 @@ def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
         raise StalePlanError(f"{path}: not a plan file this tool wrote ({exc})") from None
 
 
-def _resource_json(res: Resource) -> dict[str, Any]:
+def resource_json(res: Resource) -> dict[str, Any]:
     return {
         "address": res.address,
         "integration": res.integration,

@@ -27,13 +27,15 @@ from itertools import groupby
 
 from rich.text import Text
 
-from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Drift, Note, Plan
+from reconciler.model import Action, Change, Drift, Note, Plan
 from reconciler.render.text import (
+    CANCEL,
     SHOWN,
     by_service,
     change_details,
     change_line,
     cost,
+    counts,
     plan_summary,
     seen_ago,
     show_value,
@@ -46,7 +48,6 @@ _RESERVE = 1_500  # kept free when cutting: closing lines and the note of what w
 _NAMED = 5  # integrations named in that note; the others are counted
 PLAN_MARKER = "<!-- reconcile:plan -->"  # lets a CI job find and update its earlier comment
 DRIFT_MARKER = "<!-- reconcile:drift -->"
-CANCEL = "cancel"  # the column of a DELETE that cancels (content subscriptions)
 _DRIFT_KINDS = {"changed": "~", "missing": "-", "unmanaged": "+", "converging": "="}
 _DRIFT_WORDS = {
     "changed": "changed outside reconcile",
@@ -193,25 +194,9 @@ def _fit(build: Callable[[_Doc, _Left], list[str]], max_chars: int) -> str:
 # --- plans -------------------------------------------------------------------------------------
 
 
-def column(change: Change) -> str:
-    """Which count a change adds to: its action, or ``cancel`` for a cancelling delete."""
-    if change.action is Action.DELETE and change.kind in CANCELLED_NOT_DELETED:
-        return CANCEL
-    return change.action.value
-
-
 _COLUMNS = [a.value for a in Action] + [CANCEL]
 _HEADS = {**{a.value: f"{a.symbol} {a.value}" for a in Action}, CANCEL: "- cancel"}
 _VERBS = {**{a.value: a.verb for a in Action}, CANCEL: "to cancel"}
-
-
-def counts(changes: Sequence[Change]) -> dict[str, int]:
-    """Resources touched per column (a block change counts every key), as the text plan's
-    summary counts them."""
-    out: dict[str, int] = {}
-    for change in changes:
-        out[column(change)] = out.get(column(change), 0) + len(change.keys)
-    return out
 
 
 def _integration_of(addr: str) -> str:

@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.applier import DONE, ApplyResult, Outcome
-from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Drift, Estimate, Note, Plan
+from reconciler.model import (
+    CANCELLED_NOT_DELETED,
+    Action,
+    Change,
+    Drift,
+    Estimate,
+    Note,
+    Plan,
+)
 
 STYLE = {
     Action.CREATE: "green",
@@ -186,20 +194,35 @@ def _notes(console: Console, title: str, symbol: str, style: str, notes: Sequenc
     console.print()
 
 
+CANCEL = "cancel"  # the column of a DELETE that cancels (content subscriptions)
+
+
+def column(change: Change) -> str:
+    """Which count a change adds to: its action, or ``cancel`` for a cancelling delete."""
+    if change.action is Action.DELETE and change.kind in CANCELLED_NOT_DELETED:
+        return CANCEL
+    return change.action.value
+
+
+def counts(changes: Sequence[Change]) -> dict[str, int]:
+    """Resources touched per column (a block change counts every key), as the text plan's
+    summary counts them."""
+    out: dict[str, int] = {}
+    for change in changes:
+        out[column(change)] = out.get(column(change), 0) + len(change.keys)
+    return out
+
+
 def plan_summary(plan: Plan) -> str:
     if plan.empty:
         extra = f" ({len(plan.converging)} converging)" if plan.converging else ""
         if plan.partial:  # the rest of the specs may still call for changes
             return f"[bold]No changes[/bold] in the targeted part of the plan{extra}."
         return f"[bold]No changes.[/bold] The platforms match the specs{extra}."
-    counts = plan.counts()
-    cancels = sum(len(c.keys) for c in plan.changes
-                  if c.action is Action.DELETE and c.kind in CANCELLED_NOT_DELETED)
-    if cancels:
-        counts[Action.DELETE.value] -= cancels
-    parts = [f"{counts[a.value]} {a.verb}" for a in Action if counts.get(a.value)]
-    if cancels:
-        parts.append(f"{cancels} to cancel")
+    counted = counts(plan.changes)
+    parts = [f"{counted[a.value]} {a.verb}" for a in Action if counted.get(a.value)]
+    if counted.get(CANCEL):
+        parts.append(f"{counted[CANCEL]} to cancel")
     if plan.adopt:
         parts.append(f"{len(plan.adopt)} to record as managed (already on the platform)")
     if plan.forget:
