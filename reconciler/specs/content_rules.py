@@ -26,7 +26,7 @@ from reconciler.specs.models import (
     PLATFORMS,
     ClientSpec,
     ServiceSpec,
-    did_you_mean,
+    choices_hint,
 )
 from reconciler.specs.yaml_loader import Where
 
@@ -59,8 +59,7 @@ def _content_integration(collected: Collected, name: str, where: Where, sub: tup
     spec = collected.integrations.get(name)
     if spec is None:
         if collected.complete and ("integrations", name) not in collected.declared:
-            hint = did_you_mean(name, _content(collected)) + \
-                f"content integrations declared: {', '.join(_content(collected)) or 'none'}"
+            hint = choices_hint(name, _content(collected), "content integrations declared")
             issues.at(where, sub, f"unknown integration '{name}'", hint, at_key=not sub)
         return False
     if not PLATFORMS[spec.platform].content:
@@ -94,10 +93,10 @@ def _check_packages(collected: Collected, issues: Issues) -> None:
         declared = collected.products.get(package.integration)
         for i, code in enumerate(package.products):
             if declared is not None and code not in {p.code for p in declared}:
-                valid = ", ".join(dict.fromkeys(p.code for p in declared)) or "none"
                 issues.at(package.where, ("products", i), f"product '{code}' is not among the "
                           f"products declared for integration '{package.integration}'",
-                          f"{did_you_mean(code, [p.code for p in declared])}valid codes: {valid}")
+                          choices_hint(code, list(dict.fromkeys(p.code for p in declared)),
+                                       "valid codes"))
 
 
 def _check_plans(collected: Collected, issues: Issues) -> None:
@@ -117,7 +116,7 @@ def _package_exists(collected: Collected, name: str, where: Where, issues: Issue
     if collected.complete and ("packages", name) not in collected.declared:
         known = sorted(collected.packages)
         issues.at(where, ("package",), f"unknown package '{name}'",
-                  did_you_mean(name, known) + f"declared packages: {', '.join(known) or 'none'}")
+                  choices_hint(name, known, "declared packages"))
     return False
 
 
@@ -135,8 +134,7 @@ def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpe
         if collected.complete and ("plans", service.plan) not in collected.declared:
             known = sorted(collected.plans)
             issues.at(service.where, ("plan",), f"unknown plan '{service.plan}'",
-                      did_you_mean(service.plan, known)
-                      + f"declared plans: {', '.join(known) or 'none'}")
+                      choices_hint(service.plan, known, "declared plans"))
         return
     seen: set[str] = set()
     for entry in service.packages:
@@ -189,8 +187,8 @@ def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, 
     for key, value in held.params.items():
         if key not in allowed:
             issues.at(held.where, ("params", key), f"unknown parameter '{key}' for a {platform} "
-                      f"package", f"{did_you_mean(key, allowed)}{platform} packages take: "
-                      f"{', '.join(allowed)}", at_key=True)
+                      f"package", choices_hint(key, allowed, f"{platform} packages take"),
+                      at_key=True)
         else:
             problem = _param_problem(key, value)
             if problem:

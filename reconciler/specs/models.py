@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -620,6 +620,12 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """"did you mean 'x'? " for the choice closest to ``word``, or nothing when none is close."""
     close = difflib.get_close_matches(str(word), list(choices), n=1)
     return f"did you mean '{close[0]}'? " if close else ""
+
+
+def choices_hint(word: object, choices: Sequence[str], listed: str = "declared") -> str:
+    """"did you mean 'x'? declared plans: a, b" (``listed`` names the list): the hint of every
+    reference to something the specs do not declare."""
+    return did_you_mean(word, choices) + f"{listed}: {', '.join(choices) or 'none'}"
 
 
 def model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:

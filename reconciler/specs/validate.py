@@ -42,6 +42,7 @@ from reconciler.specs.models import (
     ServiceSpec,
     SpecModel,
     SpecSet,
+    choices_hint,
     did_you_mean,
     explain,
     is_secret_field,
@@ -394,7 +395,7 @@ def _check_safety_names(collected: Collected, issues: Issues) -> None:
     declared = sorted(n for (section, n) in collected.declared if section == "integrations")
     for name, where in collected.safety_names.items():
         if ("integrations", name) not in collected.declared:
-            hint = did_you_mean(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
+            hint = choices_hint(name, declared, "declared integrations")
             issues.at(where, (), f"safety limits for unknown integration '{name}'", hint, True)
 
 
@@ -408,7 +409,7 @@ def _check_schedules(collected: Collected, issues: Issues) -> None:
             continue
         for i, name in enumerate(schedule.integration):
             if ("integrations", name) not in collected.declared:
-                hint = did_you_mean(name, declared) + f"declared integrations: {', '.join(declared) or 'none'}"
+                hint = choices_hint(name, declared, "declared integrations")
                 # a single name points at its own line too: the walk stops at the scalar
                 issues.at(schedule.where, ("integration", i), f"unknown integration '{name}'", hint)
 
@@ -446,7 +447,7 @@ def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any],
     path, allowed = ("credentials",), PLATFORMS[platform].credentials
     for key, value in credentials.items():
         if key not in allowed:
-            hint = f"{did_you_mean(key, allowed)}{platform} takes exactly: {', '.join(allowed)}"
+            hint = choices_hint(key, allowed, f"{platform} takes exactly")
             issues.at(where, path + (key,), f"unknown credential '{key}'", hint, at_key=True)
             continue
         problem = credential_problem(str(key), value)
@@ -489,9 +490,7 @@ def _integration_for(collected: Collected, name: str, where: Where, issues: Issu
     spec = collected.integrations.get(name)
     if spec is None:
         if collected.complete and ("integrations", name) not in collected.declared:
-            hint = (
-                did_you_mean(name, _numbered(collected)) + f"declared: {', '.join(_numbered(collected)) or 'none'}"
-            )
+            hint = choices_hint(name, _numbered(collected))
             issues.at(where, ("integration",), f"unknown integration '{name}'", hint)
         return None
     if not PLATFORMS[spec.platform].number_ranges:
