@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -145,12 +145,23 @@ class _Entry:
     items: int = 1
 
 
+def fence_for(lines: Iterable[str]) -> str:
+    """A code fence no line can close: longer than any run of backticks in them, at least 3."""
+    return "`" * max(3, max((_longest_run(line, "`") for line in lines), default=0) + 1)
+
+
+def fenced(text: str) -> str:
+    """``text`` in a code block that nothing in it can close."""
+    fence = fence_for(text.splitlines())
+    return f"{fence}\n{text}\n{fence}"
+
+
 def _section(doc: _Doc, left: _Left, name: str, summary: str, entries: Sequence[_Entry]) -> None:
     """A collapsed ``<details>`` section with ``entries`` in a diff code block, cut between
     entries when the budget runs out, and always closed."""
     total = sum(e.items for e in entries)
     body = [line for e in entries for line in e.lines]
-    fence = "`" * max(3, max((_longest_run(line, "`") for line in body), default=0) + 1)
+    fence = fence_for(body)
     first = entries[0].lines if entries else ()
     if not doc.add(f"<details><summary>{summary}</summary>", "", fence + "diff", *first):
         left.skip(name, total, total)

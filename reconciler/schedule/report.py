@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from reconciler.render.markdown import fenced
 from reconciler.schedule.due import Due, describe_missed
 from reconciler.schedule.jobs import Job
 from reconciler.secrets import redact
@@ -84,18 +85,12 @@ def render(done: Finished) -> str:
     ]
     body = done.stdout.rstrip()
     if body:
-        lines += [body if job.run in MARKDOWN_JOBS else _fenced(body), ""]
+        lines += [body if job.run in MARKDOWN_JOBS else fenced(body), ""]
     else:
         lines += ["_The job printed nothing._", ""]
     if done.stderr.strip():
-        lines += ["<details><summary>stderr</summary>", "", _fenced(done.stderr.rstrip()), "",
+        lines += ["<details><summary>stderr</summary>", "", fenced(done.stderr.rstrip()), "",
                   "</details>", ""]
     # The state URL's password was registered as a secret when the scheduler opened the state.
     return redact("\n".join(lines))
 
-
-def _fenced(text: str) -> str:
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return f"{fence}\n{text}\n{fence}"
