@@ -68,5 +68,10 @@ def campsoft_contract(service: ServiceSpec, params: Mapping[str, str]) -> str:
 
 
 def campsoft_label(package: str, service: ServiceSpec, params: Mapping[str, str]) -> str:
-    """The subscription's ``label``: the one given, else ``<package>-<service id>``."""
-    return params.get("label") or f"{package}-{service.id}"
+    """The subscription's ``label``: the one given, else the default."""
+    return params.get("label") or default_label(package, service.id)
+
+
+def default_label(package: str, service_id: int) -> str:
+    """The label a subscription gets when its package gives none: ``<package>-<service id>``."""
+    return f"{package}-{service_id}"

@@ -36,6 +36,7 @@ from reconciler.model import Resource
 from reconciler.planner.core import runs
 from reconciler.planner.imports import ImportPlan, digits
 from reconciler.specs import brazil
+from reconciler.specs.content import default_label
 from reconciler.specs.models import EMAIL, SpecSet
 
 SCHEMA = Path("docs") / "schema" / "reconcile-specs.schema.json"
@@ -293,7 +294,7 @@ class _Builder:
             service.login = str(attrs["login"])
         package = self.package_for(integration, str(attrs.get("product")))
         entry: dict[str, Any] = {"package": package}
-        if attrs.get("label") != f"{package}-{service.id}":
+        if attrs.get("label") != default_label(package, service.id):
             entry["params"] = {"label": str(attrs.get("label"))}
         service.packages[package] = entry
         service.votes.add(_vote(attrs.get("status")))
