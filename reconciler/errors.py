@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.bounds import clip
+
+MAX_MESSAGE = 1_000
+
 
 class ReconcilerError(Exception):
     """Root of every error the tool reports to a user."""
@@ -38,6 +42,11 @@ class SpecIssue:
     column: int
     message: str
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        # A message may quote what the user wrote; a 10 MB value must not make a 10 MB message.
+        object.__setattr__(self, "message", clip(self.message, MAX_MESSAGE))
+        object.__setattr__(self, "hint", clip(self.hint, MAX_MESSAGE))
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.message}"

@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+from reconciler.bounds import MAX_SECRET_FILE_BYTES, TooLarge, read_bounded
 from reconciler.errors import SecretError
 from reconciler.model import Integration, SecretRef
 
@@ -40,11 +41,14 @@ def resolve(ref: SecretRef, *, field: str = "", integration: str = "") -> str:
     else:
         path = Path(ref.base_dir, ref.name).expanduser()
         try:
-            value = path.read_text(encoding="utf-8").strip()
+            value = read_bounded(path, MAX_SECRET_FILE_BYTES, "secret file").decode("utf-8").strip()
         except OSError as exc:
             raise SecretError(
                 f"{where}: cannot read secret file {path} (referenced as {ref}): {exc.strerror}"
             ) from None
+        except (TooLarge, UnicodeDecodeError) as exc:
+            reason = str(exc) if isinstance(exc, TooLarge) else "it is not UTF-8 text"
+            raise SecretError(f"{where}: secret file {path} (referenced as {ref}): {reason}") from None
         if not value:
             raise SecretError(f"{where}: secret file {path} is empty (referenced as {ref})")
     _REVEALED.add(value)

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from reconciler.bounds import TooLarge, read_bounded
 from reconciler.cli.app import handles_errors, main, out
 from reconciler.errors import ReconcilerError
 from reconciler.specs.models import SECTIONS
@@ -55,11 +56,15 @@ def _write(path: Path, text: str) -> None:
 
 
 def _check(path: Path, text: str) -> None:
+    regenerate = f"regenerate it with `reconcile schema --out {path}`"
     try:
-        current = path.read_text(encoding="utf-8")
+        # Bounded: a copy much larger than the schema cannot be it, and is not read whole.
+        current = read_bounded(path, 4 * len(text.encode()), "spec schema").decode("utf-8")
     except OSError as exc:
         raise ReconcilerError(f"cannot read {path}: {exc.strerror or exc}; generate it with "
                               f"`reconcile schema --out {path}`") from None
+    except TooLarge as exc:
+        raise ReconcilerError(f"{exc}: it is not the schema of this version; {regenerate}") from None
     except UnicodeDecodeError:
         raise ReconcilerError(f"{path} is not a JSON Schema (not UTF-8 text): regenerate it with "
                               f"`reconcile schema --out {path}`") from None

@@ -10,12 +10,15 @@ reconciling a platform has no business running every second.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterError, croniter
+
+from reconciler.bounds import MAX_ZONE, clip
 
 FIELDS = (
     ("minute", "0-59"),
@@ -26,6 +29,7 @@ FIELDS = (
 )
 ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *" (03:00 daily)'
+ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")  # no '..', no absolute path
 ZONE_HINT = "an IANA time zone name, such as America/Sao_Paulo or UTC"
 # Walking occurrences one by one is cheap but not free: a job every minute down for a month has
 # 43,200 missed times. Past this many, a run says "at least N" rather than walk them all.
@@ -70,9 +74,11 @@ def _valid(text: str) -> bool:
 
 def zone_problem(name: str) -> tuple[str, str] | None:
     """(message, hint) when ``name`` is not a time zone this machine knows, else None."""
+    if len(name) > MAX_ZONE or not ZONE_NAME.fullmatch(name):
+        return f"unknown time zone '{clip(name, 80)}'", ZONE_HINT  # never handed to zoneinfo
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         import difflib
 
         close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)

@@ -205,7 +205,7 @@ async def _login_form(request: Request) -> dict[str, Any] | None:
         return dict(parse_qsl(raw.decode("utf-8", "replace")))
     try:
         data = json.loads(raw or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

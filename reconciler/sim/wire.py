@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconciler.bounds import MAX_REQUEST_BYTES
+from reconciler.sim.body_limit import BodyLimitMiddleware
 from reconciler.sim.faults import FAULT_SETTINGS, FaultMiddleware, Faults
 from reconciler.sim.tokens import TokenIssuer, bearer
 
@@ -87,6 +89,7 @@ _KINDS = {
     "unauthorized": (401, "token_invalido"),
     "not_json": (400, "json_invalido"),
     "not_object": (400, "json_invalido"),
+    "too_large": (413, "requisicao_muito_grande"),
     "bad_field": (422, "dados_invalidos"),
     "blank_field": (422, "dados_invalidos"),
     "bad_int": (422, "parametro_invalido"),
@@ -100,6 +103,7 @@ PORTUGUESE = {
     "no_route": "Rota {route} inexistente.",
     "not_json": "Corpo da requisição não é JSON.",
     "not_object": "Corpo da requisição deve ser um objeto JSON.",
+    "too_large": "Corpo da requisição maior que {limit} bytes.",
     "bad_field": "Campo '{name}' ausente ou inválido.",
     "blank_field": "Campo '{name}' não pode ser vazio.",
     "bad_int": "Parâmetro '{name}' deve estar entre {low} e {high}.",
@@ -112,6 +116,7 @@ ENGLISH = {
     "unauthorized": "invalid or expired access token",
     "not_json": "the request body is not JSON",
     "not_object": "the request body must be a JSON object",
+    "too_large": "the request body is larger than {limit} bytes",
     "bad_field": "field '{name}' is missing or invalid",
     "blank_field": "field '{name}' is missing or invalid",
     "bad_int": "parameter '{name}' must be between {low} and {high}",
@@ -152,7 +157,7 @@ class Dialect:
         """The request body, which must be a JSON object."""
         try:
             data = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise self.refuse("not_json") from None
         if not isinstance(data, dict):
             raise self.refuse("not_object")
@@ -206,7 +211,9 @@ def app(
     """The simulator's app behind the fault layer; ``app.state.store`` and ``.faults`` are live."""
     built = Starlette(
         routes=routes,
-        middleware=[Middleware(FaultMiddleware, faults=sim.faults)],
+        middleware=[Middleware(BodyLimitMiddleware, too_large=lambda: dialect.response(
+                        dialect.refuse("too_large", limit=MAX_REQUEST_BYTES))),
+                    Middleware(FaultMiddleware, faults=sim.faults)],
         exception_handlers={HTTPException: dialect.no_route},
         lifespan=lifespan,
     )

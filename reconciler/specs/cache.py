@@ -12,9 +12,13 @@ takes a fraction of that. The cache holds the ``Desired`` built from one exact s
   locations and ``${file:...}`` references are relative to them.
 
 Only valid spec sets are cached: an invalid one is parsed, and its errors reported, every time.
-A cache entry that cannot be read is ignored and rebuilt. Entries hold no secret: the desired
-state keeps secret *references*, resolved only when a platform is reached. The cache directory
-is the state's; whoever can write there can change the state itself.
+A cache entry that cannot be read, or whose header does not name its key with the exact length
+and digest of what follows, is ignored and rebuilt. Entries hold no secret: the desired state
+keeps secret *references*, resolved only when a platform is reached.
+
+The entries are pickles, and unpickling runs code: the state directory must not be writable by
+anyone who cannot already run the tool (whoever can write there can change the state itself).
+The header check guards against a damaged or misplaced entry, not against such a writer.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import struct
 import sys
 import tempfile
 from functools import cache
@@ -29,7 +34,8 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.model import Desired
-from reconciler.specs.yaml_loader import display_path, find_spec_files
+from reconciler.bounds import SpecBounds, TooLarge
+from reconciler.specs.yaml_loader import display_path, find_spec_files, read_spec_bytes
 
 KEEP = 4  # entries kept: a few spec sets (branches) without growing without bound
 _SOURCES = Path(__file__).resolve().parent
@@ -44,14 +50,15 @@ def key_of(specs_dir: Path) -> str | None:
     files = find_spec_files(Path(specs_dir))
     if not files:
         return None
+    bounds = SpecBounds.current()
     digest = hashlib.sha256()
     for part in (__version__, _language(), sys.version, display_path(Path(specs_dir)),
                  os.path.abspath(specs_dir)):
         _add(digest, part.encode())
     for rel, path in files:
         try:
-            raw = path.read_bytes()
-        except OSError:
+            raw = read_spec_bytes(path, bounds)
+        except (OSError, TooLarge):
             return None  # the loader reports it
         _add(digest, rel.encode())
         _add(digest, raw)
@@ -59,13 +66,27 @@ def key_of(specs_dir: Path) -> str | None:
 
 
 def load(state_dir: Path, key: str) -> Desired | None:
-    """The cached desired state for ``key``, or None (absent, unreadable, or not a Desired)."""
+    """The cached desired state for ``key``, or None (absent, unreadable, or not a Desired).
+
+    An entry is unpickled only when its header names ``key`` and the payload has exactly the
+    length and digest the header records: a truncated, renamed or swapped file is refused
+    before pickle reads a byte of it.
+    """
     path = cache_dir(state_dir) / f"{key}.pickle"
     try:
         with path.open("rb") as source:
-            value = pickle.load(source)
+            header = source.read(_HEADER.size)
+            if len(header) != _HEADER.size:
+                return None
+            magic, entry_key, size, digest = _HEADER.unpack(header)
+            if magic != _MAGIC or entry_key != bytes.fromhex(key) or size > _MAX_ENTRY:
+                return None
+            payload = source.read(size + 1)
+        if len(payload) != size or hashlib.sha256(payload).digest() != digest:
+            return None
+        value = pickle.loads(payload)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            TypeError, ValueError):
+            TypeError, ValueError, struct.error):
         return None
     if not isinstance(value, Desired):
         return None
@@ -77,17 +98,28 @@ def save(state_dir: Path, key: str, desired: Desired) -> None:
     """Store ``desired`` under ``key`` (atomically), and prune the oldest entries. A cache
     that cannot be written is no error: the next run parses again."""
     folder = cache_dir(state_dir)
+    payload = pickle.dumps(desired, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(payload) > _MAX_ENTRY:
+        return
+    header = _HEADER.pack(_MAGIC, bytes.fromhex(key), len(payload), hashlib.sha256(payload).digest())
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".specs.", dir=folder)
         with os.fdopen(fd, "wb") as out:
-            pickle.dump(desired, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.write(header)
+            out.write(payload)
         os.replace(tmp, folder / f"{key}.pickle")
         entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
     except OSError:
         return
+
+
+# An entry: magic, the key it was saved under, the payload's length and sha256, the payload.
+_MAGIC = b"RCSPEC01"
+_HEADER = struct.Struct(">8s32sQ32s")
+_MAX_ENTRY = 4 * 1024 * 1024 * 1024
 
 
 def _add(digest: "hashlib._Hash", part: bytes) -> None:

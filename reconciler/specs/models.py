@@ -33,12 +33,13 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from reconciler.bounds import MAX_EMAIL, MAX_NAME, MAX_TEXT, MAX_ZONE, clip
 from reconciler.model import Source
 from reconciler.schedule.cron import cron_problem, zone_problem
 from reconciler.specs import brazil
 from reconciler.specs.yaml_loader import Where
 
-NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
+NAME_PATTERN = re.compile(rf"[a-z][a-z0-9-]{{0,{MAX_NAME - 1}}}")
 SECRET_REF = re.compile(r"\$\{(?P<scheme>[a-z]+):(?P<name>[^}]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_WORDS = ("token", "secret", "password", "key")
@@ -56,7 +57,9 @@ def spec_error(message: str, hint: str = "", at: str | None = None) -> PydanticC
 class SpecModel(BaseModel):
     """Base of every spec model: strict about keys, immutable, and aware of its position."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # Every string is bounded before a validator or another library sees it (docs/specs.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True,
+                              str_max_length=MAX_TEXT)
     _where: Where | None = PrivateAttr(default=None)
 
     @property
@@ -155,7 +158,8 @@ FixedLine = Annotated[str, AfterValidator(_brazilian(brazil.normalise_fixed_line
 Subscriber = Annotated[str, AfterValidator(_brazilian(brazil.subscriber_number))]
 AreaCode = Annotated[int, AfterValidator(_check_area_code)]
 CountryCode = Annotated[int, AfterValidator(_check_country_code)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_email)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL),
+                  AfterValidator(_check_email)]
 Endpoint = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_endpoint)]
 
 
@@ -163,10 +167,11 @@ def name_problem(name: object) -> str | None:
     """Why ``name`` cannot name an integration or range, or None when it can."""
     if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
         return None
-    return f"'{name}' is not a valid name"
+    return f"'{clip(str(name), 80)}' is not a valid name"
 
 
-NAME_HINT = "use lowercase letters, digits and dashes, starting with a letter (e.g. stfc-sp)"
+NAME_HINT = (f"use lowercase letters, digits and dashes, starting with a letter, at most {MAX_NAME} "
+             "characters (e.g. stfc-sp)")
 
 
 def is_secret_field(field: str) -> bool:
@@ -454,7 +459,7 @@ class ScheduleSpec(SpecModel):
         description="The integration (or list of integrations) the job works on; every "
                     "integration when absent.",
     )
-    timezone: Annotated[str, AfterValidator(_check_zone)] = Field(
+    timezone: Annotated[str, StringConstraints(max_length=MAX_ZONE), AfterValidator(_check_zone)] = Field(
         "UTC",
         description="The IANA time zone the cron expression is read in (e.g. America/Sao_Paulo); "
                     "UTC when absent.",
@@ -573,6 +578,8 @@ def _constraint(kind: str, ctx: dict[str, Any], error: ErrorDetails) -> str:
         return f"must be one of {ctx['expected']}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']:,} characters long"
     if kind == "too_short":
         n = ctx.get("min_length", 1)
         return f"must list at least {n} item{'s' if n != 1 else ''}"
@@ -618,7 +625,10 @@ def _allowed_hint(model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """"did you mean 'x'? " for the choice closest to ``word``, or nothing when none is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    text = str(word)
+    if len(text) > MAX_NAME * 2:
+        return ""  # nothing that long is a typo of a name
+    close = difflib.get_close_matches(text, list(choices), n=1)
     return f"did you mean '{close[0]}'? " if close else ""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.bounds import ALIAS_SLACK, MAX_DEPTH, SpecBounds, TooLarge, read_bounded
 from reconciler.errors import SpecIssue
 from reconciler.model import Source
 
@@ -47,6 +48,14 @@ _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.o
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+class Bounded(yaml.YAMLError):
+    """A bound of the loader exceeded at ``node``: reported as a located spec problem."""
+
+    def __init__(self, node: Node, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.mark, self.message, self.hint = node.start_mark, message, hint
+
+
 class SpecLoader(_BaseLoader):  # type: ignore[misc]
     """A safe YAML loader that records mapping positions and collects duplicate keys.
 
@@ -57,11 +66,12 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
+        self.budget = len(stream) + ALIAS_SLACK  # entries the file may build (see _spend)
         self.marks: dict[int, tuple[int, int]] = {}  # id(dict) -> 0-based (line, column)
         self.duplicates: list[tuple[str, Any, Any]] = []  # (key, first mark, second mark)
 
-    def build(self, node: Node) -> Any:
-        """The Python value of ``node``."""
+    def build(self, node: Node, depth: int = 0) -> Any:
+        """The Python value of ``node``, ``depth`` levels below the document's root."""
         kind = node.__class__
         if kind is ScalarNode:
             if node.tag == _STR:
@@ -71,13 +81,40 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
                 return constructor(self, node) if constructor else self.construct_object(node, deep=True)
             except ValueError:
                 return node.value  # 2027-06-31 looks like a date but is none: the text, for rules to judge
+        if depth >= MAX_DEPTH:
+            raise Bounded(node, f"the YAML nests more than {MAX_DEPTH} levels deep",
+                          "no spec needs more than ten levels: flatten this value")
+        self._spend(len(node.value), node)
         if isinstance(node, MappingNode) and node.tag == _MAP:
-            return self._mapping(node)
+            return self._mapping(node, depth + 1)
         if isinstance(node, SequenceNode) and node.tag == _SEQ:
-            return [self.build(item) for item in node.value]
-        return self.construct_object(node, deep=True)  # !!set, !!omap... or an unknown tag (error)
+            return [self.build(item, depth + 1) for item in node.value]
+        self._spend_tree(node, depth)  # !!set, !!omap...: SafeConstructor builds them, unbounded
+        return self.construct_object(node, deep=True)  # or an unknown tag (an error)
 
-    def _mapping(self, node: MappingNode) -> dict[Any, Any]:
+    def _spend(self, entries: int, node: Node) -> None:
+        """Count ``entries`` against the file's budget: an alias builds its target again each
+        time it is used, so nine anchors of nine aliases each would build 9**9 values."""
+        self.budget -= entries
+        if self.budget < 0:
+            raise Bounded(node, "anchors and aliases (&name, *name, <<:) expand this file to more "
+                                f"entries than it has characters (plus {ALIAS_SLACK:,})",
+                          "write the values out instead of repeating aliases of aliases")
+
+    def _spend_tree(self, node: Node, depth: int) -> None:
+        if depth >= MAX_DEPTH:
+            raise Bounded(node, f"the YAML nests more than {MAX_DEPTH} levels deep", "")
+        if isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        else:
+            return
+        self._spend(len(children), node)
+        for child in children:
+            self._spend_tree(child, depth + 1)
+
+    def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         data: dict[Any, Any] = {}
         self.marks[id(data)] = (node.start_mark.line, node.start_mark.column)
         merges: list[Node] = []
@@ -89,24 +126,24 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
                     merges.append(value_node)
                     continue
                 else:
-                    key = self.build(key_node)
-                data[key] = self.build(value_node)
+                    key = self.build(key_node, depth)
+                data[key] = self.build(value_node, depth)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
             ) from None
         if len(data) + len(merges) != len(node.value):
             self._find_duplicates(node.value)
-        for source in self._merged(node, merges):
+        for source in self._merged(node, merges, depth):
             for key, value in source.items():
                 data.setdefault(key, value)  # explicit keys win, then earlier merge sources
         return data
 
-    def _merged(self, node: MappingNode, merges: list[Node]) -> list[dict[Any, Any]]:
+    def _merged(self, node: MappingNode, merges: list[Node], depth: int) -> list[dict[Any, Any]]:
         """The mappings named by ``<<:`` keys, in order."""
         sources: list[Any] = []
         for value_node in merges:
-            built = self.build(value_node)
+            built = self.build(value_node, depth)
             sources.extend(built if isinstance(value_node, SequenceNode) else [built])
         if not all(isinstance(source, dict) for source in sources):
             raise yaml.constructor.ConstructorError(
@@ -256,8 +293,14 @@ _DIR_HINT = "point to a directory holding *.yaml spec files"
 def _load_files(files: list[tuple[str, Path]]) -> Loaded:
     digest = hashlib.sha256()
     loaded = Loaded([], [], "", True)
+    bounds, total = SpecBounds.current(), 0
     for rel, path in files:
-        doc = _read(rel, path, digest, loaded.issues)
+        doc = _read(rel, path, digest, loaded.issues, bounds)
+        total += len(doc.text) if doc is not None else 0
+        if (problem := bounds.total_problem(total)) is not None:
+            loaded.issues.append(SpecIssue(display_path(path), 1, 1, problem, ""))
+            loaded.complete = False
+            break  # the files left are not read at all
         if doc is not None and _parse(doc, loaded.issues):
             loaded.documents.append(doc)
         else:
@@ -266,13 +309,18 @@ def _load_files(files: list[tuple[str, Path]]) -> Loaded:
     return loaded
 
 
-def _read(rel: str, path: Path, digest: Any, issues: list[SpecIssue]) -> Document | None:
-    """The file as a Document (text not parsed yet), its bytes added to the digest."""
+def _read(rel: str, path: Path, digest: Any, issues: list[SpecIssue],
+          bounds: SpecBounds) -> Document | None:
+    """The file as a Document (text not parsed yet), its bytes added to the digest; a file over
+    its bound is refused before it is read."""
     file = display_path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_spec_bytes(path, bounds)
     except OSError as exc:
         issues.append(SpecIssue(file, 1, 1, f"cannot read the file: {exc.strerror or exc}", ""))
+        return None
+    except TooLarge as exc:
+        issues.append(SpecIssue(file, 1, 1, str(exc), ""))
         return None
     # Length-prefixed fields so that no two different spec sets hash alike.
     for part in (rel.encode(), raw):
@@ -289,6 +337,18 @@ def _read(rel: str, path: Path, digest: Any, issues: list[SpecIssue]) -> Documen
 _UTF8 = "save the file as UTF-8"
 
 
+def read_spec_bytes(path: Path, bounds: SpecBounds) -> bytes:
+    """A spec file's bytes, refused (TooLarge) over the file bound or when not a regular file."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_bounded reports it
+    problem = bounds.file_problem(size)
+    if problem is not None:
+        raise TooLarge(problem)
+    return read_bounded(path, bounds.file_bytes, "spec file")
+
+
 def _parse(doc: Document, issues: list[SpecIssue]) -> bool:
     """Parse ``doc.text`` into ``doc.data``; report syntax errors and duplicate keys."""
     loader = SpecLoader(doc.text)
@@ -296,6 +356,9 @@ def _parse(doc: Document, issues: list[SpecIssue]) -> bool:
         root = loader.get_single_node()
         doc.key_marks = _named_key_marks(root)
         doc.data = loader.build(root) if root is not None else None
+    except Bounded as exc:
+        issues.append(SpecIssue(doc.file, exc.mark.line + 1, exc.mark.column + 1, exc.message, exc.hint))
+        return False
     except yaml.YAMLError as exc:
         issues.append(_syntax_issue(doc.file, exc))
         return False

@@ -252,7 +252,7 @@ def test_a_section_added_to_the_language_appears_by_itself(monkeypatch: pytest.M
     monkeypatch.setitem(SECTIONS, "widgets", RateLimit)
     generated = spec_schema()
     widgets = generated["properties"]["widgets"]
-    assert widgets["propertyNames"]["pattern"] == "^[a-z][a-z0-9-]*$"
+    assert widgets["propertyNames"]["pattern"] == "^[a-z][a-z0-9-]{0,62}$"
     good = {"widgets": {"w-1": {"per_second": 2, "burst": 4}}}
     assert errors(Draft202012Validator(generated), good) == []
     assert errors(Draft202012Validator(generated), {"widgets": {"w-1": {"per_second": 2}}})
