@@ -235,7 +235,7 @@ def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
     known, fp = ws.known(), plan.fingerprint
     if fp.lineage != known.lineage:
         raise StalePlanError(f"plan file {path} was made against another state (lineage "
-                             f"{fp.lineage}, this state is {known.lineage}): {redo}")
+                             f"{planfile.clip(fp.lineage)}, this state is {known.lineage}): {redo}")
     if fp.serial != known.serial:
         raise StalePlanError(f"plan file {path} is stale: the state moved from serial {fp.serial} "
                              f"to {known.serial} since it was made: {redo}")
