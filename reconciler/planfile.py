@@ -32,7 +32,7 @@ from reconciler.errors import PlanFileError
 from reconciler.render.jsonplan import require_format
 from reconciler.secrets import redact
 
-MAX_BYTES = 64 * 1024 * 1024  # about 75,000 changes; see docs/json.md#plan-files
+MAX_BYTES = 64 * 1024 * 1024  # about 75,000 changes (docs/json.md, "Plan files")
 SCHEMA = "plan.schema.json"  # beside reconciler/render/jsonplan.py; docs/schema/ holds the copy
 # What apply compares with the plan it makes again: everything that decides what apply does.
 # The times, versions and fingerprint are checked on their own before; notes, estimates and

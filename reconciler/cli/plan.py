@@ -285,8 +285,7 @@ async def _apply(
                                             auto_approve=auto_approve, run_id=run_id)
             return plan, result
         _check_remote(saved[0], observed)
-        _check_same(saved[1], plan)
-        plan = saved[0]
+        _check_same(saved[1], plan)  # so what runs is the plan made now, equal to the file's
         check_safety(ws, plan, known, observed, allow)
         result = await apply_with_progress(ws, plan, providers, run_id)
     return plan, result

@@ -318,3 +318,14 @@ def test_a_value_shown_in_a_difference_is_clipped() -> None:
     found = planfile.differences({"changes": [{"reason": "x" * 10_000}]},
                                  {"changes": [{"reason": "y"}]})
     assert len(found) == 1 and len(found[0]) < 250
+
+
+def test_jsonschema_is_imported_only_to_read_a_plan_file() -> None:
+    """Start-up time: every command imports the CLI; only `apply PLANFILE` needs jsonschema."""
+    import subprocess
+    import sys
+
+    code = "import sys, reconciler.cli; print('jsonschema' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, check=True)
+    assert shown.stdout.strip() == "False"
