@@ -6,6 +6,7 @@
     ├── PlanError                       the specs cannot be planned against what the platform holds
     ├── StateError                      the state store cannot be read or written
     │   └── StalePlanError              a saved plan no longer matches state or specs
+    ├── PlanFileError                   a plan file that is not one `reconcile plan --out` wrote
     └── ProviderError                   a platform answered with an error, or could not be reached
         ├── AuthError                   401/403: wrong or revoked credentials
         ├── NotFoundError               404
@@ -79,6 +80,13 @@ class StateError(ReconcilerError):
 
 class StalePlanError(StateError):
     code = "plan-stale"
+
+
+class PlanFileError(ReconcilerError):
+    """A plan file that cannot be read, is not of the plan-file schema, or is not the file
+    `reconcile plan --out` wrote (edited since, or made against another state)."""
+
+    code = "plan-file-invalid"
 
 
 class ProviderError(ReconcilerError):

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from reconciler import __version__, safety
+from reconciler import __version__, planfile, safety
 from reconciler.applier import ApplyResult, apply
 from reconciler.cli.app import (
     EXIT_CHANGES,
@@ -35,7 +35,7 @@ from reconciler.cli.app import (
     warn,
     workspace_options,
 )
-from reconciler.errors import ReconcilerError, StalePlanError, UnsafePlanError
+from reconciler.errors import PlanFileError, ReconcilerError, StalePlanError, UnsafePlanError
 from reconciler.model import Known, Observed, Plan
 from reconciler.planner import plan as compute_plan
 from reconciler.planner import touched
@@ -49,7 +49,6 @@ from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
 from reconciler.runtime import Workspace, connect, observe, recover, remember
-from reconciler.secrets import redact
 from reconciler.state.locks import locked
 
 
@@ -140,9 +139,18 @@ def _show_plan(ws: Workspace, plan: Plan, fmt: str, known: Known,
         text.render_plan(plan, out, platforms=ws.platforms())
 
 
-def _write_plan(plan: Plan, path: Path, ttl: float) -> None:
+def _write_plan(ws: Workspace, plan: Plan, path: Path, ttl: float) -> None:
+    """Write the plan file, its digest recorded in the state first: apply takes no other."""
     data = jsonplan.plan_to_json(plan, created_at=now(), expires_at=now(ttl))
-    path.write_text(redact(json.dumps(data, indent=2)) + "\n", encoding="utf-8")
+    raw = planfile.encode(data)
+    ws.store.record_plan_file(planfile.digest(raw), serial=plan.fingerprint.serial,
+                              created_at=data["created_at"],
+                              expires_at=datetime.fromisoformat(data["expires_at"]),
+                              fields=planfile.field_digests(data))
+    try:
+        path.write_bytes(raw)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write plan file {path}: {exc.strerror or exc}") from None
 
 
 @main.command("plan")
@@ -171,7 +179,7 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
             plan, known, observed = asyncio.run(_observe_and_plan(ws, targets, excludes))
         _show_plan(ws, plan, fmt, known, observed, allow, max_chars)
         if out_file is not None:
-            _write_plan(plan, out_file, ttl)
+            _write_plan(ws, plan, out_file, ttl)
             # With json or markdown, stdout is that document only: `> plan.md` in CI.
             (out if fmt == "text" else err).print(
                 f"Saved the plan to {out_file}: `reconcile apply {out_file}` applies "
@@ -185,22 +193,41 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
 # -- apply ------------------------------------------------------------------------------
 
 
-def _load_planfile(path: Path, ws: Workspace) -> Plan:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StalePlanError(f"cannot read plan file {path}: {exc}") from None
+def _load_planfile(path: Path, ws: Workspace) -> tuple[Plan, planfile.PlanFile]:
+    """A saved plan, refused unless it is a plan file of the schema, of this tool, still valid,
+    made against this state and these specs, and byte for byte the file `plan --out` wrote."""
+    saved = planfile.read(path)
+    data = saved.data
     plan = jsonplan.plan_from_json(data, path=str(path))
     redo = f"run `reconcile plan --out {path}` again, review it, then apply it"
-    if data.get("tool_version") != __version__:
-        raise StalePlanError(f"plan file {path} was made by reconcile {data.get('tool_version')}, "
-                             f"this is {__version__}: {redo}")
-    expires = data.get("expires_at")
-    if expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
-        raise StalePlanError(f"plan file {path} expired at {expires} (made at "
-                             f"{data.get('created_at')}; see plan --ttl): {redo}")
+    if data["tool_version"] != __version__:
+        raise StalePlanError(f"plan file {path} was made by reconcile "
+                             f"{planfile.clip(data['tool_version'])}, this is {__version__}: {redo}")
+    expires = saved.time("expires_at")
+    if expires and expires <= datetime.now(UTC):
+        raise StalePlanError(f"plan file {path} expired at {data['expires_at']} (made at "
+                             f"{data['created_at']}; see plan --ttl): {redo}")
     _check_fresh(plan, ws, path, redo)
-    return plan
+    _check_recorded(saved, ws, redo)
+    return plan, saved
+
+
+def _check_recorded(saved: planfile.PlanFile, ws: Workspace, redo: str) -> None:
+    """Refuse a plan file whose bytes are not those of a plan file `plan --out` recorded in
+    this state, naming the fields edited when the file it was made from is known."""
+    if ws.store.plan_file(saved.digest) is not None:
+        return
+    fields = planfile.field_digests(saved.data)
+    edits = [sorted(key for key in {*row.fields, *fields} if row.fields.get(key) != fields.get(key))
+             for row in ws.store.plan_files_made_at(saved.data["created_at"])]
+    if not edits:
+        what = f"its sha256 {saved.digest[:12]}... is not among the plan files this state recorded"
+    elif edited := min(edits, key=len):  # the file it was most likely made from
+        what = f"{', '.join(edited)} differ{'s' if len(edited) == 1 else ''} from the file written"
+    else:
+        what = "no field differs from the file written, but its bytes do (reformatted?)"
+    raise PlanFileError(f"plan file {saved.path} was not produced by `reconcile plan` against "
+                        f"this state, or was edited after: {what}: {redo}")
 
 
 def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
@@ -208,7 +235,7 @@ def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
     known, fp = ws.known(), plan.fingerprint
     if fp.lineage != known.lineage:
         raise StalePlanError(f"plan file {path} was made against another state (lineage "
-                             f"{fp.lineage}, this state is {known.lineage}): {redo}")
+                             f"{planfile.clip(fp.lineage)}, this state is {known.lineage}): {redo}")
     if fp.serial != known.serial:
         raise StalePlanError(f"plan file {path} is stale: the state moved from serial {fp.serial} "
                              f"to {known.serial} since it was made: {redo}")
@@ -228,21 +255,37 @@ def _check_remote(plan: Plan, observed: Mapping[str, Observed]) -> None:
                              f"--out FILE` again, review it, then apply it")
 
 
+def _check_same(saved: planfile.PlanFile, plan: Plan) -> None:
+    """Refuse a saved plan unless the plan made again now, from the same state, specs and
+    platforms (and the same --target/--exclude), equals it in all that drives apply."""
+    now_doc = json.loads(planfile.encode(jsonplan.plan_to_json(plan, created_at=now())))
+    found = planfile.differences(saved.data, now_doc)
+    if found:
+        more = f"; and {len(found) - planfile.SHOWN} more" if len(found) > planfile.SHOWN else ""
+        raise StalePlanError(
+            f"plan file {saved.path} is stale: the plan made now from the same state and specs "
+            f"differs from it, so nothing was applied: {'; '.join(found[:planfile.SHOWN])}{more}; "
+            f"run `reconcile plan --out {saved.path}` again, review it, then apply it")
+
+
 async def _apply(
-    ws: Workspace, plan: Plan | None, auto_approve: bool, run_id: int, allow: dict[str, int],
-    targets: Sequence[str] = (), excludes: Sequence[str] = (),
+    ws: Workspace, saved: tuple[Plan, planfile.PlanFile] | None, auto_approve: bool,
+    run_id: int, allow: dict[str, int], targets: Sequence[str] = (),
+    excludes: Sequence[str] = (),
 ) -> tuple[Plan, ApplyResult]:
     known = ws.known()
+    if saved is not None:  # planned again as it was: with the patterns it was narrowed with
+        targets, excludes = saved[0].targets, saved[0].excludes
     scope = Scope.of(ws, known, targets, excludes)
-    names = plan.integrations if plan is not None else scope.only
-    async with connect(ws.select(names), ws.state_dir) as providers:
+    async with connect(ws.select(scope.only), ws.state_dir) as providers:
         observed = await refresh(ws, providers, known)
-        if plan is None:
-            plan = scope.plan(ws, known, observed)
+        plan = scope.plan(ws, known, observed)
+        if saved is None:
             result = await review_and_apply(ws, plan, providers, known, observed, allow=allow,
                                             auto_approve=auto_approve, run_id=run_id)
             return plan, result
-        _check_remote(plan, observed)
+        _check_remote(saved[0], observed)
+        _check_same(saved[1], plan)  # so what runs is the plan made now, equal to the file's
         check_safety(ws, plan, known, observed, allow)
         result = await apply_with_progress(ws, plan, providers, run_id)
     return plan, result
@@ -295,10 +338,10 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
     try:
         with locked(ws.store, "apply", timeout=lock_timeout, warn=warn):
             saved = _load_planfile(planfile, ws) if planfile is not None else None
-            if saved is not None and saved.partial:
-                warn(f"{planfile} is a partial plan ({as_options(saved.targets, saved.excludes)}): other changes the "
-                     f"specs call for are not in it")
-            run_id = ws.store.begin_run("apply", saved.fingerprint.specs_digest if saved else None)
+            if saved is not None and saved[0].partial:
+                warn(f"{planfile} is a partial plan ({as_options(saved[0].targets, saved[0].excludes)}): "
+                     f"other changes the specs call for are not in it")
+            run_id = ws.store.begin_run("apply", saved[1].digest if saved else None)
             plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow,
                                               targets, excludes))
             outcome = "ok" if result.ok else "failed"

@@ -57,14 +57,21 @@ def plan_to_json(plan: Plan, *, created_at: str, expires_at: str | None = None) 
     }
 
 
-def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
-    """A plan read back from a plan file; refuses another format version."""
+def require_format(data: Mapping[str, Any], *, path: str) -> None:
+    """Refuse a plan document of another format version than this tool's."""
     version = data.get("format_version")
     if version != PLAN_FORMAT_VERSION:
+        scalar = version is None or isinstance(version, int | float | str)
+        shown = repr(version)[:40] if scalar else f"of type {type(version).__name__}"
         raise StalePlanError(
-            f"{path}: plan format version {version!r} is not this tool's {PLAN_FORMAT_VERSION}: "
+            f"{path}: plan format version {shown} is not this tool's {PLAN_FORMAT_VERSION}: "
             f"run `reconcile plan --out {path}` again"
         )
+
+
+def plan_from_json(data: Mapping[str, Any], *, path: str) -> Plan:
+    """A plan read back from a plan file; refuses another format version."""
+    require_format(data, path=path)
     try:
         return Plan(
             changes=tuple(Change.from_json(c) for c in data["changes"]),

@@ -35,6 +35,7 @@ from reconciler.state.tables import (
     DriftSeenRow,
     JournalRow,
     MetaRow,
+    PlanFileRow,
     ResourceRow,
     RunRow,
 )
@@ -335,6 +336,32 @@ class StateStore:
     def runs(self, limit: int = 20) -> list[RunRow]:
         with self.session() as s:
             return list(s.execute(select(RunRow).order_by(RunRow.id.desc()).limit(limit)).scalars())
+
+    # -- plan files -----------------------------------------------------------------------
+
+    def record_plan_file(self, digest: str, *, serial: int, created_at: str,
+                         expires_at: datetime | None, fields: Mapping[str, str]) -> None:
+        """Record a plan file `plan --out` is about to write, by the sha256 of its bytes, and
+        prune the rows of plans that expired. Not a write of resources: the serial stays."""
+        now = _now()
+        expires = expires_at.astimezone(UTC).replace(tzinfo=None) if expires_at else None
+        with self.session() as s:
+            s.execute(delete(PlanFileRow).where(PlanFileRow.expires_at < now))
+            s.merge(PlanFileRow(digest=digest, lineage=self._meta(s, "lineage"), serial=serial,
+                                created_at=created_at, expires_at=expires, fields=dict(fields),
+                                recorded_at=now, holder=who()))
+
+    def plan_file(self, digest: str) -> PlanFileRow | None:
+        """The record of the plan file whose bytes have this sha256, if this state holds one."""
+        with self.session() as s:
+            row = s.get(PlanFileRow, digest)
+            return row if row is not None and row.lineage == self._meta(s, "lineage") else None
+
+    def plan_files_made_at(self, created_at: str) -> list[PlanFileRow]:
+        """The plan files recorded as made at ``created_at`` (to tell what an edit changed)."""
+        with self.session() as s:
+            query = select(PlanFileRow).where(PlanFileRow.created_at == created_at)
+            return list(s.execute(query).scalars())
 
     # -- drift, first seen ---------------------------------------------------------------
 

@@ -9,6 +9,13 @@ Invariants:
 - ``runs`` is the history of plan/apply/drift runs.
 - ``catalogs`` mirrors read-only catalogs synced from the platforms (STFC plans...).
 - ``schedule_runs`` has one row per scheduled job run (see :mod:`reconciler.schedule`).
+- ``plan_files`` has one row per plan file `plan --out` wrote, keyed by the sha256 of its bytes:
+  `apply PLANFILE` refuses a file whose digest is not there. Recording one is not a write of
+  resources: the serial does not move, so a saved plan never makes itself stale.
+
+New tables are created when a state is opened (``create_all`` adds what is missing, existing
+states included) and do not bump ``SCHEMA_VERSION``: a tool that does not know a table ignores
+it. The version moves when an existing table changes shape.
 """
 
 from __future__ import annotations
@@ -125,6 +132,23 @@ class ScheduleRunRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))  # running|ok|drift|changes|over-limit|failed|timeout|interrupted
     report: Mapped[str | None] = mapped_column(String(1024))
+
+
+class PlanFileRow(Base):
+    """One plan file `plan --out` wrote: the sha256 of its exact bytes, what it was bound to,
+    and a short digest of each top-level field (``fields``), so that apply can say which fields
+    of an edited file differ from those written. Rows of plans past ``expires_at`` are pruned
+    when the next one is recorded. Times are naive UTC."""
+
+    __tablename__ = "plan_files"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lineage: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(40), index=True)  # as written in the file
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    holder: Mapped[str] = mapped_column(String(256))
 
 
 class DriftSeenRow(Base):

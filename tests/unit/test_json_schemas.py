@@ -78,6 +78,13 @@ def test_schema_is_valid_draft_2020_12(name: str) -> None:
     assert doc.get("additionalProperties", True) is True
 
 
+def test_the_schema_apply_validates_plan_files_with_is_the_published_one() -> None:
+    """`apply PLANFILE` reads the copy shipped in the package (reconciler/render/); the
+    published one is docs/schema/. Edit both, byte for byte."""
+    shipped = ROOT / "reconciler" / "render" / "plan.schema.json"
+    assert shipped.read_bytes() == (SCHEMAS / "plan.schema.json").read_bytes()
+
+
 # --- golden files ------------------------------------------------------------------------------
 
 
