@@ -28,11 +28,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from reconciler.bounds import MAX_PLAN_FILE_BYTES, TooLarge, read_bounded
 from reconciler.errors import PlanFileError
 from reconciler.render.jsonplan import require_format
 from reconciler.secrets import redact
 
-MAX_BYTES = 64 * 1024 * 1024  # about 75,000 changes (docs/json.md, "Plan files")
+MAX_BYTES = MAX_PLAN_FILE_BYTES  # docs/json.md, "Plan files"
 SCHEMA = "plan.schema.json"  # beside reconciler/render/jsonplan.py; docs/schema/ holds the copy
 # What apply compares with the plan it makes again: everything that decides what apply does.
 # The times, versions and fingerprint are checked on their own before; notes, estimates and
@@ -81,13 +82,11 @@ def read(path: Path) -> PlanFile:
     """The plan file at ``path``, refused with a :class:`PlanFileError` naming it unless it is a
     plan document of this format: bounded in size, UTF-8 JSON, valid against the schema."""
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_BYTES + 1)
+        raw = read_bounded(path, MAX_BYTES, "plan file")
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise PlanFileError(f"plan file {path} is over {MAX_BYTES // 2**20} MiB, more than any plan "
-                            f"this tool writes: not a plan file `reconcile plan --out` wrote")
+    except TooLarge as exc:
+        raise PlanFileError(f"{exc}: not a plan file `reconcile plan --out` wrote") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
