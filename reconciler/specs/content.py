@@ -14,6 +14,8 @@ so that both read a service the same way:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -75,3 +77,23 @@ def campsoft_label(package: str, service: ServiceSpec, params: Mapping[str, str]
 def default_label(package: str, service_id: int) -> str:
     """The label a subscription gets when its package gives none: ``<package>-<service id>``."""
     return f"{package}-{service_id}"
+
+
+def campsoft_password(rule: str, document: object, login: object, contract: str) -> str:
+    """The password the seed's ``senha`` rule names: the document's digits (``cpf_cnpj``), the
+    service's login (``login_autenticacao``) or the contract identifier (``id_contrato``).
+    Empty when the field it reads is; the caller decides what that means."""
+    if rule == "cpf_cnpj":
+        return "".join(ch for ch in str(document or "") if ch.isdigit())
+    if rule == "login_autenticacao":
+        return str(login or "")
+    return contract
+
+
+def password_digest(key: bytes, rule: str, password: str) -> str:
+    """A fingerprint of a password rule and of the password it gives, never the password:
+    HMAC-SHA256 keyed by the state's own random key (see ``StateStore.fingerprint_key``), so
+    that nobody without the state can test guesses against it. A plain hash of an 11-digit CPF
+    would give the CPF back to anyone who tried them all."""
+    message = f"campsoft-password\0{rule}\0{password}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
