@@ -93,7 +93,7 @@ def _present(
 ) -> None:
     kept = {f: was.attrs[f] for f in remembered.shown if f in was.attrs} \
         if remembered is not None and was is not None else {}
-    current: dict[str, Any] = {**_context(want), **kept, **have.attrs}
+    current: dict[str, Any] = {**_context(want), **have.attrs, **kept}
     deps: tuple[str, ...] = ()
     changed = differing(want, have, compared)
     why = [f"changed in the specs: {', '.join(changed)}"] if changed else []

@@ -15,7 +15,6 @@ so that both read a service the same way:
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from reconciler.specs.models import ClientSpec, PlanSpec, ServiceSpec
 from reconciler.specs.yaml_loader import Where
 
 EXTRA = "extra"
+PASSWORD_PERSON = b"campsoft-passwd"  # what the fingerprints of Campsoft passwords are for
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,9 @@ def campsoft_password(rule: str, document: object, login: object, contract: str)
 
 def password_digest(key: bytes, rule: str, password: str) -> str:
     """A fingerprint of a password rule and of the password it gives, never the password:
-    HMAC-SHA256 keyed by the state's own random key (see ``StateStore.fingerprint_key``), so
-    that nobody without the state can test guesses against it. A plain hash of an 11-digit CPF
-    would give the CPF back to anyone who tried them all."""
-    message = f"campsoft-password\0{rule}\0{password}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    BLAKE2b keyed by the state's own random key (see ``StateStore.fingerprint_key``), so that
+    nobody without the key can test guesses against it; a plain hash of an 11-digit CPF would
+    give the CPF back to anyone who tried them all. Keyed BLAKE2b is a MAC by design, as
+    HMAC-SHA256 is, in half the time: it runs once per subscription on every plan."""
+    message = f"{rule}\0{password}".encode()
+    return hashlib.blake2b(message, key=key, digest_size=32, person=PASSWORD_PERSON).hexdigest()

@@ -203,8 +203,9 @@ def with_password_digests(desired: Desired, key: Callable[[], bytes]) -> Desired
             rule = str(attrs.get("password_from") or "cpf_cnpj")
             password = campsoft_password(rule, attrs.get("document"), attrs.get("login"),
                                          str(attrs.get("contract")))
-            resources[at] = replace(res, attrs={**attrs, PASSWORD_DIGEST: password_digest(
-                secret, rule, password)})
+            digest = password_digest(secret, rule, password)
+            resources[at] = Resource(res.integration, res.kind, res.key,
+                                     {**attrs, PASSWORD_DIGEST: digest}, res.source, res.remote_id)
     return replace(desired, resources=resources)
 
 

@@ -574,6 +574,13 @@ def test_drift_reports_changed_compared_fields_and_missing_resources() -> None:
     assert items[2].after == {"status": "suspended", "expires": "2027-12-31"}
 
 
+def test_a_missing_subscription_reports_what_was_applied_without_its_fingerprint() -> None:
+    was = keyed("cpf_cnpj", DOCUMENT)
+    (item,) = drift(known(was), observed(), PLATFORMS)
+    assert item.kind == "missing" and item.before is not None
+    assert item.before["password_from"] == "cpf_cnpj" and "password_digest" not in item.before
+
+
 def test_drift_ignores_the_explanations_and_the_password_rule() -> None:
     was = [c_sub()]
     now = [c_sub(platform=True)]  # no package, origin nor password_from on the platform
