@@ -74,6 +74,13 @@ class Integration:
         return self.endpoint == "embedded"
 
 
+# The fingerprint of a secret the platform never shows back (Campsoft's password rule and the
+# password it gives; see specs.content.password_digest): kept in the state and compared by the
+# planner, never displayed.
+PASSWORD_DIGEST = "password_digest"
+FINGERPRINTS = frozenset({PASSWORD_DIGEST})
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """One thing on one platform, described by its essential attributes.

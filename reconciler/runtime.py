@@ -22,6 +22,7 @@ from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
 from reconciler.specs import load_desired
+from reconciler.specs.desired import with_password_digests
 from reconciler.state import StateStore, state_dir, state_url
 
 DEFAULT_CONCURRENCY = 4
@@ -38,8 +39,10 @@ class Workspace:
     def open(cls, specs: Path, state: str | None) -> Workspace:
         url = state_url(state)
         desired = load_desired(specs, state_dir=state_dir(url))
+        store = StateStore(url)
+        desired = with_password_digests(desired, lambda: store.fingerprint_key)
         gc.freeze()
-        return cls(desired, StateStore(url))
+        return cls(desired, store)
 
     @property
     def state_dir(self) -> Path:

@@ -23,7 +23,7 @@ from reconciler.cli.app import (
     workspace_options,
 )
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.model import Integration
+from reconciler.model import FINGERPRINTS, Integration
 from reconciler.providers.base import Health
 from reconciler.runtime import Workspace, connect, keep_catalogs
 from reconciler.secrets import redact
@@ -190,7 +190,8 @@ def _show_table(rows: list[Any]) -> None:
     for row in rows:
         facts = ", ".join(f"{k}={v}" for k, v in sorted(row.observed.items())
                           if k in ("status", "transmission", "blocked"))
-        attrs = ", ".join(f"{k}={v}" for k, v in sorted(row.attributes.items()))
+        attrs = ", ".join(f"{k}={v}" for k, v in sorted(row.attributes.items())
+                          if k not in FINGERPRINTS)
         table.add_row(row.address, facts, attrs)
     out.print(table)
     out.print(f"\n{len(rows)} managed resources.")

@@ -17,8 +17,8 @@ Reasons name the client service and the package, so that a plan reads per servic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.model import Action, Change, Resource, address
@@ -28,11 +28,26 @@ KIND = "subscription"
 EXPLAINS = ("package", "origin")  # kept in the state to explain later changes; never compared
 
 
+@dataclass(frozen=True)
+class Remembered:
+    """What a platform takes but never shows back (Campsoft's password), so that it is compared
+    with what the state recorded when it was last sent rather than with the platform.
+
+    ``shown`` are the state's attributes an update's ``before`` takes (the platform has none to
+    show: the password rule in force); ``moved(want, was)`` says why the declared value differs
+    from the recorded one, or "" when it does not (an update then sends it again)."""
+
+    shown: tuple[str, ...]
+    moved: Callable[[Resource, Resource], str]
+
+
 def plan_subscriptions(
-    view: View, out: Partial, compared: tuple[str, ...], creates: Mapping[str, str] | None = None
+    view: View, out: Partial, compared: tuple[str, ...], creates: Mapping[str, str] | None = None,
+    remembered: Remembered | None = None,
 ) -> None:
     """Plan one integration's subscriptions. ``compared`` are the attributes an update fixes;
-    ``creates`` maps a subscription key to the id of a change it must wait for (its user)."""
+    ``creates`` maps a subscription key to the id of a change it must wait for (its user);
+    ``remembered`` is what the platform never shows back (see :class:`Remembered`)."""
     desired, known = view.side("desired", KIND), view.side("known", KIND)
     actual = view.side("actual", KIND)
     catalog = {str(p.get("code")) for p in view.catalogs.get("products", ())} or set(
@@ -46,7 +61,7 @@ def plan_subscriptions(
         if have is None or have.attrs.get("status") == "cancelled":
             out.changes.append(_subscribe(view, want, have, known.get(key), deps))
         else:
-            _present(view, out, want, have, known.get(key), compared)
+            _present(view, out, want, have, known.get(key), compared, remembered)
     for key, have in actual.items():
         if key in desired or key not in known:
             continue
@@ -74,18 +89,24 @@ def _subscribe(
 
 def _present(
     view: View, out: Partial, want: Resource, have: Resource, was: Resource | None,
-    compared: tuple[str, ...],
+    compared: tuple[str, ...], remembered: Remembered | None,
 ) -> None:
-    current: dict[str, Any] = {**_context(want), **have.attrs}
+    kept = {f: was.attrs[f] for f in remembered.shown if f in was.attrs} \
+        if remembered is not None and was is not None else {}
+    current: dict[str, Any] = {**_context(want), **have.attrs, **kept}
     deps: tuple[str, ...] = ()
     changed = differing(want, have, compared)
-    if changed:
+    why = [f"changed in the specs: {', '.join(changed)}"] if changed else []
+    moved = remembered.moved(want, was) if remembered is not None and was is not None else ""
+    if moved:
+        why.append(moved)
+    if why:
         after = {**current, **{f: want.attrs[f] for f in changed},
-                 **{k: v for k, v in want.attrs.items() if k not in current and k != "status"}}
+                 **{k: v for k, v in want.attrs.items()
+                    if (k not in current or k in kept) and k != "status"}}
         update = Change(view.integration, KIND, Action.UPDATE, (want.key,), current, after,
                         f"service {want.attrs['service']}, package {want.attrs['package']}: "
-                        f"changed in the specs: "
-                        f"{', '.join(changed)}", want.source)
+                        f"{'; '.join(why)}", want.source)
         out.changes.append(update)
         current, deps = after, (update.id,)
     status = want.attrs.get("status")
@@ -96,7 +117,7 @@ def _present(
                                   {**current, "status": status},
                                   f"service {want.attrs['service']} is {state}"
                                   f" (package {want.attrs['package']})", want.source, deps))
-    elif not changed and (was is None or _explained(was) != _explained(want)):
+    elif not why and (was is None or _explained(was) != _explained(want)):
         out.adopt.append(replace(want, remote_id=have.remote_id))
 
 

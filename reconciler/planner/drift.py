@@ -23,8 +23,9 @@ addresses); this module only says what moved.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from reconciler.model import Desired, Drift, Known, Observed, Resource, live
+from reconciler.model import FINGERPRINTS, Desired, Drift, Known, Observed, Resource, live
 from reconciler.planner.core import View, by_kind, differing
 
 REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
@@ -86,7 +87,7 @@ def _managed(
 def _missing(was: Resource, now: Resource | None, actual: Mapping[str, Resource]) -> Drift:
     addr = was.address
     if now is not None:  # listed, but cancelled: the platform keeps the record, nobody is served
-        return Drift(addr, was.integration, "missing", dict(was.attrs), {"status": "cancelled"},
+        return Drift(addr, was.integration, "missing", _shown(was), {"status": "cancelled"},
                      ("status",), detail="cancelled on the platform outside the tool")
     detail = "gone from the platform"
     if was.kind == "link":
@@ -96,7 +97,12 @@ def _missing(was: Resource, now: Resource | None, actual: Mapping[str, Resource]
                       "queue and can be linked again once the queue frees it")
         elif number is not None:
             detail = "unlinked on the platform outside the tool"
-    return Drift(addr, was.integration, "missing", dict(was.attrs), None, detail=detail)
+    return Drift(addr, was.integration, "missing", _shown(was), None, detail=detail)
+
+
+def _shown(was: Resource) -> dict[str, Any]:
+    """The attributes a report shows of what was applied: all but fingerprints of secrets."""
+    return {k: v for k, v in was.attrs.items() if k not in FINGERPRINTS}
 
 
 # -- unmanaged objects near managed ones ----------------------------------------------------------

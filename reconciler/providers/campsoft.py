@@ -36,6 +36,7 @@ from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import HttpProvider, bounded, required, target
 from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
+from reconciler.specs.content import campsoft_password
 from reconciler.specs.models import CAMPSOFT_PASSWORDS
 
 EMBEDDED_URL = "http://campsoft.embedded"
@@ -322,12 +323,7 @@ def _password(change: Change, key: str, contract: str, customer: Mapping[str, An
     if rule not in CAMPSOFT_PASSWORDS:
         raise errors.PlanError(f"{change.id}: password_from must be one of "
                                f"{', '.join(CAMPSOFT_PASSWORDS)}, not {rule!r}")
-    if rule == "cpf_cnpj":
-        value = "".join(ch for ch in str(customer.get("document") or "") if ch.isdigit())
-    elif rule == "login_autenticacao":
-        value = str(customer.get("login") or "")
-    else:
-        value = contract
+    value = campsoft_password(rule, customer.get("document"), customer.get("login"), contract)
     if not value:
         raise errors.PlanError(f"subscription {key}: password_from {rule} gives an empty "
                                f"password; fill the client's {rule} or choose another rule")

@@ -16,6 +16,7 @@ from rich.markup import escape
 from reconciler.applier import DONE, ApplyResult, Outcome
 from reconciler.model import (
     CANCELLED_NOT_DELETED,
+    FINGERPRINTS,
     Action,
     Change,
     Drift,
@@ -146,10 +147,11 @@ def describe(change: Change) -> str:
 
 
 def change_details(change: Change) -> list[str]:
-    """Before -> after of each field an update moves."""
+    """Before -> after of each field an update moves (never a fingerprint: the reason says
+    what it stands for)."""
     if change.action is not Action.UPDATE or change.before is None or change.after is None:
         return []
-    fields = sorted(set(change.before) | set(change.after))
+    fields = sorted((set(change.before) | set(change.after)) - FINGERPRINTS)
     return [
         f"{f}: {show_value(change.before.get(f))} -> {show_value(change.after.get(f))}"
         for f in fields

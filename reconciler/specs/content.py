@@ -14,6 +14,7 @@ so that both read a service the same way:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from reconciler.specs.models import ClientSpec, PlanSpec, ServiceSpec
 from reconciler.specs.yaml_loader import Where
 
 EXTRA = "extra"
+PASSWORD_PERSON = b"campsoft-passwd"  # what the fingerprints of Campsoft passwords are for
 
 
 @dataclass(frozen=True)
@@ -75,3 +77,24 @@ def campsoft_label(package: str, service: ServiceSpec, params: Mapping[str, str]
 def default_label(package: str, service_id: int) -> str:
     """The label a subscription gets when its package gives none: ``<package>-<service id>``."""
     return f"{package}-{service_id}"
+
+
+def campsoft_password(rule: str, document: object, login: object, contract: str) -> str:
+    """The password the seed's ``senha`` rule names: the document's digits (``cpf_cnpj``), the
+    service's login (``login_autenticacao``) or the contract identifier (``id_contrato``).
+    Empty when the field it reads is; the caller decides what that means."""
+    if rule == "cpf_cnpj":
+        return "".join(ch for ch in str(document or "") if ch.isdigit())
+    if rule == "login_autenticacao":
+        return str(login or "")
+    return contract
+
+
+def password_digest(key: bytes, rule: str, password: str) -> str:
+    """A fingerprint of a password rule and of the password it gives, never the password:
+    BLAKE2b keyed by the state's own random key (see ``StateStore.fingerprint_key``), so that
+    nobody without the key can test guesses against it; a plain hash of an 11-digit CPF would
+    give the CPF back to anyone who tried them all. Keyed BLAKE2b is a MAC by design, as
+    HMAC-SHA256 is, in half the time: it runs once per subscription on every plan."""
+    message = f"{rule}\0{password}".encode()
+    return hashlib.blake2b(message, key=key, digest_size=32, person=PASSWORD_PERSON).hexdigest()

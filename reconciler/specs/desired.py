@@ -21,14 +21,26 @@ the shape the planner relies on:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
+from reconciler.model import (
+    PASSWORD_DIGEST,
+    Desired,
+    Integration,
+    Resource,
+    SecretRef,
+    Source,
+    address,
+)
 from reconciler.specs.content import (
     Held,
     campsoft_contract,
     campsoft_label,
+    campsoft_password,
     held_packages,
+    password_digest,
     qualifica_user,
 )
 from reconciler.specs.models import (
@@ -171,6 +183,30 @@ def _add_campsoft(
     resources[address(name, "subscription", key)] = Resource(
         name, "subscription", key, attrs, source
     )
+
+
+def with_password_digests(desired: Desired, key: Callable[[], bytes]) -> Desired:
+    """``desired`` with a ``password_digest`` on each Campsoft subscription: the fingerprint of
+    its password rule and of the password that rule gives (:func:`.content.password_digest`),
+    which the planner compares with the one the state recorded when the password was last sent.
+
+    Apart from :func:`build_desired` because the key is the state's own, while a desired state
+    is cached by the content of the spec files alone. ``key`` is asked for only when a Campsoft
+    integration is declared."""
+    campsoft = {name for name, i in desired.integrations.items() if i.platform == "campsoft"}
+    if not campsoft:
+        return desired
+    resources, secret = dict(desired.resources), key()
+    for at, res in desired.resources.items():
+        if res.kind == "subscription" and res.integration in campsoft:
+            attrs = res.attrs
+            rule = str(attrs.get("password_from") or "cpf_cnpj")
+            password = campsoft_password(rule, attrs.get("document"), attrs.get("login"),
+                                         str(attrs.get("contract")))
+            digest = password_digest(secret, rule, password)
+            resources[at] = Resource(res.integration, res.kind, res.key,
+                                     {**attrs, PASSWORD_DIGEST: digest}, res.source, res.remote_id)
+    return replace(desired, resources=resources)
 
 
 def _settings(specs: SpecSet) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import getpass
 import hashlib
 import json
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, event, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconciler.errors import StateError
@@ -43,6 +44,7 @@ from reconciler.state.tables import (
 DEFAULT_URL = "sqlite:///state/reconciler.db"
 ENV_URL = "RECONCILER_STATE"
 _CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
+FINGERPRINT_KEY = "fingerprint_key"  # meta row: the key of the secrets' fingerprints
 
 
 def state_url(option: str | None) -> str:
@@ -93,6 +95,7 @@ class StateStore:
         self.shown = shown_url(url)  # for messages: the URL without its password
         self.engine = self._engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._fingerprint_key: bytes | None = None
         self._init_schema()
 
     @staticmethod
@@ -162,6 +165,31 @@ class StateStore:
     def serial(self) -> int:
         with self.session() as s:
             return int(self._meta(s, "serial"))
+
+    @property
+    def fingerprint_key(self) -> bytes:
+        """This state's own random 256-bit key, which keys the fingerprints of secrets the
+        platforms never show back (Campsoft's passwords, see ``specs.content.password_digest``).
+
+        Made the first time it is asked for, and never changed: a fingerprint means something
+        only against the key it was made with. It never leaves the state (plan files, output
+        and reports carry fingerprints, never the key), so a fingerprint cannot be tested
+        against guesses by anyone who does not hold the state itself; whoever does reads the
+        documents and logins the password rules take in the same rows anyway."""
+        if self._fingerprint_key is None:
+            with self.session() as s:
+                row = s.get(MetaRow, FINGERPRINT_KEY)
+                value = row.value if row is not None else None
+            if value is None:
+                try:
+                    with self._session.begin() as s:
+                        s.add(MetaRow(key=FINGERPRINT_KEY, value=secrets.token_hex(32)))
+                except IntegrityError:
+                    pass  # another process made it first: theirs stands
+                with self.session() as s:
+                    value = self._meta(s, FINGERPRINT_KEY)
+            self._fingerprint_key = bytes.fromhex(value)
+        return self._fingerprint_key
 
     # -- resources ----------------------------------------------------------------------
 

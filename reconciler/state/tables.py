@@ -5,7 +5,9 @@ Invariants:
   attributes as last applied (what drift compares against); ``observed`` the platform-side facts
   last seen (link and transmission status), refreshed by apply; neither ever holds a secret.
 - ``meta`` holds ``lineage`` (a uuid fixed when the state is created) and ``serial`` (bumped by
-  every committed write of resources), which saved plans are bound to.
+  every committed write of resources), which saved plans are bound to; and
+  ``fingerprint_key``, a random key made once, which keys the fingerprints of secrets the
+  platforms never show back (Campsoft's passwords): never copied out of the state.
 - ``runs`` is the history of plan/apply/drift runs.
 - ``catalogs`` mirrors read-only catalogs synced from the platforms (STFC plans...).
 - ``schedule_runs`` has one row per scheduled job run (see :mod:`reconciler.schedule`).

@@ -21,6 +21,8 @@ from reconciler.model import (
     Source,
 )
 from reconciler.planner import drift, plan
+from reconciler.render.text import change_details
+from reconciler.specs.content import password_digest
 
 Q, C = "qualifica", "campsoft"
 SRC = Source("specs/clients.yaml", 7, 9)  # where a package entry is declared
@@ -211,10 +213,106 @@ def test_campsoft_updates_changed_product_or_customer_data(field: str, value: st
     assert change.reason == f"service 1001, package livros: changed in the specs: {field}"
 
 
-def test_campsoft_does_not_compare_the_password_rule() -> None:
-    want = c_sub(password_from="login_autenticacao")
-    p = plan(desired(want), known(c_sub()), observed(c_sub(platform=True)))
+# --- campsoft: the password, compared with the state (the platform never shows it) -------------
+
+KEY = bytes(range(32))  # a state's fingerprint key
+DOCUMENT, LOGIN = "52998224725", "maria"  # what c_sub() holds: the passwords its rules give
+
+
+def keyed(rule: str, password: str, **attrs: Any) -> Resource:
+    """A Campsoft subscription with the fingerprint of ``rule`` giving ``password``."""
+    return c_sub(password_from=rule, password_digest=password_digest(KEY, rule, password),
+                 **attrs)
+
+
+def test_a_changed_password_rule_updates_the_subscription_once() -> None:
+    was, want = keyed("cpf_cnpj", DOCUMENT), keyed("login_autenticacao", LOGIN)
+    p = plan(desired(want), known(was), observed(c_sub(platform=True)))
+    (change,) = p.changes
+    assert (change.action, change.address) == (Action.UPDATE,
+                                                'campsoft.subscription["1001/livros-1001"]')
+    assert change.reason == ("service 1001, package livros: password rule changed "
+                             "(cpf_cnpj -> login_autenticacao)")
+    assert change.before is not None and change.after is not None
+    assert change.before["password_from"] == "cpf_cnpj"  # the rule in force, from the state
+    assert change.after["password_from"] == "login_autenticacao"  # what the provider sends
+    assert change.after["password_digest"] == want.attrs["password_digest"]  # what is recorded
+    assert change_details(change) == ["password_from: 'cpf_cnpj' -> 'login_autenticacao'"]
+    assert p.adopt == ()
+
+
+def test_a_rule_change_goes_with_the_other_fields_an_update_fixes() -> None:
+    was = keyed("cpf_cnpj", DOCUMENT)
+    want = keyed("id_contrato", "1001", email="nova@example.com.br", origin="plan novo")
+    p = plan(desired(want), known(was), observed(c_sub(platform=True)))
+    (change,) = p.changes  # an update, never an adoption that would record it unsent
+    assert change.action is Action.UPDATE and p.adopt == ()
+    assert change.reason.endswith(": changed in the specs: email; password rule changed "
+                                  "(cpf_cnpj -> id_contrato)")
+    assert change.after["email"] == "nova@example.com.br"
+
+
+def test_a_rule_change_on_a_suspended_service_updates_before_it_suspends() -> None:
+    was, want = keyed("cpf_cnpj", DOCUMENT), keyed("id_contrato", "1001", status="suspended")
+    p = plan(desired(want, services={1001: ("suspended", "combo")}), known(was),
+             observed(c_sub(platform=True)))
+    update, suspend = p.changes
+    assert (update.action, suspend.action) == (Action.UPDATE, Action.SUSPEND)
+    assert suspend.depends_on == (update.id,)
+    assert suspend.after["password_from"] == "id_contrato"
+
+
+def test_the_same_rule_giving_another_password_updates_it() -> None:
+    """The document changed, and the platform already holds the new one (changed there by
+    hand): no field differs from the platform, but the password is still the old document."""
+    was = keyed("cpf_cnpj", "11144477735")
+    want = keyed("cpf_cnpj", DOCUMENT)
+    p = plan(desired(want), known(was), observed(c_sub(platform=True)))
+    (change,) = p.changes
+    assert change.action is Action.UPDATE
+    assert change.reason == "service 1001, package livros: password changed: its cpf_cnpj changed"
+    assert change_details(change) == []  # the fingerprint is never shown
+
+
+def test_an_unchanged_rule_never_updates_the_password() -> None:
+    """Nothing the client does to the password on the platform is visible, and nothing resets
+    it: the same rule giving the same password plans nothing."""
+    want = keyed("login_autenticacao", LOGIN)
+    p = plan(desired(want), known(want), observed(c_sub(platform=True)))
+    assert p.empty
+
+
+def test_a_subscription_recorded_before_fingerprints_plans_nothing_for_the_same_rule() -> None:
+    """Upgrading plans no update for every subscriber: the recorded rule stands in for the
+    missing fingerprint; it is recorded by the next write of the subscription."""
+    was = c_sub(password_from="login_autenticacao")  # no password_digest
+    p = plan(desired(keyed("login_autenticacao", LOGIN)), known(was),
+             observed(c_sub(platform=True)))
+    assert p.empty
+
+
+def test_a_subscription_recorded_before_fingerprints_is_updated_when_its_rule_changed() -> None:
+    was = c_sub(password_from="cpf_cnpj")  # no password_digest
+    p = plan(desired(keyed("login_autenticacao", LOGIN)), known(was),
+             observed(c_sub(platform=True)))
+    (change,) = p.changes
+    assert change.action is Action.UPDATE
+    assert "password rule changed (cpf_cnpj -> login_autenticacao)" in change.reason
+
+
+def test_an_unmanaged_subscription_is_adopted_with_its_fingerprint_and_no_password_sent() -> None:
+    want = keyed("login_autenticacao", LOGIN)
+    p = plan(desired(want), known(), observed(c_sub(platform=True)))
     assert p.changes == ()
+    (adopted,) = p.adopt
+    assert adopted.attrs["password_digest"] == want.attrs["password_digest"]
+
+
+def test_a_new_subscription_records_the_fingerprint_of_the_password_it_is_sent() -> None:
+    want = keyed("id_contrato", "1001")
+    (change,) = plan(desired(want), known(), observed()).changes
+    assert change.action is Action.CREATE
+    assert change.after["password_digest"] == password_digest(KEY, "id_contrato", "1001")
 
 
 def test_campsoft_does_not_compare_a_value_the_spec_leaves_empty() -> None:
@@ -474,6 +572,13 @@ def test_drift_reports_changed_compared_fields_and_missing_resources() -> None:
     ]
     assert items[2].before == {"status": "active", "expires": "2027-06-30"}
     assert items[2].after == {"status": "suspended", "expires": "2027-12-31"}
+
+
+def test_a_missing_subscription_reports_what_was_applied_without_its_fingerprint() -> None:
+    was = keyed("cpf_cnpj", DOCUMENT)
+    (item,) = drift(known(was), observed(), PLATFORMS)
+    assert item.kind == "missing" and item.before is not None
+    assert item.before["password_from"] == "cpf_cnpj" and "password_digest" not in item.before
 
 
 def test_drift_ignores_the_explanations_and_the_password_rule() -> None:

@@ -3,7 +3,9 @@ client services hold (Qualifica and Campsoft), from YAML files to Desired, and t
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,8 @@ from reconciler.errors import SpecError
 from reconciler.model import Desired, Resource
 from reconciler.specs import load_desired, load_specs
 from reconciler.specs.catalogs import catalog_problems
+from reconciler.specs.content import password_digest
+from reconciler.specs.desired import with_password_digests
 from tests.unit.spec_helpers import issues, only_issue, write
 
 
@@ -188,6 +192,48 @@ def test_a_demo_like_set_builds_users_and_subscriptions(specs: Path) -> None:
         "status": "active", "package": "livros", "origin": "plan combo", "name": "Maria Silva",
         "document": "52998224725", "email": "maria@example.com.br", "phone": "11987654321",
         "login": "maria.silva", "password_from": "cpf_cnpj"}
+
+
+def test_each_campsoft_subscription_gets_a_keyed_fingerprint_of_its_password(
+        specs: Path) -> None:
+    write(specs, "c.yaml", DEMO)
+    desired = load_desired(specs)
+    asked: list[bytes] = []
+
+    def key(value: bytes = b"k" * 32) -> bytes:
+        asked.append(value)
+        return value
+
+    keyed = with_password_digests(desired, key)
+    assert len(asked) == 1  # the state's key is read once, not per subscription
+    livros = attrs(keyed, 'campsoft.subscription["1001/livros-1001"]')
+    revistas = attrs(keyed, 'campsoft.subscription["9001/revistas-joao"]')
+    assert livros["password_digest"] == password_digest(b"k" * 32, "cpf_cnpj", "52998224725")
+    assert revistas["password_digest"] == password_digest(b"k" * 32, "login_autenticacao",
+                                                          "joao.pereira")
+    assert {k: v for k, v in livros.items() if k != "password_digest"} == attrs(
+        desired, 'campsoft.subscription["1001/livros-1001"]')
+    qualifica = 'qualifica.subscription["maria.silva/premium"]'
+    assert keyed.resources[qualifica] is desired.resources[qualifica]  # other platforms alone
+    # another state's key gives another fingerprint: a digest cannot be tested against a CPF
+    # by whoever lacks the key, as a plain SHA-256 of 11 digits could
+    other = attrs(with_password_digests(desired, lambda: b"x" * 32),
+                  'campsoft.subscription["1001/livros-1001"]')["password_digest"]
+    assert other != livros["password_digest"]
+    assert livros["password_digest"] != hashlib.sha256(b"52998224725").hexdigest()
+    assert "52998224725" not in livros["password_digest"]
+
+
+def test_without_campsoft_the_state_key_is_never_asked_for(specs: Path) -> None:
+    write(specs, "c.yaml", DEMO)
+    desired = load_desired(specs)
+    no_campsoft = replace(desired, integrations={n: i for n, i in desired.integrations.items()
+                                                 if i.platform != "campsoft"})
+
+    def key() -> bytes:
+        raise AssertionError("asked for the key")
+
+    assert with_password_digests(no_campsoft, key) is no_campsoft
 
 
 def test_a_plan_default_points_at_the_service_and_an_own_entry_at_its_line(specs: Path) -> None:

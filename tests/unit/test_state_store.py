@@ -21,6 +21,32 @@ def test_new_state_has_a_lineage_that_stays_and_serial_zero(tmp_path: Path) -> N
     assert StateStore(url).lineage == lineage
 
 
+def test_the_fingerprint_key_is_random_per_state_and_stays(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/a/reconciler.db"
+    first = StateStore(url)
+    key = first.fingerprint_key
+    assert len(key) == 32 and first.serial == 0  # not a state write: plans stay fresh
+    first.close()
+    again = StateStore(url)
+    assert again.fingerprint_key == key
+    other = StateStore(f"sqlite:///{tmp_path}/b/reconciler.db")
+    assert other.fingerprint_key != key
+
+
+def test_a_state_made_before_fingerprints_gets_its_key_when_first_asked(tmp_path: Path) -> None:
+    path = tmp_path / "reconciler.db"
+    made = StateStore(f"sqlite:///{path}")
+    assert made.fingerprint_key
+    made.close()
+    with sqlite3.connect(path) as db:  # as an older version left it
+        db.execute("DELETE FROM meta WHERE key = 'fingerprint_key'")
+    store = StateStore(f"sqlite:///{path}")
+    key = store.fingerprint_key
+    with sqlite3.connect(path) as db:
+        (stored,) = db.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
+    assert bytes.fromhex(stored) == key
+
+
 def test_each_write_bumps_the_serial_and_touches_only_its_rows(tmp_path: Path) -> None:
     store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
     store.record([Resource("i", "number", str(n), {"n": n}) for n in range(3)])
