@@ -30,7 +30,6 @@ MAX_PLAN_FILE_BYTES = 256 * MIB  # a plan of 1,000,000 changes is about 200 MB o
 MAX_ALLOW_FILE_BYTES = 64 * 1024  # one LIMIT=N a line
 MAX_SECRET_FILE_BYTES = 64 * 1024  # a token, a key, a password
 MAX_REQUEST_BYTES = 8 * MIB  # a simulator's request body (a bulk call of 10,000 numbers is ~0.5 MB)
-MAX_JSON_DEPTH = 64  # of a plan file or a request body
 
 # Lengths of string values in the specs, checked before a value reaches another library.
 MAX_TEXT = 1_000  # any string value not bounded more closely below
@@ -106,20 +105,3 @@ def clip(text: str, limit: int = MAX_SHOWN) -> str:
     half = limit // 2
     return f"{text[:half]}…[{len(text) - 2 * half:,} characters]…{text[-half:]}"
 
-
-def json_depth_problem(data: object, limit: int = MAX_JSON_DEPTH) -> str | None:
-    """Why parsed JSON nests too deeply for the tool to walk it, or None (iterative: a deep
-    document cannot overflow the stack here)."""
-    stack: list[tuple[object, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: object = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > limit:
-            return f"it nests more than {limit} levels deep"
-        stack.extend((child, depth + 1) for child in children)  # type: ignore[attr-defined]
-    return None

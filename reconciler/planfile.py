@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.bounds import MAX_PLAN_FILE_BYTES, TooLarge, read_bounded
+from reconciler.bounds import clip as shorten
 from reconciler.errors import PlanFileError
 from reconciler.render.jsonplan import require_format
 from reconciler.secrets import redact
@@ -190,4 +191,4 @@ def _show(value: Any) -> str:
 
 
 def clip(text: str) -> str:
-    return text if len(text) <= _CLIP else text[: _CLIP - 3] + "..."
+    return shorten(text, _CLIP)
