@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, TemporaryError
 from reconciler.model import Action, Change, Plan, Resource
+from reconciler.platforms import registry
 from reconciler.providers.base import Applied, Provider
 from reconciler.secrets import redact
 from reconciler.state import StateStore
@@ -32,9 +33,6 @@ log = logging.getLogger(__name__)
 
 DONE, PARTIAL, FAILED, SKIPPED = "done", "partial", "failed", "skipped"
 BREAKER = 3  # changes in a row failing with temporary errors that stop an integration
-# Platform-side facts are observed, never recorded as applied attributes.
-# Attributes only the platform sets, per kind: never recorded as what was applied.
-OBSERVED_ONLY = {"number": frozenset({"status", "transmission"})}
 
 
 _JOURNAL = {DONE: "confirmed", PARTIAL: "partial", FAILED: "failed"}
@@ -188,7 +186,9 @@ class _Runner:
                 [a for a, k in zip(change.addresses(), change.keys, strict=True) if k in landed]
             )
             return
-        skip = OBSERVED_ONLY.get(change.kind, frozenset())
+        # Platform-side facts (a number's status) are observed, never recorded as applied.
+        kind = registry.kind(change.kind)
+        skip = kind.observed_only if kind is not None else frozenset()
         attrs = {k: v for k, v in change.after.items() if k not in skip}
         merge = change.action not in (Action.CREATE, Action.LINK)
         self.store.record(

@@ -196,11 +196,6 @@ _VERBS = {
 }
 
 
-# Kinds whose DELETE cancels rather than deletes: the platform keeps the record as cancelled
-# (content subscriptions). Plans and safety limits say "cancel" for them.
-CANCELLED_NOT_DELETED = frozenset({"subscription"})
-
-
 @dataclass(frozen=True, slots=True)
 class Change:
     """One step of a plan.

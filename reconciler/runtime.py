@@ -22,7 +22,7 @@ from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
 from reconciler.specs import load_desired
-from reconciler.specs.desired import with_password_digests
+from reconciler.specs.desired import with_fingerprints
 from reconciler.state import StateStore, state_dir, state_url
 
 DEFAULT_CONCURRENCY = 4
@@ -40,7 +40,7 @@ class Workspace:
         url = state_url(state)
         desired = load_desired(specs, state_dir=state_dir(url))
         store = StateStore(url)
-        desired = with_password_digests(desired, lambda: store.fingerprint_key)
+        desired = with_fingerprints(desired, lambda: store.fingerprint_key)
         gc.freeze()
         return cls(desired, store)
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import UnsafePlanError
-from reconciler.model import CANCELLED_NOT_DELETED, Action, Change, Desired, Known, Observed, Plan
+from reconciler.model import Action, Change, Desired, Known, Observed, Plan
+from reconciler.platforms import registry
 from reconciler.specs.models import DEFAULT_LIMIT
 
 EXIT_UNSAFE = UnsafePlanError.exit_code  # 3
@@ -38,11 +39,10 @@ PROTECT = "protect"  # the limit name of protection violations; never passable b
 # For each limited action: the verb in messages, and which resources the percentage is of.
 _VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
 def _verb(action: Action, kind: str) -> str:
-    cancels = action is Action.DELETE and kind in CANCELLED_NOT_DELETED
+    cancels = action is Action.DELETE and registry.cancels(kind)
     return "cancels" if cancels else _VERB[action]
 
 
-_NOUN = {"link": "numbers"}  # a link is a number held by a client service, to an operator
 _BASE_SIDE = {Action.DELETE: "known", Action.UNLINK: "observed", Action.SUSPEND: "observed"}
 
 
@@ -146,7 +146,7 @@ class Usage:
     @property
     def noun(self) -> str:
         """What is counted, plural: ``numbers``, ``subscriptions``."""
-        return _NOUN.get(self.kind, self.kind + "s")
+        return registry.counted_as(self.kind)
 
 
 def usage(
@@ -224,7 +224,7 @@ def _limit_message(
 ) -> str:
     integration = name.split(".", 1)[0]
     text = (
-        f"this plan {_verb(action, kind)} {count:,} {_NOUN.get(kind, kind + 's')} of {base:,} "
+        f"this plan {_verb(action, kind)} {count:,} {registry.counted_as(kind)} of {base:,} "
         f"({percent(count, base):.1f}%) "
         f"on integration {integration}; the limit is {limit['max_percent']:g}% and "
         f"{int(limit['max_count']):,}: pass --allow {name}={count} if this is intended"

@@ -7,7 +7,6 @@ from rich.markup import escape
 
 from reconciler.cli.app import handles_errors, main, out, state_option
 from reconciler.errors import ReconcilerError
-from reconciler.sim import SIMULATORS
 from reconciler.state import StateStore, locks, state_url
 
 # -- lock -------------------------------------------------------------------------------
@@ -61,8 +60,8 @@ def sim() -> None:
 
 @sim.command("serve")
 @click.option("--platform", default="saperx-stfc", show_default=True,
-              type=click.Choice(sorted(SIMULATORS)),
-              help="Which platform to simulate.")
+              help="Which platform to simulate: any registered platform that ships a simulator "
+                   "(saperx-stfc, qualifica, campsoft, and installed plugins).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--token", envvar="SIM_TOKEN", required=True,

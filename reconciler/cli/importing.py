@@ -34,7 +34,7 @@ from reconciler.cli.app import (
 )
 from reconciler.cli.plan import refresh
 from reconciler.model import Known, Observed, Resource
-from reconciler.planner import COMPARED
+from reconciler.platforms import registry
 from reconciler.planner.core import differing, runs
 from reconciler.planner.imports import ImportPlan, match
 from reconciler.render.jsonplan import resource_json
@@ -55,7 +55,7 @@ async def _read(ws: Workspace, names: Sequence[str], known: Known) -> dict[str, 
 def _differs(ws: Workspace, plan: ImportPlan, res: Resource) -> list[str]:
     """The compared fields where the platform differs from the specs: the next plan's updates."""
     want = ws.desired.resources.get(res.address)
-    fields = COMPARED.get(plan.platform, {}).get(res.kind, ())
+    fields = registry.get(plan.platform).compared.get(res.kind, ())
     if want is None:
         return []
     return differing(want, res, fields)
@@ -87,15 +87,10 @@ def _capped(console: Console, lines: Sequence[T], what: str) -> Iterator[T]:
 
 
 def _describe(res: Resource) -> str:
-    attrs = res.attrs
-    if res.kind == "number":
-        return str(attrs.get("status") or "")
-    if res.kind == "link":
-        return f"service {attrs.get('service')}, plan {attrs.get('plan')}, {attrs.get('name')}"
-    if res.kind == "user":
-        return str(attrs.get("name") or "")
-    who = attrs.get("name") or attrs.get("user")
-    return f"product {attrs.get('product')}, {attrs.get('status')}, {who}"
+    kind = registry.kind(res.kind)
+    if kind is not None and kind.summary is not None:
+        return kind.summary(res)
+    return ", ".join(f"{k} {v}" for k, v in sorted(res.attrs.items()) if v is not None)
 
 
 def render(ws: Workspace, plans: Sequence[ImportPlan], observed: Mapping[str, Observed],
@@ -197,7 +192,7 @@ def import_cmd(specs: Path, state: str | None, lock_timeout: float, integrations
             platforms = ws.platforms()
             services = ws.desired.settings.get("services", {})
             plans = [match(n, platforms[n], ws.desired.resources, known, observed[n],
-                           COMPARED[platforms[n]], services) for n in names]
+                           registry.get(platforms[n]).compared, services) for n in names]
             paths: list[Path] = []
             made = None
             if generate_dir is not None:

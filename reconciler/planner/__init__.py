@@ -7,11 +7,10 @@ the changes and checks what no single platform can see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from reconciler.errors import PlanError
 from reconciler.model import (
-    Action,
     Change,
     Desired,
     Estimate,
@@ -20,41 +19,16 @@ from reconciler.model import (
     Note,
     Observed,
     Plan,
-    Resource,
     address,
     fingerprint,
 )
-from reconciler.planner import campsoft, qualifica, saperx_stfc
 from reconciler.planner.core import Partial, View, by_kind
-from reconciler.planner.drift import drift  # noqa: F401 - `from reconciler.planner import drift`
+from reconciler.planner.drift import drift
+from reconciler.platforms import registry
 from reconciler.rates import declared_rate, seconds_for
 
-Rules = Callable[[View], Partial]
-_PLATFORMS = (saperx_stfc, qualifica, campsoft)
-RULES: dict[str, Rules] = {m.PLATFORM: m.plan_integration for m in _PLATFORMS}
-COMPARED: dict[str, Mapping[str, tuple[str, ...]]] = {m.PLATFORM: m.COMPARED for m in _PLATFORMS}
-# What each platform calls an unmanaged object near managed ones (see planner/drift.py).
-UNMANAGED: dict[str, Callable[[View], list[tuple[Resource, str]]]] = {
-    m.PLATFORM: m.unmanaged for m in _PLATFORMS}
-
-# Phase of each (kind, action) in the printed and applied order of one integration.
-_PHASE = {
-    ("number", Action.CREATE): 0,
-    ("number", Action.UPDATE): 1,
-    ("link", Action.UPDATE): 2,
-    ("link", Action.LINK): 3,
-    ("link", Action.SUSPEND): 4,
-    ("link", Action.RESUME): 4,
-    ("link", Action.UNLINK): 5,
-    ("number", Action.DELETE): 6,
-    ("user", Action.CREATE): 0,
-    ("user", Action.UPDATE): 1,
-    ("subscription", Action.UPDATE): 2,
-    ("subscription", Action.CREATE): 3,
-    ("subscription", Action.SUSPEND): 4,
-    ("subscription", Action.RESUME): 4,
-    ("subscription", Action.DELETE): 5,
-}
+__all__ = ["drift", "plan", "touched"]
+LAST = 9  # the phase of an action a kind does not order
 
 
 def plan(
@@ -77,7 +51,7 @@ def plan(
         if only is not None and name not in only:
             continue
         integration = desired.integrations[name]
-        rules = RULES.get(integration.platform)
+        rules = registry.get(integration.platform).rules
         if rules is None or name not in observed:
             raise PlanError(f"integration {name}: no observation of platform {integration.platform}")
         view = View(name, want.get(name, {}), have.get(name, {}), actual.get(name, {}),
@@ -109,7 +83,8 @@ def touched(
     for change in changes:
         obs = observed.get(change.integration)
         resources = obs.resources if obs is not None else {}
-        kinds = {change.kind, "number"} if change.kind == "link" else {change.kind}
+        kind = registry.kind(change.kind)
+        kinds = {change.kind, *kind.touches} if kind is not None else {change.kind}
         for key in change.keys:
             for kind in kinds:
                 addr = address(change.integration, kind, key)
@@ -145,7 +120,9 @@ def _merge(into: Partial, part: Partial) -> None:
 def _order(change: Change) -> tuple[str, int, int, str]:
     first = change.keys[0]
     numeric = int(first) if first.isdigit() else 0
-    return (change.integration, _PHASE.get((change.kind, change.action), 9), numeric, first)
+    kind = registry.kind(change.kind)
+    phase = kind.phases.get(change.action, LAST) if kind is not None else LAST
+    return (change.integration, phase, numeric, first)
 
 
 def _orphaned(desired: Desired, known: Known, only: frozenset[str] | None) -> list[Note]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.model import Action, Change, Resource, address
 from reconciler.planner.core import Partial, View, differing
+from reconciler.platforms.descriptor import Kind
 
 KIND = "subscription"
 EXPLAINS = ("package", "origin")  # kept in the state to explain later changes; never compared
@@ -172,3 +173,30 @@ def _unknown_product(want: Resource, catalog: set[str]) -> str:
     return (f"{where}{want.address}: product {want.attrs['product']!r} of package "
             f"{want.attrs['package']} is not in the catalog of integration {want.integration} "
             f"(active products only); valid codes: {', '.join(sorted(catalog))}")
+
+
+def _describe(change: Change) -> str | None:
+    after, before = change.after or {}, change.before or {}
+    match change.action:
+        case Action.CREATE:
+            suspended = ", suspended" if after.get("status") == "suspended" else ""
+            return f"subscribe to product {after.get('product')}{suspended}"
+        case Action.SUSPEND:
+            return "suspend"
+        case Action.RESUME:
+            return "resume"
+        case Action.DELETE:
+            return f"cancel product {before.get('product')}"
+    return None
+
+
+# The kind every platform that sells packages holds: a DELETE cancels (the record stays).
+SUBSCRIPTION = Kind(
+    KIND,
+    phases={Action.UPDATE: 2, Action.CREATE: 3, Action.SUSPEND: 4, Action.RESUME: 4,
+            Action.DELETE: 5},
+    cancels=True,
+    describe=_describe,
+    summary=lambda res: (f"product {res.attrs.get('product')}, {res.attrs.get('status')}, "
+                         f"{res.attrs.get('name') or res.attrs.get('user')}"),
+)

@@ -4,7 +4,7 @@ Pure, like the rest of the planner: the same state, observation and specs always
 report, in address order. Four kinds (see :class:`reconciler.model.Drift`):
 
 - ``changed``: a managed resource whose compared fields moved on the platform (the fields each
-  platform's rules module lists in ``COMPARED``; a field the state holds no value for is a
+  platform descriptor lists in ``compared``; a field the state holds no value for is a
   default the platform chose and cannot drift);
 - ``missing``: a managed resource gone from the platform; a content subscription the platform
   still lists as cancelled is gone too (:func:`reconciler.model.live`);
@@ -27,6 +27,7 @@ from typing import Any
 
 from reconciler.model import FINGERPRINTS, Desired, Drift, Known, Observed, Resource, live
 from reconciler.planner.core import View, by_kind, differing
+from reconciler.platforms import registry
 
 REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
 
@@ -43,15 +44,13 @@ def drift(
     a neighbour is). Without ``desired`` nothing can be called unmanaged (what the specs
     declare is unknown), so only managed resources are reported.
     """
-    # The registries live beside the rules, in the package that imports this module.
-    from reconciler.planner import COMPARED
-
     actual = {a: r for o in observed.values() for a, r in o.resources.items()}
     out: list[Drift] = []
     for addr, was in known.resources.items():
         if was.integration not in observed:
             continue
-        fields = COMPARED.get(platforms.get(was.integration, ""), {}).get(was.kind, ())
+        platform = registry.find(platforms.get(was.integration, ""))
+        fields = platform.compared.get(was.kind, ()) if platform is not None else ()
         item = _managed(was, actual.get(addr), actual, fields, known.resources)
         if item is not None:
             out.append(item)
@@ -111,12 +110,11 @@ def _shown(was: Resource) -> dict[str, Any]:
 def _unmanaged(
     known: Known, observed: Mapping[str, Observed], platforms: Mapping[str, str], desired: Desired
 ) -> list[Drift]:
-    from reconciler.planner import UNMANAGED
-
     want, have = by_kind(desired.resources.values()), by_kind(known.resources.values())
     out = []
     for name in sorted(observed):
-        finder = UNMANAGED.get(platforms.get(name, ""))
+        platform = registry.find(platforms.get(name, ""))
+        finder = platform.unmanaged if platform is not None else None
         if finder is None:
             continue
         view = View(name, want.get(name, {}), have.get(name, {}),

@@ -12,6 +12,9 @@ for the owner, so a key that happens to collide is never taken over:
 - an STFC link must link the number to the service the specs declare;
 - a Qualifica user and a Campsoft subscription must belong to the client's document (digits).
 
+Each platform's descriptor says how (``owner_problem``, ``second_key``); this module only
+applies them.
+
 A declared object the platform lacks under its key is then looked up by a second key that an
 ERP may have filled differently (Campsoft: the contract and the product, with another label;
 Qualifica: the client's document, under another user). Those candidates are never imported:
@@ -23,11 +26,12 @@ several, are listed as ambiguous.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model import Known, Observed, Resource, address
+from reconciler.platforms import Platform, registry
 
 # Attributes that hold a document number (CPF/CNPJ), compared on their digits only.
 DOCUMENT = "document"
@@ -89,21 +93,15 @@ def _same_document(want: Resource, have: Resource) -> bool:
     return not ours or not theirs or ours == theirs
 
 
-def owner_problem(want: Resource, have: Resource, platform: str) -> str | None:
-    """Why a remote object under a declared key belongs to someone else, or None."""
-    if want.kind == "link":
-        declared, linked = want.attrs.get("service"), have.attrs.get("service")
-        if str(declared) != str(linked):
-            return (f"the platform links number {want.key} to service {linked}, the specs to "
-                    f"service {declared}: not imported; fix the specs or unlink it on the "
-                    f"platform")
-    of_a_client = want.kind == "user" or (platform == "campsoft" and want.kind == "subscription")
-    if of_a_client and not _same_document(want, have):
-        what = "user" if want.kind == "user" else "subscription"
-        return (f"the platform's {what} {have.key} belongs to document "
-                f"{have.attrs.get(DOCUMENT)}, the specs' to {want.attrs.get(DOCUMENT)}: "
-                f"not imported; another client holds that key")
-    return None
+def document_problem(want: Resource, have: Resource) -> str | None:
+    """Why a remote object of a client (a user, a subscription) under a declared key is someone
+    else's: it belongs to another document. The platforms that key objects of a client use it
+    as their ``owner_problem``."""
+    if _same_document(want, have):
+        return None
+    return (f"the platform's {want.kind} {have.key} belongs to document "
+            f"{have.attrs.get(DOCUMENT)}, the specs' to {want.attrs.get(DOCUMENT)}: "
+            f"not imported; another client holds that key")
 
 
 def recorded(want: Resource, have: Resource, compared: tuple[str, ...]) -> Resource:
@@ -116,44 +114,12 @@ def recorded(want: Resource, have: Resource, compared: tuple[str, ...]) -> Resou
     return Resource(want.integration, want.kind, want.key, attrs, want.source, have.remote_id)
 
 
-# -- second keys: what an ERP may have filled differently ------------------------------------
-
-SecondKey = Callable[[Resource], tuple[str, ...] | None]
-
-
-def _campsoft_second(res: Resource) -> tuple[str, ...] | None:
-    if res.kind != "subscription":
-        return None
-    return (str(res.attrs.get("contract")), str(res.attrs.get("product")))
-
-
-def _qualifica_second(res: Resource) -> tuple[str, ...] | None:
-    if res.kind != "user" or not digits(res.attrs.get(DOCUMENT)):
-        return None
-    return (digits(res.attrs.get(DOCUMENT)),)
-
-
-SECOND_KEYS: dict[str, SecondKey] = {"campsoft": _campsoft_second,
-                                     "qualifica": _qualifica_second}
-
-
-def _hint(platform: str, want: Resource, have: Resource) -> str:
-    if platform == "campsoft":
-        return (f"the platform holds contract {have.attrs.get('contract')} with product "
-                f"{have.attrs.get('product')} under label {have.attrs.get('label')!r}, the specs "
-                f"expect label {want.attrs.get('label')!r}: give the package params "
-                f"{{label: {have.attrs.get('label')}}} on service {want.attrs.get('service')} "
-                f"to import it")
-    return (f"the platform holds the client's document under user {have.key!r}, the specs "
-            f"expect user {want.key!r}: check the integration's user_field, then import again")
-
-
 # -- matching ---------------------------------------------------------------------------------
 
 
 def match(
     integration: str,
-    platform: str,
+    platform_name: str,
     desired: Mapping[str, Resource],
     known: Known,
     observed: Observed,
@@ -165,6 +131,7 @@ def match(
     ``compared`` holds the planner's compared fields per kind; ``services`` the declared client
     services by id (``Desired.settings["services"]``: status and source), so a link to one of
     them is never offered for generation."""
+    platform = registry.get(platform_name)
     work = _Work()
     ours = {a: r for a, r in desired.items() if r.integration == integration}
     managed = cancelled = 0
@@ -175,7 +142,8 @@ def match(
         elif have.kind == "subscription" and have.attrs.get("status") == "cancelled":
             cancelled += 1
         elif addr in ours:
-            problem = owner_problem(ours[addr], have, platform)
+            owner = platform.owner_problem
+            problem = owner(ours[addr], have) if owner is not None else None
             if problem is None:
                 work.record.append(recorded(ours[addr], have, compared.get(have.kind, ())))
             else:
@@ -186,21 +154,22 @@ def match(
             work.pending[addr] = have
     lacking = {a: r for a, r in ours.items()
                if a not in observed.resources and a not in known.resources}
-    second = SECOND_KEYS.get(platform)
-    if second is not None:
-        _second_keys(work, integration, platform, lacking, second)
+    if platform.second_key is not None:
+        _second_keys(work, integration, platform, lacking)
     _services(work, integration, ours, services or {})
     _dependents(work, observed, known)
     for addr, have in sorted(work.pending.items()):
         if addr not in work.held:
             work.unmatched.append(have)
-    return ImportPlan(integration, platform, tuple(work.record), managed,
+    return ImportPlan(integration, platform.name, tuple(work.record), managed,
                       tuple(work.ambiguous), tuple(work.unmatched), len(lacking), cancelled)
 
 
-def _second_keys(work: _Work, integration: str, platform: str,
-                 lacking: Mapping[str, Resource], second: SecondKey) -> None:
+def _second_keys(work: _Work, integration: str, platform: Platform,
+                 lacking: Mapping[str, Resource]) -> None:
     """Declared objects missing under their key, looked up by the second key."""
+    second = platform.second_key
+    assert second is not None
     declared: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
     for res in lacking.values():
         key = second(res)
@@ -214,20 +183,17 @@ def _second_keys(work: _Work, integration: str, platform: str,
     for key in sorted(remote):
         wants, haves = declared[key], remote[key]
         if len(wants) == 1 and len(haves) == 1:
-            reason = _hint(platform, wants[0], haves[0])
+            reason = (platform.second_hint(wants[0], haves[0]) if platform.second_hint
+                      else f"{wants[0].address} is on the platform as {haves[0].address}")
         elif len(haves) > 1 and len(wants) == 1:
             reason = (f"{len(haves)} platform objects match {wants[0].address} by "
-                      f"{_second_name(platform)}: keep one, or name it in the specs")
+                      f"{platform.second_name}: keep one, or name it in the specs")
         else:
             reason = (f"{len(haves)} platform object(s) match {len(wants)} declarations by "
-                      f"{_second_name(platform)}: tell them apart in the specs")
+                      f"{platform.second_name}: tell them apart in the specs")
         work.ambiguous.append(Ambiguity(integration, tuple(sorted(w.address for w in wants)),
                                         tuple(sorted(h.address for h in haves)), reason))
         work.held.update(h.address for h in haves)
-
-
-def _second_name(platform: str) -> str:
-    return "contract and product" if platform == "campsoft" else "document"
 
 
 def _services(work: _Work, integration: str, ours: Mapping[str, Resource],

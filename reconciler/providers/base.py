@@ -4,30 +4,22 @@ A provider knows *how* to read and write its platform, never *what* to do: the p
 One module per platform (``saperx_stfc.py``...), each owning its wire format, auth, pagination
 and the mapping of the platform's errors into :mod:`reconciler.errors`.
 
-Providers are found by platform name. Built-in ones are listed in ``BUILTIN``; a third party can
-ship one as its own package and register it under the ``reconciler.providers`` entry-point group
-(``saperx-stfc = my_pkg.module:MyProvider``), as octoDNS providers are shipped.
+Providers are found by platform name, through the platform's descriptor
+(:mod:`reconciler.platforms.registry`: built-in packages, and third-party ones registered under
+the ``reconciler.providers`` entry-point group).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
 
 import httpx
 
 from reconciler.errors import ReconcilerError
 from reconciler.model import Change, Integration, Observed
-
-BUILTIN = {
-    "saperx-stfc": "reconciler.providers.saperx_stfc:SaperxStfcProvider",
-    "qualifica": "reconciler.providers.qualifica:QualificaProvider",
-    "campsoft": "reconciler.providers.campsoft:CampsoftProvider",
-}
-
+from reconciler.platforms import registry
 
 @dataclass(frozen=True)
 class Applied:
@@ -84,16 +76,11 @@ class Provider(Protocol):
 
 
 def provider_class(platform: str) -> type[Provider]:
-    """The provider class for a platform name, built-in or from an installed entry point."""
-    target = BUILTIN.get(platform)
-    if target is None:
-        for ep in entry_points(group="reconciler.providers"):
-            if ep.name == platform:
-                return ep.load()  # type: ignore[no-any-return]
-        known = ", ".join(sorted(BUILTIN))
-        raise ReconcilerError(f"no provider for platform {platform!r}; known platforms: {known}")
-    module_name, class_name = target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    """The provider class of a platform, built-in or from an installed plugin."""
+    descriptor = registry.get(platform)
+    if not descriptor.provider:
+        raise ReconcilerError(f"platform {platform!r} has no provider")
+    return descriptor.provider_class()
 
 
 def build_provider(

@@ -15,7 +15,6 @@ from rich.markup import escape
 
 from reconciler.applier import DONE, ApplyResult, Outcome
 from reconciler.model import (
-    CANCELLED_NOT_DELETED,
     FINGERPRINTS,
     Action,
     Change,
@@ -24,6 +23,7 @@ from reconciler.model import (
     Note,
     Plan,
 )
+from reconciler.platforms import registry
 
 STYLE = {
     Action.CREATE: "green",
@@ -113,36 +113,12 @@ def change_line(change: Change) -> str:
 
 def describe(change: Change) -> str:
     """What a change does, in the operator's words."""
+    kind = registry.kind(change.kind)
+    said = kind.describe(change) if kind is not None and kind.describe is not None else None
+    if said is not None:
+        return said
     n = len(change.keys)
     plural = "s" if n != 1 else ""
-    after, before = change.after or {}, change.before or {}
-    match (change.kind, change.action):
-        case ("number", Action.CREATE):
-            return f"register {n} number{plural}"
-        case ("number", Action.DELETE):
-            return f"delete {n} free number{plural}"
-        case ("number", Action.UPDATE):
-            return "retransmit"
-        case ("link", Action.LINK):
-            blocked = ", blocked" if after.get("blocked") else ""
-            return f"link to service {after.get('service')}, plan {after.get('plan')}{blocked}"
-        case ("link", Action.UNLINK):
-            return f"unlink from service {before.get('service')} (to the removal queue)"
-        case ("link", Action.SUSPEND):
-            return "block"
-        case ("link", Action.RESUME):
-            return "unblock"
-        case ("user", Action.CREATE):
-            return "create user"
-        case ("subscription", Action.CREATE):
-            suspended = ", suspended" if after.get("status") == "suspended" else ""
-            return f"subscribe to product {after.get('product')}{suspended}"
-        case ("subscription", Action.SUSPEND):
-            return "suspend"
-        case ("subscription", Action.RESUME):
-            return "resume"
-        case ("subscription", Action.DELETE):
-            return f"cancel product {before.get('product')}"
     return f"{change.action.value} {n} {change.kind}{plural}"
 
 
@@ -201,7 +177,7 @@ CANCEL = "cancel"  # the column of a DELETE that cancels (content subscriptions)
 
 def column(change: Change) -> str:
     """Which count a change adds to: its action, or ``cancel`` for a cancelling delete."""
-    if change.action is Action.DELETE and change.kind in CANCELLED_NOT_DELETED:
+    if change.action is Action.DELETE and registry.cancels(change.kind):
         return CANCEL
     return change.action.value
 

@@ -15,6 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from reconciler.errors import ReconcilerError
+from reconciler.platforms import registry
 from reconciler.sim import simulator
 from reconciler.sim.faults import Faults
 
@@ -50,9 +51,11 @@ def serve(
     """
     check_host(host, allow_remote=allow_remote)
     options = {} if removal_delay is None else {"removal_delay": removal_delay}
-    if options and platform != "saperx-stfc":
-        raise ReconcilerError(f"--removal-delay is a saperx-stfc setting; the {platform} "
-                              f"simulator has no removal queue")
+    for name in options:
+        takes = [p.name for p in registry.every() if name in p.sim_options]
+        if platform not in takes:
+            raise ReconcilerError(f"--{name.replace('_', '-')} is a {' or '.join(takes)} "
+                                  f"setting; the {platform} simulator does not take it")
     faults = {"latency": latency, "error_rate": error_rate, "rate_limit_rate": rate_limit_rate,
               "drop_rate": drop_rate, "lost_response_rate": lost_response_rate,
               "retry_after": retry_after}

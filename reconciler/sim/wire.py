@@ -1,7 +1,7 @@
 """The HTTP plumbing the platform simulators share: refusals, endpoints, parsing and admin routes.
 
-Each simulator (:mod:`reconciler.sim.saperx_stfc`, :mod:`reconciler.sim.qualifica`,
-:mod:`reconciler.sim.campsoft`) keeps its own routes, handlers and rules; what they do alike is
+Each simulator (:mod:`reconciler.platforms.saperx_stfc.sim`, :mod:`reconciler.platforms.qualifica.sim`,
+:mod:`reconciler.platforms.campsoft.sim`) keeps its own routes, handlers and rules; what they do alike is
 here, worded by a :class:`Dialect`: SaperX STFC and Qualifica answer ``{"erro", "mensagem"}`` in
 Portuguese, Campsoft ``{"message", ...extra}`` in English. Every refusal is an :class:`ApiError`
 whose platform subclass shapes the JSON body; a 401 also carries ``www-authenticate: Bearer``.

@@ -33,8 +33,9 @@ from functools import cache
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.model import Desired
 from reconciler.bounds import SpecBounds, TooLarge
+from reconciler.model import Desired
+from reconciler.platforms import registry
 from reconciler.specs.yaml_loader import display_path, find_spec_files, read_spec_bytes
 
 KEEP = 4  # entries kept: a few spec sets (branches) without growing without bound
@@ -129,9 +130,20 @@ def _add(digest: "hashlib._Hash", part: bytes) -> None:
 
 @cache
 def _language() -> str:
-    """A digest of the spec language's source: the rules and shapes that built an entry."""
+    """A digest of the spec language's source: the rules and shapes that built an entry, the
+    core's and every registered platform's (its package builds the resources)."""
     digest = hashlib.sha256()
-    for path in sorted([*_SOURCES.glob("*.py"), _SOURCES.parent / "model.py"]):
-        _add(digest, path.name.encode())
+    platforms = [_package_of(p.build) for p in registry.every()]
+    paths = [*_SOURCES.glob("*.py"), _SOURCES.parent / "model.py",
+             *(path for folder in platforms if folder for path in folder.glob("*.py"))]
+    for path in sorted(set(paths)):
+        _add(digest, str(path.relative_to(path.parent.parent)).encode())
         _add(digest, path.read_bytes())
     return digest.hexdigest()
+
+
+def _package_of(function: object) -> Path | None:
+    """The folder of the module a platform's function is defined in."""
+    module = sys.modules.get(getattr(function, "__module__", "") or "")
+    file = getattr(module, "__file__", None)
+    return Path(file).parent if file else None

@@ -6,10 +6,10 @@ so that both read a service the same way:
 * a service on a plan bundle holds the plan's packages, less those in ``exclude_packages``;
 * it also holds the packages listed under its own ``packages`` (a plan's package listed there
   again only gives it parameters);
-* the defaults of the seeds: Qualifica identifies the user by the integration's ``user_field``
-  (the service's login by default); Campsoft's ``contract_identifier`` is the service id, its
-  ``label`` is ``<package>-<service id>`` and its password rule is ``cpf_cnpj``; each can be
-  overridden per package with ``params`` (``id_contrato``, ``label``, ``senha``).
+* what a held package becomes on its platform (a Qualifica user, a Campsoft label...) is the
+  platform's to say: see ``reconciler/platforms/<platform>/spec.py``.
+
+:func:`password_digest` is the keyed fingerprint of a secret a platform never shows back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.specs.models import ClientSpec, PlanSpec, ServiceSpec
+from reconciler.specs.models import PlanSpec, ServiceSpec
 from reconciler.specs.yaml_loader import Where
 
 EXTRA = "extra"
@@ -51,43 +51,6 @@ def held_packages(service: ServiceSpec, plans: Mapping[str, PlanSpec]) -> list[H
                             own.where if own else service.where, default.mandatory))
     out.extend(Held(name, entry.params, EXTRA, entry.where) for name, entry in extras.items())
     return out
-
-
-def qualifica_user(user_field: str, client: ClientSpec, service: ServiceSpec) -> str | None:
-    """The user that identifies the client on Qualifica, or None when the field is empty."""
-    if user_field == "cpf_cnpj":
-        return client.document
-    if user_field == "email":
-        return client.email
-    if user_field == "id_cliente_servico":
-        return str(service.id)
-    return service.login
-
-
-def campsoft_contract(service: ServiceSpec, params: Mapping[str, str]) -> str:
-    """The ``contract_identifier``: ``id_contrato`` when given, else the service id."""
-    return params.get("id_contrato") or str(service.id)
-
-
-def campsoft_label(package: str, service: ServiceSpec, params: Mapping[str, str]) -> str:
-    """The subscription's ``label``: the one given, else the default."""
-    return params.get("label") or default_label(package, service.id)
-
-
-def default_label(package: str, service_id: int) -> str:
-    """The label a subscription gets when its package gives none: ``<package>-<service id>``."""
-    return f"{package}-{service_id}"
-
-
-def campsoft_password(rule: str, document: object, login: object, contract: str) -> str:
-    """The password the seed's ``senha`` rule names: the document's digits (``cpf_cnpj``), the
-    service's login (``login_autenticacao``) or the contract identifier (``id_contrato``).
-    Empty when the field it reads is; the caller decides what that means."""
-    if rule == "cpf_cnpj":
-        return "".join(ch for ch in str(document or "") if ch.isdigit())
-    if rule == "login_autenticacao":
-        return str(login or "")
-    return contract
 
 
 def password_digest(key: bytes, rule: str, password: str) -> str:

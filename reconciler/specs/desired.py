@@ -6,10 +6,10 @@ the shape the planner relies on:
 * ``integrations``: name -> :class:`~reconciler.model.Integration`; credentials are
   :class:`~reconciler.model.SecretRef` (or plain text for non-secret fields), options hold the
   platform's options with defaults plus ``environment`` and ``rate_limit``.
-* ``resources``: one ``number`` per number of every range, and one ``link`` per number assigned to
-  a service that is not cancelled (a cancelled service's links are absent, so they get unlinked);
-  one ``subscription`` per package product of such a service (key ``<user>/<product>`` on
-  Qualifica, ``<contract_identifier>/<label>`` on Campsoft) and one Qualifica ``user`` per user.
+* ``resources``: what each platform's ``build`` adds for its integrations (see the platform's
+  ``spec.py``: an STFC ``number`` per number of every range and a ``link`` per number of a live
+  service; a content ``subscription`` per package product of a live service...). What a
+  cancelled service held is absent, so the planner takes it away.
 * ``settings``: ``services`` (id -> status, client, source, plan) and ``ranges`` (integration -> ranges),
   which the planner needs to explain and order changes; ``safety`` (integration -> action ->
   ``{"max_percent": float, "max_count": int}``, for every declared integration and each of
@@ -21,31 +21,15 @@ the shape the planner relies on:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.model import (
-    PASSWORD_DIGEST,
-    Desired,
-    Integration,
-    Resource,
-    SecretRef,
-    Source,
-    address,
-)
-from reconciler.specs.content import (
-    Held,
-    campsoft_contract,
-    campsoft_label,
-    campsoft_password,
-    held_packages,
-    password_digest,
-    qualifica_user,
-)
+from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
+from reconciler.platforms import registry
+from reconciler.specs.content import Held, held_packages
 from reconciler.specs.models import (
     DEFAULT_LIMIT,
-    PLATFORMS,
     SAFETY_ACTIONS,
     SECRET_REF,
     ClientSpec,
@@ -57,17 +41,68 @@ from reconciler.specs.models import (
     SpecSet,
 )
 
-
 def build_desired(specs: SpecSet) -> Desired:
-    """The ``Desired`` of a validated spec set."""
+    """The ``Desired`` of a validated spec set: each platform adds its own resources."""
     integrations = {name: _integration(name, spec) for name, spec in specs.integrations.items()}
-    resources: dict[str, Resource] = {}
-    for name, spec in specs.number_ranges.items():
-        _add_numbers(resources, name, spec)
-    for client in specs.clients:
-        _add_links(resources, client, integrations)
-        _add_content(resources, client, specs, integrations)
-    return Desired(integrations, resources, specs.digest, _settings(specs))
+    build = DesiredBuild(specs, integrations)
+    for platform in sorted({i.platform for i in integrations.values()}):
+        builder = registry.get(platform).build
+        if builder is not None:
+            builder(replace(build, platform=platform))
+    return Desired(integrations, build.resources, specs.digest, _settings(specs))
+
+
+@dataclass(frozen=True)
+class LiveHeld:
+    """A package held by a live (active or suspended) client service, with its integration."""
+
+    client: ClientSpec
+    service: ServiceSpec
+    held: Held
+    package: PackageSpec
+    integration: Integration
+
+    @property
+    def common(self) -> dict[str, Any]:
+        """The attributes every subscription carries: ``status`` is what it should be (active,
+        or suspended when the service is suspended and the integration follows delinquency;
+        None when the service is suspended but the integration does not, so it is left as it
+        is); ``package`` and ``origin`` (the plan bundle, or "extra") explain changes and are
+        never compared."""
+        status: str | None = "active"
+        if self.service.status == "suspended":
+            follows = self.integration.options.get("suspend_on_delinquency")
+            status = "suspended" if follows else None
+        return {"service": self.service.id, "status": status, "package": self.held.package,
+                "origin": self.held.origin}
+
+
+@dataclass(frozen=True)
+class DesiredBuild:
+    """What a platform's ``build`` reads (the spec set, every integration) and adds to
+    (``resources``, by address). ``platform`` is the platform being built."""
+
+    specs: SpecSet
+    integrations: Mapping[str, Integration]
+    resources: dict[str, Resource] = field(default_factory=dict)
+    platform: str = ""
+    _held: list[LiveHeld] = field(default_factory=list)
+
+    def mine(self) -> frozenset[str]:
+        """The names of the integrations of the platform being built."""
+        return frozenset(n for n, i in self.integrations.items() if i.platform == self.platform)
+
+    def held(self) -> list[LiveHeld]:
+        """Every package held by a live service, of any integration, in declaration order
+        (worked out once, for every platform that sells packages)."""
+        if not self._held:
+            self._held.extend(
+                LiveHeld(client, service, held, self.specs.packages[held.package],
+                         self.integrations[self.specs.packages[held.package].integration])
+                for client in self.specs.clients for service in client.services
+                if service.status != "cancelled"
+                for held in held_packages(service, self.specs.plans))
+        return self._held
 
 
 def _integration(name: str, spec: IntegrationSpec) -> Integration:
@@ -85,128 +120,16 @@ def _credential(value: str, base_dir: str) -> SecretRef | str:
     return SecretRef(match["scheme"], match["name"].strip(), base_dir)
 
 
-def _add_numbers(resources: dict[str, Resource], name: str, spec: RangeSpec) -> None:
-    """One ``number`` resource per number of the range; they share the range's source."""
-    attrs = {"country_code": spec.country_code, "range": name}
-    source = spec.source
-    for number in range(int(spec.first_number), int(spec.last_number) + 1):
-        key = f"{number:010d}"
-        resources[address(spec.integration, "number", key)] = Resource(
-            spec.integration, "number", key, dict(attrs), source
-        )
-
-
-def _add_links(
-    resources: dict[str, Resource], client: ClientSpec, integrations: dict[str, Integration]
-) -> None:
-    """One ``link`` resource per number of each live service of ``client``."""
-    for service in client.services:
-        if service.status == "cancelled":
-            continue
-        for phone in service.phone_numbers:
-            blocks = bool(integrations[phone.integration].options.get("block_on_suspend", True))
-            attrs = {
-                "service": service.id,
-                "plan": phone.plan,
-                "params": dict(phone.params),
-                "blocked": service.status == "suspended" and blocks,
-                "document": client.document,
-                "name": client.name,
-            }
-            resource = Resource(phone.integration, "link", phone.number, attrs, phone.source)
-            resources[resource.address] = resource
-
-
-def _add_content(
-    resources: dict[str, Resource],
-    client: ClientSpec,
-    specs: SpecSet,
-    integrations: dict[str, Integration],
-) -> None:
-    """The subscriptions (and Qualifica users) of each live service's packages.
-
-    ``status`` is what the subscription should be: active, or suspended when the service is
-    suspended and the integration follows delinquency; None when the service is suspended but
-    the integration does not (the subscription is then left as it is). ``package`` and
-    ``origin`` (the plan bundle, or "extra") explain changes and are never compared.
-    """
-    for service in client.services:
-        if service.status == "cancelled":
-            continue
-        for held in held_packages(service, specs.plans):
-            package = specs.packages[held.package]
-            integration = integrations[package.integration]
-            status: str | None = "active"
-            if service.status == "suspended":
-                follows = integration.options.get("suspend_on_delinquency")
-                status = "suspended" if follows else None
-            common = {"service": service.id, "status": status, "package": held.package,
-                      "origin": held.origin}
-            source = held.where.source()
-            if integration.platform == "qualifica":
-                _add_qualifica(resources, integration, client, service, held, package.products,
-                               common, source)
-            else:
-                _add_campsoft(resources, integration.name, client, service, held,
-                              package.products[0], common, source)
-
-
-def _add_qualifica(
-    resources: dict[str, Resource], integration: Integration, client: ClientSpec,
-    service: ServiceSpec, held: Held, products: list[str], common: dict[str, Any],
-    source: Source,
-) -> None:
-    name = integration.name
-    user = qualifica_user(str(integration.options.get("user_field")), client, service) or ""
-    person = {"name": client.name, "email": client.email, "document": client.document}
-    resources.setdefault(address(name, "user", user), Resource(name, "user", user, person, source))
-    for code in products:
-        key = f"{user}/{code}"
-        attrs = {"user": user, "product": code, **common,
-                 "expires": held.params.get("data_expiracao")}
-        resources[address(name, "subscription", key)] = Resource(
-            name, "subscription", key, attrs, source
-        )
-
-
-def _add_campsoft(
-    resources: dict[str, Resource], name: str, client: ClientSpec, service: ServiceSpec,
-    held: Held, product: str, common: dict[str, Any], source: Source,
-) -> None:
-    contract = campsoft_contract(service, held.params)
-    label = campsoft_label(held.package, service, held.params)
-    key = f"{contract}/{label}"
-    attrs = {"contract": contract, "label": label, "product": product, **common,
-             "name": client.name, "document": client.document, "email": client.email,
-             "phone": client.phone, "login": service.login,
-             "password_from": held.params.get("senha", "cpf_cnpj")}
-    resources[address(name, "subscription", key)] = Resource(
-        name, "subscription", key, attrs, source
-    )
-
-
-def with_password_digests(desired: Desired, key: Callable[[], bytes]) -> Desired:
-    """``desired`` with a ``password_digest`` on each Campsoft subscription: the fingerprint of
-    its password rule and of the password that rule gives (:func:`.content.password_digest`),
-    which the planner compares with the one the state recorded when the password was last sent.
-
-    Apart from :func:`build_desired` because the key is the state's own, while a desired state
-    is cached by the content of the spec files alone. ``key`` is asked for only when a Campsoft
-    integration is declared."""
-    campsoft = {name for name, i in desired.integrations.items() if i.platform == "campsoft"}
-    if not campsoft:
-        return desired
-    resources, secret = dict(desired.resources), key()
-    for at, res in desired.resources.items():
-        if res.kind == "subscription" and res.integration in campsoft:
-            attrs = res.attrs
-            rule = str(attrs.get("password_from") or "cpf_cnpj")
-            password = campsoft_password(rule, attrs.get("document"), attrs.get("login"),
-                                         str(attrs.get("contract")))
-            digest = password_digest(secret, rule, password)
-            resources[at] = Resource(res.integration, res.kind, res.key,
-                                     {**attrs, PASSWORD_DIGEST: digest}, res.source, res.remote_id)
-    return replace(desired, resources=resources)
+def with_fingerprints(desired: Desired, key: Callable[[], bytes]) -> Desired:
+    """``desired`` with what needs the state's own key: each declared platform's
+    ``fingerprint`` (Campsoft's password digests) applied in turn. Apart from
+    :func:`build_desired` because the key is the state's, while a desired state is cached by the
+    content of the spec files alone; ``key`` is asked for only by a platform that needs it."""
+    for name in sorted({i.platform for i in desired.integrations.values()}):
+        hook = registry.get(name).fingerprint
+        if hook is not None:
+            desired = hook(desired, key)
+    return desired
 
 
 def _settings(specs: SpecSet) -> dict[str, Any]:
@@ -217,7 +140,7 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         for service in client.services
     }
     ranges: dict[str, list[dict[str, Any]]] = {
-        name: [] for name, spec in specs.integrations.items() if PLATFORMS[spec.platform].number_ranges
+        name: [] for name, spec in specs.integrations.items() if registry.get(spec.platform).holds_numbers
     }
     for name, spec in sorted(specs.number_ranges.items(), key=lambda item: item[1].first_number):
         ranges.setdefault(spec.integration, []).append(_range_setting(name, spec, spec.source))

@@ -32,17 +32,16 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Resource
-from reconciler.planner.core import runs
-from reconciler.planner.imports import ImportPlan, digits
+from reconciler.planner.imports import ImportPlan
+from reconciler.platforms import registry
 from reconciler.specs import brazil
-from reconciler.specs.content import default_label
 from reconciler.specs.models import EMAIL, SpecSet
 
 SCHEMA = Path("docs") / "schema" / "reconcile-specs.schema.json"
 SCHEMAS = (SCHEMA, Path("schema") / "reconcile-specs.schema.json")  # this repo's, `schema --out`
 _SCHEMA_LINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(?P<target>\S+)")
-FILES = ("imported-numbers.yaml", "imported-packages.yaml", "imported-clients.yaml")
+NUMBERS_FILE, PACKAGES_FILE, CLIENTS_FILE = FILES = (
+    "imported-numbers.yaml", "imported-packages.yaml", "imported-clients.yaml")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -73,7 +72,7 @@ class _Client:
     services: dict[int, _Service] = field(default_factory=dict)
 
 
-class _Builder:
+class Builder:
     """Collects ranges, packages and clients from the unmatched objects of every import."""
 
     def __init__(self, specs: SpecSet) -> None:
@@ -109,7 +108,7 @@ class _Builder:
 
     def client(self, document: str, name: str, what: str, plain: Mapping[str, Any]) -> _Client | None:
         """The generated client of this document, or None (with a note) when it cannot be."""
-        clients = FILES[2]
+        clients = CLIENTS_FILE
         try:
             doc = brazil.normalise_document(document)
         except brazil.Invalid as exc:
@@ -125,7 +124,7 @@ class _Builder:
 
     def service(self, client: _Client, service_id: Any, what: str,
                 plain: Mapping[str, Any]) -> _Service | None:
-        clients = FILES[2]
+        clients = CLIENTS_FILE
         text = str(service_id or "")
         if not text.isdigit() or int(text) <= 0:
             self.note(clients, f"{what}: the platform does not say which client service "
@@ -152,161 +151,20 @@ class _Builder:
         """The client (by the object's document and name) and service that hold an object;
         None, with a note saying what to fill in, when ``problem`` or they cannot be."""
         if problem is not None:
-            self.note(FILES[2], f"{what}: {problem}", plain)
+            self.note(CLIENTS_FILE, f"{what}: {problem}", plain)
             return None
         client = self.client(str(attrs.get("document") or ""), str(attrs.get("name") or ""),
                              what, plain)
         service = self.service(client, service_id, what, plain) if client else None
         return (client, service) if client is not None and service is not None else None
 
-    # -- SaperX STFC -----------------------------------------------------------------------
-
-    def stfc(self, plan: ImportPlan) -> None:
-        numbers = [r for r in plan.unmatched if r.kind == "number"]
-        for res in numbers:
-            try:
-                brazil.normalise_fixed_line(res.key)
-            except brazil.Invalid as exc:
-                self.note(FILES[0], f"number {res.key} on {plan.integration}: {exc.message}; "
-                                    f"the spec language cannot declare it")
-        valid = [r for r in numbers if _fixed_line(r.key)]
-        by_group: dict[tuple[str, Any], list[str]] = defaultdict(list)
-        for res in valid:
-            by_group[(res.key[:2], res.attrs.get("country_code", 55))].append(res.key)
-        taken = set(self.specs.number_ranges) | set(self.ranges)
-        for (ddd, country), keys in sorted(by_group.items(), key=lambda g: (g[0][0], str(g[0][1]))):
-            for block in runs(keys):
-                name = _unique(f"{plan.integration}-{block[0]}", taken)
-                entry: dict[str, Any] = {"integration": plan.integration}
-                if country not in (None, 55):
-                    entry["country_code"] = country
-                entry.update({"area_code": int(ddd), "first": int(block[0][2:])})
-                if len(block) > 1:
-                    entry["last"] = int(block[-1][2:])
-                self.ranges[name] = entry
-                self.written += len(block)
-        block_on_suspend = bool(self.specs.integrations[plan.integration].options.get(
-            "block_on_suspend", True))
-        for res in (r for r in plan.unmatched if r.kind == "link"):
-            self._link(plan.integration, res, block_on_suspend)
-
-    def _link(self, integration: str, res: Resource, block_on_suspend: bool) -> None:
-        attrs = res.attrs
-        what = f"number {res.key} (linked on {integration})"
-        phone: dict[str, Any] = {"integration": integration, "number": res.key,
-                                 "plan": attrs.get("plan")}
-        if attrs.get("params"):
-            phone["params"] = {str(k): str(v) for k, v in dict(attrs["params"]).items()}
-        plain = {"document": attrs.get("document"), "name": attrs.get("name"),
-                 "service": attrs.get("service"), "phone_number": phone}
-        problem = None
-        if str(attrs.get("plan", "")).startswith("#"):
-            problem = (f"plan id {attrs['plan'][1:]} is not in the platform's plan catalog: "
-                       f"fill in the plan's name")
-        held = self.holder(attrs, attrs.get("service"), what, plain, problem)
-        if held is None:
-            return
-        service = held[1]
-        service.phone_numbers.append(phone)
-        blocked = bool(attrs.get("blocked"))
-        service.votes.add("suspended" if blocked and block_on_suspend else "active")
-        self.written += 1
-
-    # -- Qualifica -------------------------------------------------------------------------
-
-    def qualifica(self, plan: ImportPlan) -> None:
-        field_name = str(self.specs.integrations[plan.integration].options.get(
-            "user_field") or "login_autenticacao")
-        grants: dict[str, list[Resource]] = defaultdict(list)
-        for res in plan.unmatched:
-            if res.kind == "subscription":
-                grants[str(res.attrs.get("user"))].append(res)
-        for user in (r for r in plan.unmatched if r.kind == "user"):
-            self._user(plan.integration, user, grants.pop(user.key, []), field_name)
-        for name, orphans in sorted(grants.items()):
-            self.note(FILES[2], f"grants of Qualifica user {name} on {plan.integration}, whose "
-                                f"user the specs declare: add the packages of products "
-                                f"{', '.join(str(g.attrs.get('product')) for g in orphans)} "
-                                f"to that client's service")
-
-    def _user(self, integration: str, user: Resource, grants: list[Resource],
-              field_name: str) -> None:
-        what = f"Qualifica user {user.key} on {integration}"
-        live = [g for g in grants if g.attrs.get("status") != "cancelled"]
-        plain = {**dict(user.attrs), "products": [str(g.attrs.get("product")) for g in live]}
-        if not live:
-            self.note(FILES[2], f"{what} holds no live product: nothing to declare", plain)
-            return
-        problem = _user_field_problem(field_name, user)
-        if problem:
-            self.note(FILES[2], f"{what}: {problem}", plain)
-            return
-        client = self.client(str(user.attrs.get("document") or ""),
-                             str(user.attrs.get("name") or ""), what, plain)
-        if client is None:
-            return
-        if field_name == "email":
-            client.email = user.key
-        elif user.attrs.get("email") and _email_ok(user.attrs["email"]):
-            client.email = client.email or str(user.attrs["email"])
-        for grant in live:
-            sid = user.key if field_name == "id_cliente_servico" else grant.attrs.get("service")
-            service = self.service(client, sid, f"{what}, product {grant.attrs.get('product')}",
-                                   plain)
-            if service is None:
-                continue
-            if field_name == "login_autenticacao":
-                service.login = user.key
-            package = self.package_for(integration, str(grant.attrs.get("product")))
-            service.packages.setdefault(package, {"package": package})
-            service.votes.add(_vote(grant.attrs.get("status")))
-            self.written += 1
-        self.written += 1
-
-    # -- Campsoft --------------------------------------------------------------------------
-
-    def campsoft(self, plan: ImportPlan) -> None:
-        for res in plan.unmatched:
-            if res.kind == "subscription":
-                self._subscription(plan.integration, res)
-
-    def _subscription(self, integration: str, res: Resource) -> None:
-        attrs = res.attrs
-        what = f"Campsoft subscription {res.key} on {integration}"
-        plain = {k: attrs.get(k) for k in ("contract", "label", "product", "status", "name",
-                                            "document", "email", "phone", "login")}
-        problems = []
-        if not _email_ok(attrs.get("email")):
-            problems.append(f"e-mail {attrs.get('email')!r} is not valid")
-        try:
-            brazil.normalise_phone(str(attrs.get("phone") or ""))
-        except brazil.Invalid as exc:
-            problems.append(f"phone {attrs.get('phone')!r}: {exc.message}")
-        problem = (f"{'; '.join(problems)}: fill in the client's contact (Campsoft needs both)"
-                   if problems else None)
-        held = self.holder(attrs, attrs.get("contract"), what, plain, problem)
-        if held is None:
-            return
-        client, service = held
-        client.email = client.email or str(attrs["email"])
-        client.phone = client.phone or str(attrs["phone"])
-        if attrs.get("login") and service.login is None:
-            service.login = str(attrs["login"])
-        package = self.package_for(integration, str(attrs.get("product")))
-        entry: dict[str, Any] = {"package": package}
-        if attrs.get("label") != default_label(package, service.id):
-            entry["params"] = {"label": str(attrs.get("label"))}
-        service.packages[package] = entry
-        service.votes.add(_vote(attrs.get("status")))
-        self.written += 1
-
     # -- output ----------------------------------------------------------------------------
 
     def render(self, header: str) -> dict[str, str]:
         docs: dict[str, Any] = {
-            FILES[0]: {"number_ranges": self.ranges} if self.ranges else None,
-            FILES[1]: {"packages": self.packages} if self.packages else None,
-            FILES[2]: {"clients": [self._client_data(c) for _, c in sorted(
+            NUMBERS_FILE: {"number_ranges": self.ranges} if self.ranges else None,
+            PACKAGES_FILE: {"packages": self.packages} if self.packages else None,
+            CLIENTS_FILE: {"clients": [self._client_data(c) for _, c in sorted(
                 self.clients.items())]} if self.clients else None,
         }
         out: dict[str, str] = {}
@@ -337,7 +195,7 @@ class _Builder:
                 entry["login"] = service.login
             entry["status"] = "suspended" if "suspended" in service.votes else "active"
             if len(service.votes) > 1:
-                self.notes[FILES[2]].append(
+                self.notes[CLIENTS_FILE].append(
                     f"# service {sid}: one platform shows it suspended, another active; written "
                     f"suspended (the next plan blocks what is active): check it in the ERP")
             if service.packages:
@@ -350,45 +208,25 @@ class _Builder:
 
 
 _ABOUT = {
-    FILES[0]: "# Numbers the platform holds that no declared range covers, as ranges.",
-    FILES[1]: "# Packages for products no declared package offers: fill in each `price` (the\n"
+    NUMBERS_FILE: "# Numbers the platform holds that no declared range covers, as ranges.",
+    PACKAGES_FILE: "# Packages for products no declared package offers: fill in each `price` (the\n"
               "# monthly price in BRL the ERP bills; informative, never sent to the platform).",
-    FILES[2]: "# Clients and services the platform holds that the specs do not declare.",
+    CLIENTS_FILE: "# Clients and services the platform holds that the specs do not declare.",
 }
 
 
-def _vote(status: Any) -> str:
+def vote(status: Any) -> str:
     """A content subscription's say in its service's status: a suspended one keeps the service
     suspended, which leaves it as it is (or suspended, where the integration follows
     delinquency); an active one under an active service stays active."""
     return "suspended" if status == "suspended" else "active"
 
 
-def _fixed_line(number: str) -> bool:
-    try:
-        brazil.normalise_fixed_line(number)
-    except brazil.Invalid:
-        return False
-    return True
-
-
-def _email_ok(value: Any) -> bool:
+def email_ok(value: Any) -> bool:
     return bool(value) and EMAIL.fullmatch(str(value)) is not None
 
 
-def _user_field_problem(field_name: str, user: Resource) -> str | None:
-    """Why the spec could not give back this user through the integration's user_field."""
-    if field_name == "cpf_cnpj" and user.key != digits(user.key):
-        return (f"user_field is cpf_cnpj but the user is {user.key!r}, not the document's "
-                f"digits: import it under another user_field, or by hand")
-    if field_name == "email" and not _email_ok(user.key):
-        return f"user_field is email but the user {user.key!r} is not an e-mail address"
-    if field_name == "id_cliente_servico" and not user.key.isdigit():
-        return f"user_field is id_cliente_servico but the user {user.key!r} is not a service id"
-    return None
-
-
-def _unique(name: str, taken: set[str]) -> str:
+def unique(name: str, taken: set[str]) -> str:
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}-{n}", n + 1
@@ -396,15 +234,13 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-_BY_PLATFORM = {"saperx-stfc": _Builder.stfc, "qualifica": _Builder.qualifica,
-                "campsoft": _Builder.campsoft}
-
-
 def generate(plans: Sequence[ImportPlan], specs: SpecSet, header: str) -> Generated:
     """The spec files for every unmatched object of ``plans``, checked against ``specs``."""
-    builder = _Builder(specs)
+    builder = Builder(specs)
     for plan in plans:
-        _BY_PLATFORM[plan.platform](builder, plan)
+        platform = registry.get(plan.platform)
+        if platform.generate is not None:
+            platform.generate(builder, plan)
     return Generated(builder.render(header), builder.written, builder.commented)
 
 

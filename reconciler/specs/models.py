@@ -35,6 +35,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reconciler.bounds import MAX_EMAIL, MAX_NAME, MAX_TEXT, MAX_ZONE, clip
 from reconciler.model import Source
+from reconciler.platforms import registry
 from reconciler.schedule.cron import cron_problem, zone_problem
 from reconciler.specs import brazil
 from reconciler.specs.yaml_loader import Where
@@ -188,60 +189,15 @@ class RateLimit(SpecModel):
     burst: int = Field(ge=1)
 
 
-class SaperxStfcOptions(SpecModel):
-    """Options of a SaperX STFC integration (the seed's optional parameters)."""
-
-    page_size: int = Field(500, ge=1, le=1000)
-    concurrency: int = Field(4, ge=1, le=32)
-    block_on_suspend: bool = True  # a suspended client service blocks its numbers
-
-
 class ContentOptions(SpecModel):
-    """Options every content platform takes (the seeds' switches)."""
+    """Options every platform that sells packages takes (the seeds' switches); a platform's own
+    options class extends it (platforms/qualifica/spec.py)."""
 
     page_size: int = Field(500, ge=1, le=1000)
     concurrency: int = Field(4, ge=1, le=32)
     # The seeds' "Habilitar/Suspender" switch: off, a suspended service's subscriptions are left
     # as they are; on, they follow the service (suspended, resumed when it is active again).
     suspend_on_delinquency: bool = Field(False, strict=True)
-
-
-QUALIFICA_USER_FIELDS = ("login_autenticacao", "cpf_cnpj", "email", "id_cliente_servico")
-
-
-class QualificaOptions(ContentOptions):
-    # What identifies the client's user on Qualifica (the seed's "Usuário" parameter).
-    user_field: Literal[QUALIFICA_USER_FIELDS] = "login_autenticacao"  # type: ignore[valid-type]
-
-
-class CampsoftOptions(ContentOptions):
-    # Which ISP of the credential the subscriptions belong to; the only one listed when absent.
-    isp_identifier: NonEmpty | None = None
-
-
-CAMPSOFT_PASSWORDS = ("cpf_cnpj", "login_autenticacao", "id_contrato")
-
-
-@dataclass(frozen=True)
-class Platform:
-    """What the specs need to know about one platform."""
-
-    options: type[SpecModel]
-    credentials: tuple[str, ...]  # exactly these credential fields
-    number_ranges: bool  # whether number ranges and phone numbers may point to it
-    content: bool = False  # whether packages (content add-ons) may point to it
-    params: tuple[str, ...] = ()  # the parameters a package of it takes on a client service
-    single_product: bool = False  # one product per package (Campsoft, per its seed)
-
-
-PLATFORMS: dict[str, Platform] = {
-    "saperx-stfc": Platform(SaperxStfcOptions, ("token",), number_ranges=True),
-    "qualifica": Platform(QualificaOptions, ("client_id", "client_secret"), number_ranges=False,
-                          content=True, params=("data_expiracao",)),
-    "campsoft": Platform(CampsoftOptions, ("api_key", "api_secret"), number_ranges=False,
-                         content=True, params=("senha", "id_contrato", "label"),
-                         single_product=True),
-}
 
 
 class IntegrationSpec(SpecModel):
@@ -257,8 +213,10 @@ class IntegrationSpec(SpecModel):
     @field_validator("platform")
     @classmethod
     def _known_platform(cls, value: str) -> str:
-        if value not in PLATFORMS:
-            raise spec_error(f"unknown platform '{value}'", f"supported platforms: {', '.join(PLATFORMS)}")
+        if registry.find(value) is None:
+            known = registry.names()
+            raise spec_error(f"unknown platform '{clip(value, 80)}'",
+                             f"{did_you_mean(value, known)}supported platforms: {', '.join(known)}")
         return value
 
 

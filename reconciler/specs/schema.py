@@ -44,15 +44,13 @@ from pydantic import AfterValidator, BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
+from reconciler.platforms import Platform, registry
 from reconciler.specs import brazil, models
-from reconciler.specs.content_rules import ISO_DATE
 from reconciler.specs.models import (
-    CAMPSOFT_PASSWORDS,
     EMAIL,
     ENV_NAME,
     NAME_HINT,
     NAME_PATTERN,
-    PLATFORMS,
     SAFETY_ACTIONS,
     SAFETY_DEFAULT,
     SECTIONS,
@@ -149,24 +147,6 @@ SHAPES: dict[Any, JsonSchemaValue] = {
         "examples": ["embedded", "https://10.20.0.5:8443"],
     },
 }
-
-#: Package parameters a client service may give, by name: the shape content_rules checks.
-PARAM_SHAPES: dict[str, JsonSchemaValue] = {
-    "data_expiracao": {"type": "string", "pattern": f"^{ISO_DATE.pattern}$",
-                       "patternErrorMessage": "Write the date as YYYY-MM-DD, e.g. 2027-12-31.",
-                       "description": "Expiry date of the subscription, YYYY-MM-DD.",
-                       "examples": ["2027-12-31"]},
-    "senha": {"enum": list(CAMPSOFT_PASSWORDS),
-              "description": "The client field the Campsoft password is taken from (never a "
-                             "literal password)."},
-    "id_contrato": {"type": ["string", "integer"], "pattern": "^[^/]+$",
-                    "patternErrorMessage": "No '/' in a contract identifier.",
-                    "description": "The contract identifier on Campsoft (no '/')."},
-    "label": {"type": ["string", "integer"], "pattern": "^[^/]+$",
-              "patternErrorMessage": "No '/' in a label.",
-              "description": "The subscription's label on Campsoft (no '/')."},
-}
-
 
 @cache
 def _shape_by_validator() -> dict[Callable[..., Any], JsonSchemaValue]:
@@ -299,7 +279,8 @@ def _ref_name(shape: JsonSchemaValue) -> str:
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of one spec file: any subset of the top-level sections, each entry
     checked by its model, integrations checked per platform."""
-    options = {platform: spec.options for platform, spec in PLATFORMS.items()}
+    platforms = registry.every()
+    options = {p.name: p.options for p in platforms}
     wanted: list[type[BaseModel]] = list(dict.fromkeys([*SECTIONS.values(), *options.values()]))
     refs, top = models_json_schema(
         [(model, "validation") for model in wanted],
@@ -311,8 +292,9 @@ def spec_schema() -> dict[str, Any]:
     def ref(model: type[BaseModel]) -> dict[str, str]:
         return dict(refs[(model, "validation")])
 
-    _integration_per_platform(defs, _ref_name(ref(IntegrationSpec)), {p: ref(m) for p, m in options.items()})
-    _package_params(defs[ServicePackageSpec.__name__])  # nested: named after its class
+    _integration_per_platform(defs, _ref_name(ref(IntegrationSpec)), platforms,
+                              {p: ref(m) for p, m in options.items()})
+    _package_params(defs[ServicePackageSpec.__name__], platforms)  # nested: named after its class
     sections = {name: _section(name, model, ref(model)) for name, model in SECTIONS.items()}
     return {
         "$schema": DIALECT,
@@ -384,18 +366,20 @@ _LAYOUT_WORDS = {
 }
 
 
-def _integration_per_platform(defs: dict[str, Any], name: str, options: dict[str, dict[str, str]]) -> None:
+def _integration_per_platform(defs: dict[str, Any], name: str, platforms: tuple[Platform, ...],
+                              options: dict[str, dict[str, str]]) -> None:
     """An integration's options and credentials depend on its platform: `if platform is X then`
     options are X's options model and credentials exactly X's keys."""
     integration = defs[name]
     props = integration["properties"]
-    props["platform"] = {"enum": list(PLATFORMS), "description": "Which platform this "
+    props["platform"] = {"enum": [p.name for p in platforms], "description": "Which platform this "
                          "integration talks to; its options and credentials follow from it."}
     props["credentials"] = {"type": "object", "description": "The platform's credentials. A "
                             "secret is never written here: use ${env:NAME} or ${file:PATH}."}
     props["options"] = {"type": "object", "description": "The platform's options."}
     branches = []
-    for platform, spec in PLATFORMS.items():
+    for spec in platforms:
+        platform = spec.name
         credentials = f"credentials-{platform}"
         defs[credentials] = _credentials(platform, spec.credentials)
         branches.append({
@@ -427,16 +411,20 @@ def _credentials(platform: str, keys: tuple[str, ...]) -> dict[str, Any]:
             "properties": props, "required": list(keys), "additionalProperties": False}
 
 
-def _package_params(package: dict[str, Any]) -> None:
-    """A held package's parameters: the ones some content platform takes, each in its shape.
-    Which platform applies is known only across files, so `validate` checks the pairing."""
-    names = list(dict.fromkeys(p for spec in PLATFORMS.values() for p in spec.params))
+def _package_params(package: dict[str, Any], platforms: tuple[Platform, ...]) -> None:
+    """A held package's parameters: the ones some platform's packages take, each in the shape
+    its platform gives. Which platform applies is known only across files, so `validate` checks
+    the pairing."""
+    shapes: dict[str, Any] = {}
+    for platform in platforms:
+        for name, shape in platform.package_params.items():
+            shapes.setdefault(name, dict(shape))
     params = package["properties"]["params"]
-    params["properties"] = {n: PARAM_SHAPES.get(n, {"type": ["string", "number"]}) for n in names}
+    params["properties"] = shapes
     params["additionalProperties"] = False
     params.setdefault("description", "Parameters of the package on its platform: "
-                      + "; ".join(f"{p}: {', '.join(s.params)}" for p, s in PLATFORMS.items()
-                                  if s.params) + ".")
+                      + "; ".join(f"{p.name}: {', '.join(p.package_params)}" for p in platforms
+                                  if p.package_params) + ".")
 
 
 def render(schema: dict[str, Any] | None = None) -> str:

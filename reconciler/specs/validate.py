@@ -18,14 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.errors import SpecError
+from reconciler.platforms import registry
 from reconciler.specs import content_rules
+from reconciler.specs.collected import Collected, Issues
 from reconciler.specs.models import (
     ENV_NAME,
     NAME_HINT,
-    PLATFORMS,
     SAFETY_ACTIONS,
     SAFETY_DEFAULT,
     SECRET_REF,
@@ -44,7 +45,6 @@ from reconciler.specs.models import (
     SpecSet,
     choices_hint,
     did_you_mean,
-    explain,
     is_secret_field,
     name_problem,
 )
@@ -52,48 +52,6 @@ from reconciler.specs.yaml_loader import Document, Loaded, Where, YamlPath
 
 MAX_RANGE_SIZE = 100_000  # a typo in `last` must not register millions of numbers
 REF_HINT = "write ${env:NAME} (an environment variable) or ${file:PATH} (a file holding the value)"
-
-
-class Issues:
-    """The problems found so far, each resolved to a file, line and column."""
-
-    def __init__(self, initial: Iterable[SpecIssue] = ()) -> None:
-        self.items = list(initial)
-
-    def add(self, doc: Document, path: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
-        line, column = doc.position(path, at_key)
-        self.items.append(SpecIssue(doc.file, line, column, message, hint))
-
-    def at(self, where: Where, sub: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
-        """A problem in a validated entry, at ``sub`` below it."""
-        self.add(where.doc, where.path + sub, message, hint, at_key)
-
-    def pydantic(self, doc: Document, prefix: YamlPath, model: type[BaseModel], exc: ValidationError) -> None:
-        for error in exc.errors(include_url=False):
-            said = explain(error, model)
-            self.add(doc, prefix + said.path, said.message, said.hint, said.at_key)
-
-
-@dataclass
-class Collected:
-    """The entries that passed the shape pass, and what is known about those that did not."""
-
-    integrations: dict[str, IntegrationSpec] = field(default_factory=dict)
-    ranges: dict[str, RangeSpec] = field(default_factory=dict)
-    products: dict[str, list[ProductSpec]] = field(default_factory=dict)
-    products_at: dict[str, Where] = field(default_factory=dict)  # integration -> its key
-    packages: dict[str, PackageSpec] = field(default_factory=dict)
-    plans: dict[str, PlanSpec] = field(default_factory=dict)
-    clients: list[ClientSpec] = field(default_factory=list)
-    salvaged: list[ServiceSpec] = field(default_factory=list)  # valid services of invalid clients
-    declared: dict[tuple[str, str], Where] = field(default_factory=dict)  # (section, name)
-    unsure: set[str] = field(default_factory=set)  # integrations whose ranges are not all known
-    complete: bool = True  # every file was parsed: a missing name is really missing
-    safety_at: Where | None = None  # where the one `safety:` section was declared
-    safety_default: dict[str, float | int] = field(default_factory=dict)
-    safety: dict[str, dict[str, dict[str, float | int]]] = field(default_factory=dict)
-    safety_names: dict[str, Where] = field(default_factory=dict)  # integration -> its key
-    schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
 
 
 def validate(loaded: Loaded) -> SpecSet:
@@ -428,14 +386,14 @@ def _collect_integration(name: str, raw: Any, where: Where, collected: Collected
 def _platform_checks(raw: Any, where: Where, issues: Issues) -> dict[str, Any] | None:
     """Credentials and options per platform; the options with defaults, or None if wrong."""
     platform = raw.get("platform") if isinstance(raw, dict) else None
-    if not isinstance(platform, str) or platform not in PLATFORMS:
+    if not isinstance(platform, str) or registry.find(platform) is None:
         return None  # the model reports it
     credentials, options = raw.get("credentials"), raw.get("options") or {}
     if isinstance(credentials, dict):
         _check_credentials(where, platform, credentials, issues)
     if not isinstance(options, dict):
         return None
-    model = PLATFORMS[platform].options
+    model = registry.get(platform).options
     try:
         return model.model_validate(options).model_dump()
     except ValidationError as exc:
@@ -444,7 +402,7 @@ def _platform_checks(raw: Any, where: Where, issues: Issues) -> dict[str, Any] |
 
 
 def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any], issues: Issues) -> None:
-    path, allowed = ("credentials",), PLATFORMS[platform].credentials
+    path, allowed = ("credentials",), registry.get(platform).credentials
     for key, value in credentials.items():
         if key not in allowed:
             hint = choices_hint(key, allowed, f"{platform} takes exactly")
@@ -493,15 +451,16 @@ def _integration_for(collected: Collected, name: str, where: Where, issues: Issu
             hint = choices_hint(name, _numbered(collected))
             issues.at(where, ("integration",), f"unknown integration '{name}'", hint)
         return None
-    if not PLATFORMS[spec.platform].number_ranges:
+    if not registry.get(spec.platform).holds_numbers:
         message = f"integration '{name}' is a {spec.platform} integration, which holds no phone numbers"
-        issues.at(where, ("integration",), message, "point to a saperx-stfc integration")
+        holding = " or ".join(p.name for p in registry.every() if p.holds_numbers)
+        issues.at(where, ("integration",), message, f"point to a {holding} integration")
         return None
     return spec
 
 
 def _numbered(collected: Collected) -> list[str]:
-    return sorted(n for n, s in collected.integrations.items() if PLATFORMS[s.platform].number_ranges)
+    return sorted(n for n, s in collected.integrations.items() if registry.get(s.platform).holds_numbers)
 
 
 # --- rules: number ranges ----------------------------------------------------------------------

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Resource, SecretRef
 from reconciler.providers.base import Applied, build_provider
-from reconciler.providers.campsoft import CampsoftProvider, split_key
-from reconciler.sim.campsoft import create_app
-from reconciler.sim.campsoft_store import Store, Subscription, password_digest
+from reconciler.platforms.campsoft.provider import CampsoftProvider, split_key
+from reconciler.platforms.campsoft.sim import create_app
+from reconciler.platforms.campsoft.sim_store import Store, Subscription, password_digest
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
 from tests.contract.gauge import Gauges

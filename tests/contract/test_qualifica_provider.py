@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Resource, SecretRef
 from reconciler.providers.base import Applied, build_provider
-from reconciler.providers.qualifica import QualificaProvider, split_key
+from reconciler.platforms.qualifica.provider import QualificaProvider, split_key
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
-from reconciler.sim.qualifica import create_app
+from reconciler.platforms.qualifica.sim import create_app
 from tests.contract.gauge import Gauges
 from tests.contract.harness import SimHarness, drive
 

@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Resource, SecretRef
 from reconciler.providers.base import Applied, build_provider
-from reconciler.providers.saperx_stfc import SaperxStfcProvider, consecutive_runs
+from reconciler.platforms.saperx_stfc.provider import SaperxStfcProvider, consecutive_runs
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
-from reconciler.sim.saperx_stfc import create_app
+from reconciler.platforms.saperx_stfc.sim import create_app
 from tests.contract.gauge import Gauges
 from tests.contract.harness import SimHarness, drive
 

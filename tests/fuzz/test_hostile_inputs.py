@@ -18,7 +18,7 @@ from reconciler.errors import SecretError
 from reconciler.model import SecretRef
 from reconciler.secrets import resolve
 from reconciler.sim.clock import FakeClock
-from reconciler.sim.qualifica import create_app
+from reconciler.platforms.qualifica.sim import create_app
 from reconciler.specs import cache, load_desired
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model import Known, Observed, Resource, Source, index
-from reconciler.planner import COMPARED
+from reconciler.platforms import registry
 from reconciler.planner.imports import ImportPlan, match
 from reconciler.specs.generate import SCHEMA, header_for
 
@@ -21,7 +21,7 @@ def res(integration: str, kind: str, key: str, remote_id: str | None = None,
 def run(platform: str, integration: str, desired: list[Resource], remote: list[Resource],
         known: list[Resource] = ()) -> ImportPlan:  # type: ignore[assignment]
     return match(integration, platform, index(desired), Known("L", 1, index(known)),
-                 Observed(integration, index(remote)), COMPARED[platform])
+                 Observed(integration, index(remote)), registry.get(platform).compared)
 
 
 def addresses(resources: Any) -> set[str]:
@@ -263,7 +263,7 @@ def test_a_link_to_a_cancelled_or_linkless_declared_service_needs_a_decision() -
     services = {1004: {"status": "cancelled", "source": Source("specs/c.yaml", 40)},
                 1006: {"status": "active", "source": Source("specs/c.yaml", 50)}}
     plan = match("stfc", "saperx-stfc", {}, Known("L", 1, {}), Observed("stfc", index(remote)),
-                 COMPARED["saperx-stfc"], services)
+                 registry.get("saperx-stfc").compared, services)
     reasons = {item.remote[0]: item.reason for item in plan.ambiguous}
     assert "specs cancel (specs/c.yaml:40)" in reasons['stfc.link["1130002000"]']
     assert "declare without it (specs/c.yaml:50)" in reasons['stfc.link["1130002001"]']

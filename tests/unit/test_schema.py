@@ -26,7 +26,8 @@ from reconciler.cli import main
 from reconciler.errors import SpecError
 from reconciler.specs import load_specs
 from reconciler.specs import schema as schema_module
-from reconciler.specs.models import PLATFORMS, SECTIONS, RateLimit
+from reconciler.platforms import registry
+from reconciler.specs.models import SECTIONS, RateLimit
 from reconciler.specs.schema import MODELINE, SCHEMA_FILE, render, spec_schema
 from reconciler.specs.validate import credential_problem
 
@@ -260,7 +261,7 @@ def test_a_section_added_to_the_language_appears_by_itself(monkeypatch: pytest.M
 
 def test_options_and_credentials_follow_the_platform(validator: Draft202012Validator) -> None:
     def integration(platform: str, **options: Any) -> dict[str, Any]:
-        credentials = {key: "${env:X}" for key in PLATFORMS[platform].credentials}
+        credentials = {key: "${env:X}" for key in registry.get(platform).credentials}
         return {"integrations": {"i": {"platform": platform, "endpoint": "embedded",
                                         "credentials": credentials, "options": options}}}
 
@@ -280,7 +281,7 @@ def test_options_and_credentials_follow_the_platform(validator: Draft202012Valid
     ("client_id", "${oops}"), ("api_secret", "${file:/run/secrets/campsoft}"),
 ])
 def test_credential_shapes_agree_with_validate(key: str, value: str) -> None:
-    platform = next(p for p, spec in PLATFORMS.items() if key in spec.credentials)
+    platform = next(p.name for p in registry.every() if key in p.credentials)
     shape = spec_schema()["$defs"][f"credentials-{platform}"]["properties"][key]
     accepted = not list(Draft202012Validator(shape).iter_errors(value))
     assert accepted == (credential_problem(key, value) is None), (key, value)
@@ -295,10 +296,10 @@ def test_descriptions_come_from_the_models() -> None:
 
 
 def test_field_comments_read_trailing_and_preceding_comments() -> None:
-    comments = schema_module.field_comments(PLATFORMS["qualifica"].options)
+    comments = schema_module.field_comments(registry.get("qualifica").options)
     assert comments["user_field"].startswith("What identifies the client's user on Qualifica")
     assert comments["suspend_on_delinquency"].startswith("The seeds'")
-    stfc = schema_module.field_comments(PLATFORMS["saperx-stfc"].options)
+    stfc = schema_module.field_comments(registry.get("saperx-stfc").options)
     assert stfc["block_on_suspend"] == "A suspended client service blocks its numbers."
 
 

@@ -13,9 +13,10 @@ import pytest
 from starlette.applications import Starlette
 
 from reconciler.errors import SecretError, StateError
-from reconciler.sim import campsoft, simulator
-from reconciler.sim.campsoft import create_app, embedded_app
-from reconciler.sim.campsoft_store import Store, password_digest
+from reconciler.platforms.campsoft import sim as campsoft
+from reconciler.sim import simulator
+from reconciler.platforms.campsoft.sim import create_app, embedded_app
+from reconciler.platforms.campsoft.sim_store import Store, password_digest
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.embedded import embedded_path, open_embedded
 from reconciler.sim.faults import Faults

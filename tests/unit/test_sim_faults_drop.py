@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from reconciler.sim.faults import Faults, SimTransport
-from reconciler.sim.saperx_stfc import create_app
+from reconciler.platforms.saperx_stfc.sim import create_app
 
 TOKEN = "t0ken-for-faults"
 

@@ -14,12 +14,13 @@ import pytest
 from starlette.applications import Starlette
 
 from reconciler.errors import SecretError, StateError
-from reconciler.sim import qualifica, simulator
+from reconciler.platforms.qualifica import sim as qualifica
+from reconciler.sim import simulator
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.embedded import embedded_path, open_embedded
 from reconciler.sim.faults import Faults
-from reconciler.sim.qualifica import create_app, embedded_app
-from reconciler.sim.qualifica_store import DEFAULT_PRODUCTS, Store
+from reconciler.platforms.qualifica.sim import create_app, embedded_app
+from reconciler.platforms.qualifica.sim_store import DEFAULT_PRODUCTS, Store
 from reconciler.sim.serve import build_app
 
 SECRET = "unit-sim-client-secret"

@@ -14,12 +14,13 @@ import pytest
 from starlette.applications import Starlette
 
 from reconciler.errors import ReconcilerError, SecretError, StateError
-from reconciler.sim import saperx_stfc, simulator
+from reconciler.platforms.saperx_stfc import sim as saperx_stfc
+from reconciler.sim import simulator
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.embedded import embedded_path, open_embedded
 from reconciler.sim.faults import Faults
-from reconciler.sim.saperx_stfc import create_app
-from reconciler.sim.saperx_stfc_store import Store
+from reconciler.platforms.saperx_stfc.sim import create_app
+from reconciler.platforms.saperx_stfc.sim_store import Store
 from reconciler.sim.serve import build_app, check_host
 
 TOKEN = "unit-sim-token"

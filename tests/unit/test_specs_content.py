@@ -17,7 +17,7 @@ from reconciler.model import Desired, Resource
 from reconciler.specs import load_desired, load_specs
 from reconciler.specs.catalogs import catalog_problems
 from reconciler.specs.content import password_digest
-from reconciler.specs.desired import with_password_digests
+from reconciler.specs.desired import with_fingerprints
 from tests.unit.spec_helpers import issues, only_issue, write
 
 
@@ -204,7 +204,7 @@ def test_each_campsoft_subscription_gets_a_keyed_fingerprint_of_its_password(
         asked.append(value)
         return value
 
-    keyed = with_password_digests(desired, key)
+    keyed = with_fingerprints(desired, key)
     assert len(asked) == 1  # the state's key is read once, not per subscription
     livros = attrs(keyed, 'campsoft.subscription["1001/livros-1001"]')
     revistas = attrs(keyed, 'campsoft.subscription["9001/revistas-joao"]')
@@ -217,7 +217,7 @@ def test_each_campsoft_subscription_gets_a_keyed_fingerprint_of_its_password(
     assert keyed.resources[qualifica] is desired.resources[qualifica]  # other platforms alone
     # another state's key gives another fingerprint: a digest cannot be tested against a CPF
     # by whoever lacks the key, as a plain SHA-256 of 11 digits could
-    other = attrs(with_password_digests(desired, lambda: b"x" * 32),
+    other = attrs(with_fingerprints(desired, lambda: b"x" * 32),
                   'campsoft.subscription["1001/livros-1001"]')["password_digest"]
     assert other != livros["password_digest"]
     assert livros["password_digest"] != hashlib.sha256(b"52998224725").hexdigest()
@@ -233,7 +233,7 @@ def test_without_campsoft_the_state_key_is_never_asked_for(specs: Path) -> None:
     def key() -> bytes:
         raise AssertionError("asked for the key")
 
-    assert with_password_digests(no_campsoft, key) is no_campsoft
+    assert with_fingerprints(no_campsoft, key) is no_campsoft
 
 
 def test_a_plan_default_points_at_the_service_and_an_own_entry_at_its_line(specs: Path) -> None:

@@ -1,6 +1,6 @@
 """What the simulated Qualifica platform holds: its product catalog, users and their entitlements.
 
-The wire contract and every assumption behind it are listed in :mod:`reconciler.sim.qualifica`;
+The wire contract and every assumption behind it are listed in :mod:`reconciler.platforms.qualifica.sim`;
 this module is the data model and its rules, free of HTTP. Every refusal is an :class:`ApiError`
 (a :class:`~reconciler.sim.wire.PortugueseError`) carrying the platform's ``{"erro", "mensagem"}``
 and HTTP status.

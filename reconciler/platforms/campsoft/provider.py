@@ -1,6 +1,6 @@
 """Campsoft provider: content subscriptions (digital books) of an ISP's client services.
 
-The wire contract is the one :mod:`reconciler.sim.campsoft` documents: login and the product
+The wire contract is the one :mod:`reconciler.platforms.campsoft.sim` documents: login and the product
 catalog are FOUND (a public client of Campsoft's API); the subscription calls are ASSUMED.
 Resources it observes and changes:
 
@@ -36,8 +36,7 @@ from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import HttpProvider, bounded, required, target
 from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
-from reconciler.specs.content import campsoft_password
-from reconciler.specs.models import CAMPSOFT_PASSWORDS
+from reconciler.platforms.campsoft.spec import PASSWORDS, password_of
 
 EMBEDDED_URL = "http://campsoft.embedded"
 STATUS_CALLS = {Action.SUSPEND: "suspend", Action.RESUME: "reactivate", Action.DELETE: "cancel"}
@@ -320,10 +319,10 @@ def split_key(key: str) -> tuple[str, str]:
 def _password(change: Change, key: str, contract: str, customer: Mapping[str, Any]) -> str:
     """The password the seed's ``senha`` rule names; never logged, never kept in attrs."""
     rule = target(change).get("password_from") or "cpf_cnpj"
-    if rule not in CAMPSOFT_PASSWORDS:
+    if rule not in PASSWORDS:
         raise errors.PlanError(f"{change.id}: password_from must be one of "
-                               f"{', '.join(CAMPSOFT_PASSWORDS)}, not {rule!r}")
-    value = campsoft_password(rule, customer.get("document"), customer.get("login"), contract)
+                               f"{', '.join(PASSWORDS)}, not {rule!r}")
+    value = password_of(rule, customer.get("document"), customer.get("login"), contract)
     if not value:
         raise errors.PlanError(f"subscription {key}: password_from {rule} gives an empty "
                                f"password; fill the client's {rule} or choose another rule")

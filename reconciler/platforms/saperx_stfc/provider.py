@@ -1,6 +1,6 @@
 """SaperX STFC provider: numbers and their links to client services on the STFC platform.
 
-The wire contract is the one :mod:`reconciler.sim.saperx_stfc` documents (SaperX publishes none).
+The wire contract is the one :mod:`reconciler.platforms.saperx_stfc.sim` documents (SaperX publishes none).
 Resources it observes and changes:
 
 - ``number`` (key: the 10-digit national number): ``country_code``, ``status`` (free | linked |

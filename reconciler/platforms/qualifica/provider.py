@@ -1,6 +1,6 @@
 """Qualifica provider: users and their product subscriptions on the Qualifica content platform.
 
-The wire contract is the one :mod:`reconciler.sim.qualifica` documents (Qualifica publishes
+The wire contract is the one :mod:`reconciler.platforms.qualifica.sim` documents (Qualifica publishes
 none; FOUND vs ASSUMED is listed there). Resources it observes and changes:
 
 - ``user`` (key: the usuario, which the integration option ``user_field`` chose in the ERP:
@@ -36,7 +36,7 @@ from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import HttpProvider, bounded, required, target
 from reconciler.providers.http import Sleep
 from reconciler.providers.tokens import AccessToken, Issued
-from reconciler.specs.models import QUALIFICA_USER_FIELDS
+from reconciler.platforms.qualifica.spec import USER_FIELDS
 
 PLATFORM = "qualifica"
 EMBEDDED_URL = "http://qualifica.embedded"
@@ -328,9 +328,9 @@ def _code(response: httpx.Response) -> str:
 
 def _user_field(integration: Integration) -> str:
     value = integration.options.get("user_field", "login_autenticacao")
-    if value not in QUALIFICA_USER_FIELDS:
+    if value not in USER_FIELDS:
         raise errors.ReconcilerError(
             f"integration {integration.name!r}: option user_field must be one of "
-            f"{', '.join(QUALIFICA_USER_FIELDS)}, not {value!r}"
+            f"{', '.join(USER_FIELDS)}, not {value!r}"
         )
     return str(value)

@@ -62,7 +62,7 @@ from reconciler.errors import SecretError
 from reconciler.sim import wire
 from reconciler.sim.clock import Clock
 from reconciler.sim.faults import Faults
-from reconciler.sim.saperx_stfc_store import (
+from reconciler.platforms.saperx_stfc.sim_store import (
     PLAN_TYPES,
     STATUSES,
     TRANSMISSIONS,

@@ -58,7 +58,7 @@ from starlette.routing import Route
 
 from reconciler.errors import SecretError
 from reconciler.sim import wire
-from reconciler.sim.campsoft_store import (
+from reconciler.platforms.campsoft.sim_store import (
     CUSTOMER_FIELDS,
     MISSING_CONTACT,
     PRODUCT_STATUSES,

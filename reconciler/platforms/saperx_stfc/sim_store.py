@@ -1,6 +1,6 @@
 """The SaperX STFC simulator's data: plans, numbers, links and the removal queue, in memory.
 
-Kept apart from the HTTP layer (:mod:`reconciler.sim.saperx_stfc`) so the rules of the platform
+Kept apart from the HTTP layer (:mod:`reconciler.platforms.saperx_stfc.sim`) so the rules of the platform
 read as plain Python. Every rule here is an assumption listed in that module's docstring.
 
 Sized for 100,000+ numbers: numbers live in a dict by number plus a sorted key list (ranges and

@@ -19,7 +19,6 @@ from reconciler.model import PASSWORD_DIGEST, Resource
 from reconciler.planner.content import Remembered, plan_subscriptions
 from reconciler.planner.core import Partial, View, declared_services, strangers
 
-PLATFORM = "campsoft"
 UPDATED = ("product", "name", "document", "email", "phone", "login")
 COMPARED = {"subscription": ("status", *UPDATED)}
 RULE = "password_from"

@@ -1,6 +1,6 @@
 """The data of the Campsoft simulator: ISPs, products, subscriptions, settings and counters.
 
-The wire layer (:mod:`reconciler.sim.campsoft`) parses requests and calls :class:`Store`; the
+The wire layer (:mod:`reconciler.platforms.campsoft.sim`) parses requests and calls :class:`Store`; the
 store enforces the platform's rules and raises :class:`ApiError` for refusals. What is FOUND and
 what is ASSUMED is listed in the wire module's docstring.
 """

@@ -68,7 +68,7 @@ from reconciler.errors import SecretError
 from reconciler.sim import wire
 from reconciler.sim.clock import Clock
 from reconciler.sim.faults import Faults
-from reconciler.sim.qualifica_store import (
+from reconciler.platforms.qualifica.sim_store import (
     KEEP,
     ApiError,
     Entitlement,

@@ -1,0 +1,115 @@
+"""What one platform is to the core: a :class:`Platform` descriptor, and its :class:`Kind`\\ s.
+
+A platform's package (``reconciler/platforms/<name>/``) builds one ``Platform`` from its own
+modules and registers it once (:mod:`.registry`). The core never names a platform: the spec
+validator, the desired-state builder, the planner, drift, import, the YAML generator, the schema,
+the safety limits, ``sim serve`` and ``check`` all loop over the registry or look a platform up
+by the name an integration declares.
+
+The descriptor holds plain values and functions of pure modules (spec rules, planning rules,
+import keys). The provider and the simulator, which do I/O, are named as ``module:attribute``
+strings and imported only when an integration is connected or served, so that loading the
+registry (which the pure planner does) never imports an HTTP or server library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from reconciler.model import Action, Change, Desired, Resource
+
+if TYPE_CHECKING:
+    from reconciler.planner.core import Partial, View
+    from reconciler.planner.imports import ImportPlan
+    from reconciler.providers.base import Provider
+    from reconciler.specs.content_rules import HeldCheck
+    from reconciler.specs.desired import DesiredBuild
+    from reconciler.specs.generate import Builder
+    from reconciler.specs.models import SpecModel
+
+Rules = Callable[["View"], "Partial"]
+Unmanaged = Callable[["View"], list[tuple[Resource, str]]]
+SecondKey = Callable[[Resource], "tuple[str, ...] | None"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of resource (``number``, ``subscription``...), as the core treats it.
+
+    A kind's name is global: two platforms may share one (Qualifica and Campsoft both hold
+    ``subscription``), and must then describe it alike (:func:`.registry.kind` checks).
+    """
+
+    name: str
+    # The order of this kind's changes within one integration, by action (lower first): a
+    # number is registered before it is linked, a user created before its subscriptions.
+    # An action not listed comes last.
+    phases: Mapping[Action, int] = field(default_factory=dict)
+    cancels: bool = False  # a DELETE cancels: the platform keeps the record (plans say "cancel")
+    observed_only: frozenset[str] = frozenset()  # attributes only the platform sets, never recorded
+    noun: str = ""  # how an operator counts them in safety limits ("numbers"); name + "s" when empty
+    touches: tuple[str, ...] = ()  # other kinds whose object under the same key a change touches
+    describe: Callable[[Change], str | None] | None = None  # what a change does, in words
+    summary: Callable[[Resource], str] | None = None  # one object in a line (import listings)
+
+    @property
+    def counted_as(self) -> str:
+        return self.noun or f"{self.name}s"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything the core needs to know about one platform, registered once."""
+
+    name: str  # as written in `platform:` (saperx-stfc)
+    options: type[SpecModel]  # the integration's `options:`, defaults filled in
+    credentials: tuple[str, ...]  # exactly these credential fields
+    kinds: tuple[Kind, ...]
+
+    # -- the spec language ---------------------------------------------------------------
+    holds_numbers: bool = False  # number ranges and client phone numbers may point to it
+    sells_packages: bool = False  # packages (content add-ons) may point to it
+    # The parameters its packages take on a service, each with its JSON Schema shape.
+    package_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    single_product: bool = False  # one product per package
+    param_problem: Callable[[str, str], tuple[str, str] | None] | None = None  # (message, hint)
+    # A held package of a live service: report what it lacks, return the keys it claims
+    # (two services claiming one key on one integration is an error the core reports).
+    claims: Callable[[HeldCheck], list[str]] | None = None
+    build: Callable[[DesiredBuild], None] | None = None  # add its resources to the desired state
+    # The desired state with what needs the state's own key added (fingerprints of secrets);
+    # run at the edge, after the spec cache. The callable gives the key.
+    fingerprint: Callable[[Desired, Callable[[], bytes]], Desired] | None = None
+
+    # -- planning, drift -----------------------------------------------------------------
+    rules: Rules | None = None  # one integration's changes
+    compared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> fields
+    unmanaged: Unmanaged | None = None  # what an unmanaged object near managed ones is
+
+    # -- import ---------------------------------------------------------------------------
+    # Why a remote object under a declared key belongs to someone else (None: it is ours).
+    owner_problem: Callable[[Resource, Resource], str | None] | None = None
+    second_key: SecondKey | None = None  # a key an ERP may have filled differently
+    second_name: str = ""  # what the second key is, in words ("contract and product")
+    second_hint: Callable[[Resource, Resource], str] | None = None  # (declared, remote) -> advice
+    generate: Callable[[Builder, ImportPlan], None] | None = None  # spec YAML for unmatched objects
+
+    # -- I/O, imported on use ---------------------------------------------------------------
+    provider: str = ""  # "package.module:Class" implementing reconciler.providers.base.Provider
+    simulator: str = ""  # "package.module" with create_app() and embedded_app()
+    sim_options: tuple[str, ...] = ()  # create_app keywords `sim serve` may set (removal_delay)
+
+    def provider_class(self) -> type[Provider]:
+        module, _, attribute = self.provider.partition(":")
+        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+
+    def simulator_module(self) -> ModuleType | None:
+        return importlib.import_module(self.simulator) if self.simulator else None
+
+    def kind(self, name: str) -> Kind | None:
+        return next((k for k in self.kinds if k.name == name), None)
+

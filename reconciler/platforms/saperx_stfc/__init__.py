@@ -1,0 +1,27 @@
+"""SaperX STFC: fixed-line numbers registered in ranges, linked to client services (seed 000).
+
+One package: ``spec.py`` (options, desired resources), ``kinds.py``, ``rules.py`` (planning),
+``imports.py`` (import and generated YAML), ``provider.py`` (HTTP), ``sim.py`` and
+``sim_store.py`` (the simulator). See docs/platforms/saperx-stfc.md.
+"""
+
+from reconciler.platforms.descriptor import Platform
+from reconciler.platforms.saperx_stfc import imports, rules, spec
+from reconciler.platforms.saperx_stfc.kinds import LINK, NUMBER
+
+PLATFORM = Platform(
+    name=rules.PLATFORM,
+    options=spec.SaperxStfcOptions,
+    credentials=("token",),
+    kinds=(NUMBER, LINK),
+    holds_numbers=True,
+    build=spec.build,
+    rules=rules.plan_integration,
+    compared=rules.COMPARED,
+    unmanaged=rules.unmanaged,
+    owner_problem=imports.owner_problem,
+    generate=imports.generate,
+    provider="reconciler.platforms.saperx_stfc.provider:SaperxStfcProvider",
+    simulator="reconciler.platforms.saperx_stfc.sim",
+    sim_options=("removal_delay",),
+)
