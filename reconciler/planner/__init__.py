@@ -77,14 +77,14 @@ def plan(
 def touched(
     changes: Iterable[Change], observed: Mapping[str, Observed]
 ) -> dict[str, str]:
-    """The fingerprint of every remote object the changes touch: the resource itself and, for
-    a link, the number it hangs on."""
+    """The fingerprint of every remote object the changes touch: the resource itself and those
+    its kind ``touches`` under the same key (for a link, the number it hangs on)."""
     out: dict[str, str] = {}
     for change in changes:
         obs = observed.get(change.integration)
         resources = obs.resources if obs is not None else {}
-        kind = registry.kind(change.kind)
-        kinds = {change.kind, *kind.touches} if kind is not None else {change.kind}
+        described = registry.kind(change.kind)
+        kinds = {change.kind, *described.touches} if described is not None else {change.kind}
         for key in change.keys:
             for kind in kinds:
                 addr = address(change.integration, kind, key)
