@@ -1,6 +1,7 @@
 """The I/O edge that joins specs, state and platforms for one command.
 
-``Workspace`` loads the specs and opens the state; ``connect()`` builds one provider per
+``Workspace`` reads the desired state from its sources (the spec files first, see
+:mod:`reconciler.sources`), joins them, and opens the state; ``connect()`` builds one provider per
 integration (resolving its secrets, and starting the in-process simulator for an ``embedded``
 endpoint); ``observe()`` reads every platform concurrently. The CLI calls these, then hands plain
 values to the pure planner.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from reconciler.model import Desired, Integration, Known, Observed, address, liv
 from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
-from reconciler.specs import load_desired
+from reconciler.sources import Source, SpecFiles, join
 from reconciler.specs.desired import with_fingerprints
 from reconciler.state import StateStore, state_dir, state_url
 
@@ -36,9 +37,12 @@ class Workspace:
     store: StateStore
 
     @classmethod
-    def open(cls, specs: Path, state: str | None) -> Workspace:
+    def open(cls, specs: Path, state: str | None, sources: Sequence[Source] = ()) -> Workspace:
+        """The spec files under ``specs`` joined with any other ``sources`` (read-only inputs
+        of the desired state), and the state at ``state``."""
         url = state_url(state)
-        desired = load_desired(specs, state_dir=state_dir(url))
+        inputs: list[Source] = [SpecFiles(Path(specs), state_dir(url)), *sources]
+        desired = join([(source.name, source.desired()) for source in inputs])
         store = StateStore(url)
         desired = with_fingerprints(desired, lambda: store.fingerprint_key)
         gc.freeze()

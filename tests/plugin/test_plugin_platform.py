@@ -104,7 +104,7 @@ def test_a_broken_plugin_is_a_clear_error_not_a_traceback(tmp_path: Path,
     importlib.invalidate_caches()
     registry.reset()
     try:
-        with pytest.raises(Exception, match="platform plugin 'broken'.*cannot be loaded"):
+        with pytest.raises(Exception, match=r"platform plugin 'broken'.*cannot be loaded"):
             registry.names()
     finally:
         registry.reset()
