@@ -13,8 +13,11 @@ report, in address order. Four kinds (see :class:`reconciler.model.Drift`):
   so each platform's rules module says what a neighbour is in its ``unmanaged(view)`` (a number
   in a declared range, a subscription of a declared or managed client service, or on a managed
   user or contract);
-- ``converging``: a managed number in the SaperX removal queue. The vendor is still working;
-  it is reported so a stuck queue shows, but it is not drift and never fails a run.
+- ``converging``: the platform is still carrying out a change (a managed number in the SaperX
+  removal queue); reported so a stuck queue shows, but it is not drift and never fails a run.
+
+A platform refines what the generic rules found for its objects through its descriptor's
+``refine_drift`` (SaperX STFC: the removal queue, and why a link is missing).
 
 Putting drift back is the plan's job (`reconcile drift --fix` narrows the plan to the drifted
 addresses); this module only says what moved.
@@ -27,9 +30,7 @@ from typing import Any
 
 from reconciler.model import FINGERPRINTS, Desired, Drift, Known, Observed, Resource, live
 from reconciler.planner.core import View, by_kind, differing
-from reconciler.platforms import registry
-
-REMOVING = "removing"  # an STFC number's status while the platform's removal queue holds it
+from reconciler.platforms import Platform, registry
 
 
 def drift(
@@ -51,7 +52,7 @@ def drift(
             continue
         platform = registry.find(platforms.get(was.integration, ""))
         fields = platform.compared.get(was.kind, ()) if platform is not None else ()
-        item = _managed(was, actual.get(addr), actual, fields, known.resources)
+        item = _managed(was, actual.get(addr), actual, fields, known.resources, platform)
         if item is not None:
             out.append(item)
     if desired is not None:
@@ -64,16 +65,19 @@ def drift(
 
 def _managed(
     was: Resource, now: Resource | None, actual: Mapping[str, Resource], fields: tuple[str, ...],
-    managed: Mapping[str, Resource],
+    managed: Mapping[str, Resource], platform: Platform | None,
 ) -> Drift | None:
+    found = _generic(was, now, fields)
+    if platform is not None and platform.refine_drift is not None:
+        return platform.refine_drift(was, now, found, actual, managed)
+    return found
+
+
+def _generic(was: Resource, now: Resource | None, fields: tuple[str, ...]) -> Drift | None:
+    """Missing (gone, or listed as cancelled) or changed in a compared field, or None."""
     addr = was.address
-    if was.kind == "number" and now is not None and now.attrs.get("status") == REMOVING:
-        if addr.replace(".number[", ".link[", 1) in managed:
-            return None  # unlinked behind the tool's back: its missing link says so, once
-        return Drift(addr, was.integration, "converging", None, {"status": REMOVING},
-                     detail="in the platform's removal queue; free again once the queue runs")
     if not live(now):
-        return _missing(was, now, actual)
+        return _missing(was, now)
     assert now is not None
     moved = tuple(differing(was, now, fields))
     if not moved:
@@ -83,23 +87,16 @@ def _managed(
                  detail="changed outside the tool: " + ", ".join(moved))
 
 
-def _missing(was: Resource, now: Resource | None, actual: Mapping[str, Resource]) -> Drift:
+def _missing(was: Resource, now: Resource | None) -> Drift:
     addr = was.address
     if now is not None:  # listed, but cancelled: the platform keeps the record, nobody is served
-        return Drift(addr, was.integration, "missing", _shown(was), {"status": "cancelled"},
+        return Drift(addr, was.integration, "missing", shown(was), {"status": "cancelled"},
                      ("status",), detail="cancelled on the platform outside the tool")
-    detail = "gone from the platform"
-    if was.kind == "link":
-        number = actual.get(addr.replace(".link[", ".number[", 1))
-        if number is not None and number.attrs.get("status") == REMOVING:
-            detail = ("unlinked on the platform outside the tool; the number is in the removal "
-                      "queue and can be linked again once the queue frees it")
-        elif number is not None:
-            detail = "unlinked on the platform outside the tool"
-    return Drift(addr, was.integration, "missing", _shown(was), None, detail=detail)
+    return Drift(addr, was.integration, "missing", shown(was), None,
+                 detail="gone from the platform")
 
 
-def _shown(was: Resource) -> dict[str, Any]:
+def shown(was: Resource) -> dict[str, Any]:
     """The attributes a report shows of what was applied: all but fingerprints of secrets."""
     return {k: v for k, v in was.attrs.items() if k not in FINGERPRINTS}
 

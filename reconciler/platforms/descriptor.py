@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from reconciler.model import Action, Change, Desired, Resource
+from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
     from reconciler.planner.core import Partial, View
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 Rules = Callable[["View"], "Partial"]
 Unmanaged = Callable[["View"], list[tuple[Resource, str]]]
 SecondKey = Callable[[Resource], "tuple[str, ...] | None"]
+RefineDrift = Callable[[Resource, "Resource | None", "Drift | None", Mapping[str, Resource],
+                        Mapping[str, Resource]], "Drift | None"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Platform:
     rules: Rules | None = None  # one integration's changes
     compared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> fields
     unmanaged: Unmanaged | None = None  # what an unmanaged object near managed ones is
+    # The drift of a managed object, refined: (applied, observed, what the generic rules found,
+    # every observed object, every managed one) -> the drift to report, or None.
+    refine_drift: RefineDrift | None = None
 
     # -- import ---------------------------------------------------------------------------
     # Why a remote object under a declared key belongs to someone else (None: it is ours).

@@ -1,12 +1,13 @@
 """SaperX STFC: fixed-line numbers registered in ranges, linked to client services (seed 000).
 
 One package: ``spec.py`` (options, desired resources), ``kinds.py``, ``rules.py`` (planning),
+``drift.py`` (the removal queue),
 ``imports.py`` (import and generated YAML), ``provider.py`` (HTTP), ``sim.py`` and
 ``sim_store.py`` (the simulator). See docs/platforms/saperx-stfc.md.
 """
 
 from reconciler.platforms.descriptor import Platform
-from reconciler.platforms.saperx_stfc import imports, rules, spec
+from reconciler.platforms.saperx_stfc import drift, imports, rules, spec
 from reconciler.platforms.saperx_stfc.kinds import LINK, NUMBER
 
 PLATFORM = Platform(
@@ -19,6 +20,7 @@ PLATFORM = Platform(
     rules=rules.plan_integration,
     compared=rules.COMPARED,
     unmanaged=rules.unmanaged,
+    refine_drift=drift.refine,
     owner_problem=imports.owner_problem,
     generate=imports.generate,
     provider="reconciler.platforms.saperx_stfc.provider:SaperxStfcProvider",
