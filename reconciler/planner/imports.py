@@ -12,7 +12,7 @@ for the owner, so a key that happens to collide is never taken over:
 - an STFC link must link the number to the service the specs declare;
 - a Qualifica user and a Campsoft subscription must belong to the client's document (digits).
 
-Each platform's descriptor says how (``owner_problem``, ``second_key``); this module only
+Each platform's descriptor says how (``owner_problem``, ``second_key``, ``settle``); this module only
 applies them.
 
 A declared object the platform lacks under its key is then looked up by a second key that an
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import Known, Observed, Resource, address
+from reconciler.model import Known, Observed, Resource, live
 from reconciler.platforms import Platform, registry
 
 # Attributes that hold a document number (CPF/CNPJ), compared on their digits only.
@@ -75,13 +75,26 @@ class ImportPlan:
 
 
 @dataclass
-class _Work:
+class Matching:
+    """One integration's matching in progress, which a platform's ``settle`` may amend: what
+    the specs declare (``ours``) and the state and platform hold, and what was decided so far."""
+
+    integration: str
+    ours: Mapping[str, Resource]  # declared, by address
+    observed: Observed
+    known: Known
+    services: Mapping[Any, Mapping[str, Any]]  # declared client services (status, source)
     record: list[Resource] = field(default_factory=list)
     ambiguous: list[Ambiguity] = field(default_factory=list)
     unmatched: list[Resource] = field(default_factory=list)
     pending: dict[str, Resource] = field(default_factory=dict)  # remote with no exact match
     held: set[str] = field(default_factory=set)  # remote addresses listed in an ambiguity
     refused: set[str] = field(default_factory=set)  # spec addresses not imported (owner)
+
+    def hold(self, declared: tuple[str, ...], remote: tuple[str, ...], reason: str) -> None:
+        """Leave ``remote`` to the operator: listed as ambiguous, never generated."""
+        self.ambiguous.append(Ambiguity(self.integration, declared, remote, reason))
+        self.held.update(remote)
 
 
 def digits(value: Any) -> str:
@@ -132,14 +145,14 @@ def match(
     services by id (``Desired.settings["services"]``: status and source), so a link to one of
     them is never offered for generation."""
     platform = registry.get(platform_name)
-    work = _Work()
     ours = {a: r for a, r in desired.items() if r.integration == integration}
+    work = Matching(integration, ours, observed, known, services or {})
     managed = cancelled = 0
     for addr in sorted(observed.resources):
         have = observed.resources[addr]
         if addr in known.resources:
             managed += 1
-        elif have.kind == "subscription" and have.attrs.get("status") == "cancelled":
+        elif registry.cancels(have.kind) and not live(have):
             cancelled += 1
         elif addr in ours:
             owner = platform.owner_problem
@@ -147,8 +160,7 @@ def match(
             if problem is None:
                 work.record.append(recorded(ours[addr], have, compared.get(have.kind, ())))
             else:
-                work.ambiguous.append(Ambiguity(integration, (addr,), (addr,), problem))
-                work.held.add(addr)
+                work.hold((addr,), (addr,), problem)
                 work.refused.add(addr)
         else:
             work.pending[addr] = have
@@ -156,8 +168,8 @@ def match(
                if a not in observed.resources and a not in known.resources}
     if platform.second_key is not None:
         _second_keys(work, integration, platform, lacking)
-    _services(work, integration, ours, services or {})
-    _dependents(work, observed, known)
+    if platform.settle is not None:
+        platform.settle(work)
     for addr, have in sorted(work.pending.items()):
         if addr not in work.held:
             work.unmatched.append(have)
@@ -165,7 +177,7 @@ def match(
                       tuple(work.ambiguous), tuple(work.unmatched), len(lacking), cancelled)
 
 
-def _second_keys(work: _Work, integration: str, platform: Platform,
+def _second_keys(work: Matching, integration: str, platform: Platform,
                  lacking: Mapping[str, Resource]) -> None:
     """Declared objects missing under their key, looked up by the second key."""
     second = platform.second_key
@@ -194,49 +206,3 @@ def _second_keys(work: _Work, integration: str, platform: Platform,
         work.ambiguous.append(Ambiguity(integration, tuple(sorted(w.address for w in wants)),
                                         tuple(sorted(h.address for h in haves)), reason))
         work.held.update(h.address for h in haves)
-
-
-def _services(work: _Work, integration: str, ours: Mapping[str, Resource],
-              services: Mapping[Any, Mapping[str, Any]]) -> None:
-    """A remote link to a service the specs declare (for other numbers, or none, or cancelled):
-    not unmatched, since a generated client would declare that service twice."""
-    links = {str(r.attrs.get("service")): r.address for r in ours.values() if r.kind == "link"}
-    entries = {str(k): v for k, v in services.items()}
-    for addr, have in sorted(work.pending.items()):
-        service = str(have.attrs.get("service"))
-        if have.kind != "link" or addr in work.held or (service not in links
-                                                          and service not in entries):
-            continue
-        entry = entries.get(service, {})
-        where = f" ({entry['source']})" if entry.get("source") else ""
-        if entry.get("status") == "cancelled":
-            reason = (f"the platform links number {have.key} to service {service}, which the "
-                      f"specs cancel{where}: the tool does not manage the link, so it will not "
-                      f"unlink it; unlink it on the platform (or in the ERP)")
-        else:
-            reason = (f"the platform links number {have.key} to service {service}, which the "
-                      f"specs declare without it{where}: add it to that service's "
-                      f"phone_numbers to import it")
-        declared = (links[service],) if service in links else ()
-        work.ambiguous.append(Ambiguity(integration, declared, (addr,), reason))
-        work.held.add(addr)
-
-
-def _dependents(work: _Work, observed: Observed, known: Known) -> None:
-    """A Qualifica subscription follows its user: not imported when its user is not, and held
-    back (not unmatched) when its user needs a decision."""
-    held_users = {observed.resources[a].key for a in work.held
-                  if a in observed.resources and observed.resources[a].kind == "user"}
-    keep: list[Resource] = []
-    for res in work.record:
-        user = res.attrs.get("user") if res.kind == "subscription" else None
-        if user is not None and address(res.integration, "user", str(user)) in work.refused:
-            work.ambiguous.append(Ambiguity(res.integration, (res.address,), (res.address,),
-                                            f"its user {user} is not imported (see above)"))
-            continue
-        keep.append(res)
-    work.record[:] = keep
-    for addr, res in work.pending.items():
-        if res.kind == "subscription" and res.attrs.get("user") in held_users \
-                and addr not in known.resources:
-            work.held.add(addr)

@@ -24,7 +24,7 @@ from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
     from reconciler.planner.core import Partial, View
-    from reconciler.planner.imports import ImportPlan
+    from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
     from reconciler.specs.content_rules import HeldCheck
     from reconciler.specs.desired import DesiredBuild
@@ -101,6 +101,8 @@ class Platform:
     second_key: SecondKey | None = None  # a key an ERP may have filled differently
     second_name: str = ""  # what the second key is, in words ("contract and product")
     second_hint: Callable[[Resource, Resource], str] | None = None  # (declared, remote) -> advice
+    # The platform's own rules once objects are matched by key (hold back what needs a decision).
+    settle: Callable[[Matching], None] | None = None
     generate: Callable[[Builder, ImportPlan], None] | None = None  # spec YAML for unmatched objects
 
     # -- I/O, imported on use ---------------------------------------------------------------

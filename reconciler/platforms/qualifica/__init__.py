@@ -28,6 +28,7 @@ PLATFORM = Platform(
     compared=rules.COMPARED,
     unmanaged=rules.unmanaged,
     owner_problem=imports.owner_problem,
+    settle=imports.settle,
     second_key=imports.second_key,
     second_name="document",
     second_hint=imports.second_hint,

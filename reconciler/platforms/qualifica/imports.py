@@ -9,14 +9,34 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reconciler.model import Resource
-from reconciler.planner.imports import ImportPlan, digits, document_problem
+from reconciler.model import Resource, address
+from reconciler.planner.imports import ImportPlan, Matching, digits, document_problem
 from reconciler.specs.generate import CLIENTS_FILE, Builder, email_ok, vote
 
 
 def owner_problem(want: Resource, have: Resource) -> str | None:
     """A user must belong to the client's document (its subscriptions follow their user)."""
     return document_problem(want, have) if want.kind == "user" else None
+
+
+def settle(work: Matching) -> None:
+    """A subscription follows its user: not imported when its user is not, and held back (not
+    unmatched) when its user needs a decision."""
+    resources = work.observed.resources
+    held_users = {resources[a].key for a in work.held
+                  if a in resources and resources[a].kind == "user"}
+    keep: list[Resource] = []
+    for res in work.record:
+        user = res.attrs.get("user") if res.kind == "subscription" else None
+        if user is not None and address(res.integration, "user", str(user)) in work.refused:
+            work.hold((res.address,), (res.address,), f"its user {user} is not imported (see above)")
+            continue
+        keep.append(res)
+    work.record[:] = keep
+    for addr, res in work.pending.items():
+        if res.kind == "subscription" and res.attrs.get("user") in held_users \
+                and addr not in work.known.resources:
+            work.held.add(addr)
 
 
 def second_key(res: Resource) -> tuple[str, ...] | None:

@@ -22,6 +22,7 @@ PLATFORM = Platform(
     unmanaged=rules.unmanaged,
     refine_drift=drift.refine,
     owner_problem=imports.owner_problem,
+    settle=imports.settle,
     generate=imports.generate,
     provider="reconciler.platforms.saperx_stfc.provider:SaperxStfcProvider",
     simulator="reconciler.platforms.saperx_stfc.sim",

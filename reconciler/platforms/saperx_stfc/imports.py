@@ -12,9 +12,33 @@ from typing import Any
 
 from reconciler.model import Resource
 from reconciler.planner.core import runs
-from reconciler.planner.imports import ImportPlan
+from reconciler.planner.imports import ImportPlan, Matching
 from reconciler.specs import brazil
 from reconciler.specs.generate import NUMBERS_FILE, Builder, unique
+
+
+def settle(work: Matching) -> None:
+    """A remote link to a service the specs declare (for other numbers, or none, or cancelled):
+    held back, not unmatched, since a generated client would declare that service twice."""
+    links = {str(r.attrs.get("service")): r.address for r in work.ours.values()
+             if r.kind == "link"}
+    entries = {str(k): v for k, v in work.services.items()}
+    for addr, have in sorted(work.pending.items()):
+        service = str(have.attrs.get("service"))
+        if have.kind != "link" or addr in work.held or (service not in links
+                                                          and service not in entries):
+            continue
+        entry = entries.get(service, {})
+        where = f" ({entry['source']})" if entry.get("source") else ""
+        if entry.get("status") == "cancelled":
+            reason = (f"the platform links number {have.key} to service {service}, which the "
+                      f"specs cancel{where}: the tool does not manage the link, so it will not "
+                      f"unlink it; unlink it on the platform (or in the ERP)")
+        else:
+            reason = (f"the platform links number {have.key} to service {service}, which the "
+                      f"specs declare without it{where}: add it to that service's "
+                      f"phone_numbers to import it")
+        work.hold((links[service],) if service in links else (), (addr,), reason)
 
 
 def owner_problem(want: Resource, have: Resource) -> str | None:
