@@ -146,6 +146,12 @@ CHECKS = {
 }
 
 
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_static_check(name: str) -> None:
@@ -162,7 +168,8 @@ def test_static_check(name: str) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{name} did not finish in {timeout} s:\n{exc.stdout or ''}{exc.stderr or ''}")
+        output = "".join(_text(part) for part in (exc.stdout, exc.stderr))
+        pytest.fail(f"{name} did not finish in {timeout} s:\n{output}")
     assert done.returncode == 0, (
         f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
     )
