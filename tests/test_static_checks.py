@@ -1,6 +1,6 @@
 """Static checks, run by the README's test command (so by CI): no import cycle between the modules
 of ``reconciler``, and ``ruff``, ``mypy`` and ``lint-imports`` (the import contracts in
-pyproject.toml) all pass. See docs/development.md for running them alone."""
+pyproject.toml) all pass. The README says how to run them alone."""
 
 from __future__ import annotations
 
