@@ -345,7 +345,7 @@ def _safety(entry: dict[str, Any]) -> dict[str, Any]:
     actions = {
         "type": "object",
         "description": f"Limits of one integration, by action ({', '.join(SAFETY_ACTIONS)}).",
-        "properties": {action: limit for action in SAFETY_ACTIONS},
+        "properties": dict.fromkeys(SAFETY_ACTIONS, limit),
         "additionalProperties": False,
     }
     default = dict(limit, description="The limit every integration and action inherits.")
