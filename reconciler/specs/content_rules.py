@@ -1,9 +1,9 @@
 """The rules of the content kinds that relate entries to each other.
 
 Products, packages and plan bundles must point at what exists; a platform may take one product
-per package (``single_product``); a locked plan (``lock_packages``, the seeds' "Travar Pacotes") lets a service hold only
-the plan's packages and never drop a mandatory one; each package's parameters must be ones its
-platform takes (``package_params``, each checked by its ``param_problem``); what the platform
+per package (``single_product``); a locked plan (``lock_packages``, the seeds' "Travar Pacotes")
+lets a service hold only the plan's packages and never drop a mandatory one; each package's
+parameters must be ones its platform takes (``package_params``, each checked by its ``param_problem``); what the platform
 needs of the client and the service is its ``claims``' to say (Campsoft: an e-mail and a phone;
 Qualifica: a value of the user field), and no two services may claim the same subscription on an
 integration.

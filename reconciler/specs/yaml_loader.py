@@ -38,7 +38,8 @@ from reconciler.model import Source
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SUFFIXES = (".yaml", ".yml")
-NAMED_SECTIONS = ("integrations", "number_ranges", "products", "packages", "plans", "safety", "schedules")  # sections keyed by name
+# sections keyed by name
+NAMED_SECTIONS = ("integrations", "number_ranges", "products", "packages", "plans", "safety", "schedules")
 
 PathPart = str | int
 YamlPath = tuple[PathPart, ...]

@@ -124,7 +124,8 @@ def test_a_close_action_is_suggested(specs: Path) -> None:
 
 
 def test_an_unknown_integration_is_refused_at_its_line(specs: Path) -> None:
-    write(specs, "safety.yaml", "safety:\n  default: {max_count: 5}\n  stfc-sq:\n    delete: {max_count: 5}\n")
+    write(specs, "safety.yaml",
+          "safety:\n  default: {max_count: 5}\n  stfc-sq:\n    delete: {max_count: 5}\n")
     issue = only_issue(specs)
     assert (issue.file, issue.line, issue.column) == ("specs/safety.yaml", 3, 3)
     assert issue.message == "safety limits for unknown integration 'stfc-sq'"
