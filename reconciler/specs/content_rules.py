@@ -3,10 +3,10 @@
 Products, packages and plan bundles must point at what exists; a platform may take one product
 per package (``single_product``); a locked plan (``lock_packages``, the seeds' "Travar Pacotes")
 lets a service hold only the plan's packages and never drop a mandatory one; each package's
-parameters must be ones its platform takes (``package_params``, each checked by its ``param_problem``); what the platform
-needs of the client and the service is its ``claims``' to say (Campsoft: an e-mail and a phone;
-Qualifica: a value of the user field), and no two services may claim the same subscription on an
-integration.
+parameters must be ones its platform takes (``package_params``, each checked by its
+``param_problem``); what the platform needs of the client and the service is its ``claims``' to
+say (Campsoft: an e-mail and a phone; Qualifica: a value of the user field), and no two services
+may claim the same subscription on an integration.
 """
 
 from __future__ import annotations
