@@ -105,7 +105,7 @@ class Platform:
 
     def provider_class(self) -> type[Provider]:
         module, _, attribute = self.provider.partition(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attribute)
 
     def simulator_module(self) -> ModuleType | None:
         return importlib.import_module(self.simulator) if self.simulator else None

@@ -57,7 +57,7 @@ class Bounded(yaml.YAMLError):
         self.mark, self.message, self.hint = node.start_mark, message, hint
 
 
-class SpecLoader(_BaseLoader):  # type: ignore[misc]
+class SpecLoader(_BaseLoader):
     """A safe YAML loader that records mapping positions and collects duplicate keys.
 
     libyaml composes the node tree; :meth:`build` then turns it into plain data with a tight
