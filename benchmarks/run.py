@@ -239,11 +239,11 @@ class Simulator:
             try:
                 self.admin.get("/_sim/counters", timeout=2).raise_for_status()
                 return
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise BenchmarkError(f"the {self.platform} simulator did not start: "
-                                         f"{self.log_path.read_text(errors='replace')[-2000:]}")
+                                         f"{self.log_path.read_text(errors='replace')[-2000:]}") from exc
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -167,7 +167,7 @@ class _Runner:
             return Outcome(change, FAILED, redact(str(exc)), frozenset(change.keys), temporary=True)
         except ReconcilerError as exc:
             return Outcome(change, FAILED, redact(str(exc)), frozenset(change.keys))
-        except Exception as exc:  # noqa: BLE001 - one broken change must not stop the others
+        except Exception as exc:  # one broken change must not stop the others
             log.debug("apply: %s raised", change.id, exc_info=True)
             message = redact(f"unexpected {exc.__class__.__name__}: {exc}")
             return Outcome(change, FAILED, message, frozenset(change.keys))

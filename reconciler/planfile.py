@@ -167,7 +167,8 @@ def _walk(where: str, saved: Any, now: Any) -> Iterator[str]:
             yield from _walk(f"{where}[{i}]{_label(other)}", one, other)
         if len(saved) != len(now):
             longer, which = (now, "in a plan made now") if len(now) > len(saved) else (saved, "in the file")
-            extra = ", ".join(_label(x).strip(" ()") or _show(x) for x in longer[min(len(saved), len(now)):][:3])
+            beyond = longer[min(len(saved), len(now)):][:3]
+            extra = ", ".join(_label(x).strip(" ()") or _show(x) for x in beyond)
             yield (f"{where}: {len(saved)} in the file, {len(now)} in a plan made now (only "
                    f"{which}: {extra}{', ...' if abs(len(now) - len(saved)) > 3 else ''})")
     else:

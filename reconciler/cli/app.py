@@ -1,4 +1,5 @@
-"""The `reconcile` group and what its commands share: parse options, call the core, render, and exit with a clear code.
+"""The `reconcile` group and what its commands share: parse options, call the core, render, and
+exit with a clear code.
 
 Exit codes (as Terraform's -detailed-exitcode): 0 success and nothing to do, 1 error,
 2 success with changes present (plan --detailed-exitcode) or drift found (drift).

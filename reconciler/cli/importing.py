@@ -34,9 +34,9 @@ from reconciler.cli.app import (
 )
 from reconciler.cli.plan import refresh
 from reconciler.model import Known, Observed, Resource
-from reconciler.platforms import registry
 from reconciler.planner.core import differing, runs
 from reconciler.planner.imports import ImportPlan, match
+from reconciler.platforms import registry
 from reconciler.render.jsonplan import resource_json
 from reconciler.runtime import Workspace, connect, remember
 from reconciler.specs import generate, load_specs

@@ -73,7 +73,7 @@ class Pattern:
             return True
         if kind is None or not self.kind.fullmatch(kind):
             return False
-        return self.key is None and self.span is None or any(self._key(k) for k in keys)
+        return (self.key is None and self.span is None) or any(self._key(k) for k in keys)
 
     def _key(self, key: str) -> bool:
         if self.span is not None:

@@ -21,6 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import Change, Integration, Observed
 from reconciler.platforms import registry
 
+
 @dataclass(frozen=True)
 class Applied:
     """What one executed change did on the platform.

@@ -123,7 +123,7 @@ _HEADER = struct.Struct(">8s32sQ32s")
 _MAX_ENTRY = 4 * 1024 * 1024 * 1024
 
 
-def _add(digest: "hashlib._Hash", part: bytes) -> None:
+def _add(digest: hashlib._Hash, part: bytes) -> None:
     digest.update(f"{len(part)}:".encode())
     digest.update(part)
 

@@ -1,16 +1,17 @@
 """The rules of the content kinds that relate entries to each other.
 
 Products, packages and plan bundles must point at what exists; a platform may take one product
-per package (``single_product``); a locked plan (``lock_packages``, the seeds' "Travar Pacotes") lets a service hold only
-the plan's packages and never drop a mandatory one; each package's parameters must be ones its
-platform takes (``package_params``, each checked by its ``param_problem``); what the platform
-needs of the client and the service is its ``claims``' to say (Campsoft: an e-mail and a phone;
-Qualifica: a value of the user field), and no two services may claim the same subscription on an
-integration.
+per package (``single_product``); a locked plan (``lock_packages``, the seeds' "Travar Pacotes")
+lets a service hold only the plan's packages and never drop a mandatory one; each package's
+parameters must be ones its platform takes (``package_params``, each checked by its
+``param_problem``); what the platform needs of the client and the service is its ``claims``' to
+say (Campsoft: an e-mail and a phone; Qualifica: a value of the user field), and no two services
+may claim the same subscription on an integration.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ def check(collected: Collected, issues: Issues) -> None:
     _check_packages(collected, issues)
     _check_plans(collected, issues)
     claimed: Claimed = {}
-    memos: dict[str, dict[str, Any]] = {}
+    memos: dict[str, dict[Hashable, Any]] = {}
     for client in collected.clients:
         for service in client.services:
             _check_service(collected, client, service, claimed, memos, issues)
@@ -119,7 +120,7 @@ Claimed = dict[tuple[str, str], tuple[Where, int]]  # (integration, key) -> firs
 
 
 def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpec,
-                   claimed: Claimed, memos: dict[str, dict[str, Any]], issues: Issues) -> None:
+                   claimed: Claimed, memos: dict[str, dict[Hashable, Any]], issues: Issues) -> None:
     plan = collected.plans.get(service.plan) if service.plan else None
     if service.plan and plan is None:
         if collected.complete and ("plans", service.plan) not in collected.declared:
@@ -182,7 +183,7 @@ class HeldCheck:
     package: PackageSpec
     integration: IntegrationSpec
     issues: Issues
-    memo: dict[str, Any]  # the platform's own bookkeeping across the spec set (users seen...)
+    memo: dict[Hashable, Any]  # the platform's own bookkeeping across the spec set (users seen...)
 
     def problem(self, sub: tuple[str, ...], message: str, hint: str) -> None:
         """A problem with this held package (``sub`` below its entry, e.g. ("params", "senha"))."""
@@ -190,7 +191,7 @@ class HeldCheck:
 
 
 def _check_held(collected: Collected, client: ClientSpec, service: ServiceSpec, held: Held,
-                spec: IntegrationSpec, claimed: Claimed, memos: dict[str, dict[str, Any]],
+                spec: IntegrationSpec, claimed: Claimed, memos: dict[str, dict[Hashable, Any]],
                 issues: Issues) -> None:
     platform = registry.get(spec.platform)
     allowed = tuple(platform.package_params)

@@ -41,6 +41,7 @@ from reconciler.specs.models import (
     SpecSet,
 )
 
+
 def build_desired(specs: SpecSet) -> Desired:
     """The ``Desired`` of a validated spec set: each platform adds its own resources."""
     integrations = {name: _integration(name, spec) for name, spec in specs.integrations.items()}

@@ -41,7 +41,7 @@ from functools import cache
 from typing import Any, get_args
 
 from pydantic import AfterValidator, BaseModel
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic.json_schema import DefsRef, GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
 from reconciler.platforms import Platform, registry
@@ -185,9 +185,9 @@ def _comments_in(source: str) -> dict[str, str]:
     comments: dict[int, str] = {}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
-            text = token.string.lstrip("#").strip()
-            if not _NOT_PROSE.match(text):
-                comments[token.start[0]] = text
+            comment = token.string.lstrip("#").strip()
+            if not _NOT_PROSE.match(comment):
+                comments[token.start[0]] = comment
     lines = source.splitlines()
     found: dict[str, str] = {}
     body = ast.parse(source).body[0]
@@ -197,7 +197,8 @@ def _comments_in(source: str) -> dict[str, str]:
             continue
         text = comments.get(node.lineno)
         if text is None:  # the comment block right above, if any
-            above, line = [], node.lineno - 1
+            above: list[str] = []
+            line = node.lineno - 1
             while line in comments and lines[line - 1].lstrip().startswith("#"):
                 above.insert(0, comments[line])
                 line -= 1
@@ -246,10 +247,11 @@ class SpecJsonSchema(GenerateJsonSchema):
 
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         shape = super().model_schema(schema)
-        target = shape if "properties" in shape else self.definitions.get(_ref_name(shape), {})
+        target = shape if "properties" in shape else self.definitions.get(DefsRef(_ref_name(shape)), {})
         if "description" in target:  # a docstring's line breaks are not the reader's
             target["description"] = " ".join(target["description"].split())
-        comments = field_comments(schema["cls"])
+        model: type = schema["cls"]  # type[Any], which mypy does not take as Hashable for the cache
+        comments = field_comments(model)
         for name, prop in target.get("properties", {}).items():
             _lift_description(prop)
             if "description" not in prop and name in comments:
@@ -345,7 +347,7 @@ def _safety(entry: dict[str, Any]) -> dict[str, Any]:
     actions = {
         "type": "object",
         "description": f"Limits of one integration, by action ({', '.join(SAFETY_ACTIONS)}).",
-        "properties": {action: limit for action in SAFETY_ACTIONS},
+        "properties": dict.fromkeys(SAFETY_ACTIONS, limit),
         "additionalProperties": False,
     }
     default = dict(limit, description="The limit every integration and action inherits.")

@@ -95,7 +95,8 @@ def _collect_document(doc: Document, collected: Collected, issues: Issues) -> No
         return
     for key, value in doc.data.items():
         if key not in SECTIONS:
-            issues.add(doc, (key,), f"unknown top-level key '{key}'", did_you_mean(key, SECTIONS) + _TOP_HINT, True)
+            hint = did_you_mean(key, SECTIONS) + _TOP_HINT
+            issues.add(doc, (key,), f"unknown top-level key '{key}'", hint, True)
         elif key == "clients":
             _collect_clients(doc, value, collected, issues)
         elif key == "safety":
@@ -331,7 +332,8 @@ def _collect_safety_integration(
     for action, body in raw.items():
         if action not in SAFETY_ACTIONS:
             message = f"unknown action '{action}' in the safety limits of integration '{name}'"
-            issues.add(doc, path + (action,), message, did_you_mean(action, SAFETY_ACTIONS) + _ACTIONS_HINT, True)
+            hint = did_you_mean(action, SAFETY_ACTIONS) + _ACTIONS_HINT
+            issues.add(doc, path + (action,), message, hint, True)
             continue
         limit = _safety_limit(doc, path + (action,), body, issues)
         if limit is not None:

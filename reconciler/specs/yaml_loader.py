@@ -38,7 +38,8 @@ from reconciler.model import Source
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SUFFIXES = (".yaml", ".yml")
-NAMED_SECTIONS = ("integrations", "number_ranges", "products", "packages", "plans", "safety", "schedules")  # sections keyed by name
+# sections keyed by name
+NAMED_SECTIONS = ("integrations", "number_ranges", "products", "packages", "plans", "safety", "schedules")
 
 PathPart = str | int
 YamlPath = tuple[PathPart, ...]
@@ -56,7 +57,7 @@ class Bounded(yaml.YAMLError):
         self.mark, self.message, self.hint = node.start_mark, message, hint
 
 
-class SpecLoader(_BaseLoader):  # type: ignore[misc]
+class SpecLoader(_BaseLoader):
     """A safe YAML loader that records mapping positions and collects duplicate keys.
 
     libyaml composes the node tree; :meth:`build` then turns it into plain data with a tight

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reconciler.errors import LockError, StateError
 from reconciler.state.store import StateStore, who
-from reconciler.state.tables import LockRow
+from reconciler.state.tables import LockRow, table_of
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def current(store: StateStore) -> list[LockRow]:
 def release(store: StateStore, lock_id: str) -> bool:
     """Remove a lock by id (for `reconcile lock release`); False when no such lock."""
     with store.session() as s:
-        return bool(s.execute(delete(LockRow).where(LockRow.id == lock_id)).rowcount)
+        # on the session's connection: a Core result, which has the row count
+        return bool(s.connection().execute(delete(LockRow).where(LockRow.id == lock_id)).rowcount)
 
 
 def _try_take(
@@ -72,7 +73,7 @@ def _try_take(
             s.execute(delete(LockRow).where(LockRow.id == held.id))
     try:
         with store.engine.begin() as conn:
-            conn.execute(LockRow.__table__.insert().values(
+            conn.execute(table_of(LockRow).insert().values(
                 name=mine.name, id=mine.id, holder=mine.holder, operation=mine.operation,
                 created_at=mine.created_at, heartbeat_at=mine.heartbeat_at,
                 expires_at=mine.expires_at))

@@ -39,6 +39,7 @@ from reconciler.state.tables import (
     PlanFileRow,
     ResourceRow,
     RunRow,
+    table_of,
 )
 
 DEFAULT_URL = "sqlite:///state/reconciler.db"
@@ -274,7 +275,7 @@ class StateStore:
                      for address, facts in current
                      if address in observed and facts != observed[address]]
             if moved:
-                table = ResourceRow.__table__
+                table = table_of(ResourceRow)
                 s.connection().execute(
                     update(table).where(table.c.address == bindparam("at"))
                     .values(observed=bindparam("facts")), moved)
@@ -432,6 +433,6 @@ def who() -> str:
     """This process as a lock holder or run author: user@host:pid."""
     try:
         user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:  # no login name in some containers
         user = "unknown"
     return f"{user}@{socket.gethostname()}:{os.getpid()}"

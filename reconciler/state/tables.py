@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -33,6 +33,11 @@ SCHEMA_VERSION = 1
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(row: type[Base]) -> Table:
+    """The ``Table`` a row class maps (its ``__table__``, which declarative types as any FromClause)."""
+    return Base.metadata.tables[row.__tablename__]
 
 
 class MetaRow(Base):
@@ -105,7 +110,8 @@ class JournalRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     keys: Mapped[list[str]] = mapped_column(JSON)
     intent_at: Mapped[datetime] = mapped_column(DateTime)
-    outcome: Mapped[str] = mapped_column(String(16), index=True)  # pending|confirmed|failed|partial|unknown|recovered
+    # pending|confirmed|failed|partial|unknown|recovered
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -132,7 +138,8 @@ class ScheduleRunRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     exit_code: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))  # running|ok|drift|changes|over-limit|failed|timeout|interrupted
+    # running|ok|drift|changes|over-limit|failed|timeout|interrupted
+    outcome: Mapped[str] = mapped_column(String(16))
     report: Mapped[str | None] = mapped_column(String(1024))
 
 

@@ -58,7 +58,8 @@ def test_schedule_run_writes_a_drift_report_and_a_run_record(cli: Cli, sim: Sim,
     assert sim.token not in text
     rows = {r["job"]: r for r in schedule_rows(cli)}
     drift = rows["nightly-drift"]
-    assert (drift["outcome"], drift["exit_code"], drift["report"]) == ("drift", 2, str(report.relative_to(cli.cwd)))
+    assert (drift["outcome"], drift["exit_code"], drift["report"]) == (
+        "drift", 2, str(report.relative_to(cli.cwd)))
     assert drift["due_at"].startswith("2026-11-25 03:00:00") and drift["finished_at"] is not None
     listed = json.loads(cli("schedule", "list", "--json", "--now", "2026-11-25T04:00:00Z",
                             check=0).stdout)

@@ -59,7 +59,8 @@ def write(root: Path, files: dict[str, str | bytes]) -> None:
             target.write_text(content, encoding="utf-8")
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in REGRESSIONS.iterdir()) if REGRESSIONS.exists() else [])
+@pytest.mark.parametrize(
+    "case", sorted(p.name for p in REGRESSIONS.iterdir()) if REGRESSIONS.exists() else [])
 def test_inputs_that_once_failed(tmp_path: Path, case: str) -> None:
     root = tmp_path / "specs"
     shutil.copytree(ROOT / "specs", root)

@@ -16,9 +16,9 @@ from reconciler.bounds import MAX_REQUEST_BYTES
 from reconciler.cli import main
 from reconciler.errors import SecretError
 from reconciler.model import SecretRef
+from reconciler.platforms.qualifica.sim import create_app
 from reconciler.secrets import resolve
 from reconciler.sim.clock import FakeClock
-from reconciler.platforms.qualifica.sim import create_app
 from reconciler.specs import cache, load_desired
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -137,7 +137,8 @@ def test_a_file_over_the_bound_is_not_read(spec_set: Path, monkeypatch: pytest.M
                for p in problems), problems
 
 
-def test_a_spec_set_over_its_total_bound_stops_reading(spec_set: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_spec_set_over_its_total_bound_stops_reading(spec_set: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOTAL_BYTES_ENV, "1")
     for index in range(3):
         (spec_set / f"pad{index}.yaml").write_text("# " + "x" * 600_000 + "\n")

@@ -100,7 +100,7 @@ def _leavers() -> list[Resource]:
 
 def day_two() -> tuple[Desired, Known, dict[str, Observed]]:
     want = desired()
-    applied = {a: r for a, r in want.resources.items()}
+    applied = dict(want.resources)
     # What the state recorded when it applied: service 1004 (cancelled since) still linked,
     # a course and a number the specs dropped since.
     old = [

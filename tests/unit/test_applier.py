@@ -13,7 +13,7 @@ from reconciler.model import Action, Change, Fingerprint, Plan, Resource
 from reconciler.providers.base import Applied
 from reconciler.state import StateStore
 
-I = "stfc-sp"
+SP = "stfc-sp"
 
 
 class RecordingProvider:
@@ -34,25 +34,25 @@ class RecordingProvider:
         self.running -= 1
         self.calls.append(change.id)
         if set(change.keys) & self.fail:
-            raise ConflictError("refused", integration=I, status=409)
+            raise ConflictError("refused", integration=SP, status=409)
         failed = {k: v for k, v in self.partial.items() if k in change.keys}
         return Applied(remote_ids={k: f"id-{k}" for k in change.keys}, failed=failed)
 
 
 def register(*keys: str) -> Change:
-    return Change(I, "number", Action.CREATE, keys, None, {"country_code": 55, "range": "r"}, "new")
+    return Change(SP, "number", Action.CREATE, keys, None, {"country_code": 55, "range": "r"}, "new")
 
 
 def link(key: str, after: Change | None = None) -> Change:
     deps = (after.id,) if after else ()
     attrs = {"service": 1, "plan": "p", "params": {}, "blocked": False, "document": "d", "name": "n"}
-    return Change(I, "link", Action.LINK, (key,), None, attrs, "assigned", depends_on=deps)
+    return Change(SP, "link", Action.LINK, (key,), None, attrs, "assigned", depends_on=deps)
 
 
 def run(plan_changes: list[Change], provider: RecordingProvider, store: StateStore,
         **kwargs: object) -> object:
     plan = Plan(tuple(plan_changes), Fingerprint("l", 0, "d"), **kwargs)  # type: ignore[arg-type]
-    return asyncio.run(apply(plan, {I: provider}, store, concurrency={I: 2}))
+    return asyncio.run(apply(plan, {SP: provider}, store, concurrency={SP: 2}))
 
 
 @pytest.fixture
@@ -101,18 +101,18 @@ def test_concurrency_per_integration_is_bounded(store: StateStore) -> None:
 
 
 def test_unlink_and_delete_remove_state_rows_and_adopt_records(store: StateStore) -> None:
-    store.record([Resource(I, "link", "7", {"service": 1}), Resource(I, "number", "8", {})])
-    unlink = Change(I, "link", Action.UNLINK, ("7",), {"service": 1}, None, "cancelled")
-    delete = Change(I, "number", Action.DELETE, ("8",), {"status": "free"}, None, "no range")
-    adopted = Resource(I, "number", "9", {"country_code": 55}, remote_id="r9")
+    store.record([Resource(SP, "link", "7", {"service": 1}), Resource(SP, "number", "8", {})])
+    unlink = Change(SP, "link", Action.UNLINK, ("7",), {"service": 1}, None, "cancelled")
+    delete = Change(SP, "number", Action.DELETE, ("8",), {"status": "free"}, None, "no range")
+    adopted = Resource(SP, "number", "9", {"country_code": 55}, remote_id="r9")
     result = run([unlink, delete], RecordingProvider(), store, adopt=(adopted,))
     assert result.summary()["adopted"] == 1  # type: ignore[attr-defined]
     assert set(store.known().resources) == {'stfc-sp.number["9"]'}
 
 
 def test_update_merges_and_never_records_observed_facts(store: StateStore) -> None:
-    store.record([Resource(I, "number", "8", {"country_code": 55, "range": "r"})])
-    retransmit = Change(I, "number", Action.UPDATE, ("8",), {"transmission": "error"},
+    store.record([Resource(SP, "number", "8", {"country_code": 55, "range": "r"})])
+    retransmit = Change(SP, "number", Action.UPDATE, ("8",), {"transmission": "error"},
                         {"transmission": "sent"}, "retransmit")
     run([retransmit], RecordingProvider(), store)
     assert store.known().resources['stfc-sp.number["8"]'].attrs == {"country_code": 55, "range": "r"}
@@ -133,8 +133,8 @@ def test_sustained_temporary_errors_stop_one_integration_and_let_others_finish(
     bad = [Change("down", "number", Action.CREATE, (str(n),), None, {}, "new") for n in range(8)]
     good = [register(str(n)) for n in range(8)]
     plan = Plan(tuple(bad + good), Fingerprint("l", 0, "d"))
-    result = asyncio.run(apply(plan, {"down": down, I: up}, store,
-                               concurrency={"down": 1, I: 2}))
+    result = asyncio.run(apply(plan, {"down": down, SP: up}, store,
+                               concurrency={"down": 1, SP: 2}))
     statuses = [o.status for o in result.outcomes]
     assert statuses[:3] == ["failed"] * 3 and statuses[3:8] == ["skipped"] * 5
     assert statuses[8:] == ["done"] * 8

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model import Known, Observed, Resource, Source, index
-from reconciler.platforms import registry
 from reconciler.planner.imports import ImportPlan, match
+from reconciler.platforms import registry
 from reconciler.specs.generate import SCHEMA, header_for
 
 

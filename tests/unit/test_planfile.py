@@ -234,7 +234,8 @@ def test_a_plan_file_over_the_size_limit_is_refused_unread(
         file.truncate(planfile.MAX_BYTES + 1)  # sparse: no disk spent
     result = apply(path, url)
     assert result.exit_code == 1
-    assert "plan file" in result.output and "big.json is 256.0 MB, over the bound of 256.0 MB for a plan file" in result.output
+    assert "plan file" in result.output
+    assert "big.json is 256.0 MB, over the bound of 256.0 MB for a plan file" in result.output
 
 
 @pytest.mark.parametrize("target", ["missing.json", "."])

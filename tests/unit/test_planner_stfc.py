@@ -18,30 +18,30 @@ from reconciler.model import (
 )
 from reconciler.planner import drift, plan
 
-I = "stfc-sp"
+SP = "stfc-sp"
 PLANS = ({"id": 1, "nome": "STFC Ilimitado"}, {"id": 2, "nome": "STFC Básico 100"})
 SRC = Source("specs/clients.yaml", 7, 11)
 
 
 def number(key: str, **attrs: Any) -> Resource:
-    return Resource(I, "number", key, {"country_code": 55, **attrs}, SRC)
+    return Resource(SP, "number", key, {"country_code": 55, **attrs}, SRC)
 
 
 def link(key: str, service: int = 1001, **attrs: Any) -> Resource:
     base = {"service": service, "plan": "STFC Ilimitado", "params": {}, "blocked": False,
             "document": "52998224725", "name": "Maria Silva"}
-    return Resource(I, "link", key, {**base, **attrs}, SRC)
+    return Resource(SP, "link", key, {**base, **attrs}, SRC)
 
 
 def on_platform(key: str, status: str = "free", transmission: str = "sent") -> Resource:
-    return Resource(I, "number", key, {"country_code": 55, "status": status,
+    return Resource(SP, "number", key, {"country_code": 55, "status": status,
                                        "transmission": transmission}, remote_id=key[-3:])
 
 
 def desired(*resources: Resource, services: dict[int, str] | None = None) -> Desired:
-    integration = Integration(I, "saperx-stfc", "embedded", {})
+    integration = Integration(SP, "saperx-stfc", "embedded", {})
     svc = {sid: {"status": st, "client": "x", "source": SRC} for sid, st in (services or {}).items()}
-    return Desired({I: integration}, {r.address: r for r in resources}, "digest",
+    return Desired({SP: integration}, {r.address: r for r in resources}, "digest",
                    {"services": svc, "ranges": {}})
 
 
@@ -50,7 +50,7 @@ def known(*resources: Resource) -> Known:
 
 
 def actual(*resources: Resource) -> dict[str, Observed]:
-    return {I: Observed(I, {r.address: r for r in resources}, {"plans": PLANS})}
+    return {SP: Observed(SP, {r.address: r for r in resources}, {"plans": PLANS})}
 
 
 def rng(first: int, last: int, name: str = "sp-centro") -> list[Resource]:
@@ -226,7 +226,7 @@ def test_integration_dropped_from_specs_is_warned_not_deleted() -> None:
 def test_drift_reports_changed_and_missing() -> None:
     was = [number("1130001000"), link("1130001000"), link("1130001001")]
     now = [on_platform("1130001000", "linked"), link("1130001000", blocked=True)]
-    items = drift(known(*was), actual(*now), {I: "saperx-stfc"})
+    items = drift(known(*was), actual(*now), {SP: "saperx-stfc"})
     assert [(d.kind, d.address) for d in items] == [
         ("changed", 'stfc-sp.link["1130001000"]'),
         ("missing", 'stfc-sp.link["1130001001"]'),
@@ -237,10 +237,10 @@ def test_drift_reports_changed_and_missing() -> None:
 def test_estimate_counts_reads_writes_and_time_at_the_rate_budget() -> None:
     want = rng(1130001000, 1130001004) + [link("1130001000"), link("1130001001"), link("1130001003")]
     spec = desired(*want)
-    limited = Integration(I, "saperx-stfc", "https://10.0.0.5:8443", {},
+    limited = Integration(SP, "saperx-stfc", "https://10.0.0.5:8443", {},
                           {"rate_limit": {"per_second": 0.5, "burst": 1}})
-    spec = Desired({I: limited}, spec.resources, spec.digest, spec.settings)
-    observed = {I: Observed(I, {}, {"plans": PLANS}, reads=3)}
+    spec = Desired({SP: limited}, spec.resources, spec.digest, spec.settings)
+    observed = {SP: Observed(SP, {}, {"plans": PLANS}, reads=3)}
     (estimate,) = plan(spec, known(), observed).estimates
     assert (estimate.reads, estimate.writes, estimate.per_second) == (3, 4, 0.5)
     assert estimate.seconds == 6.0  # 4 calls, 1 in the burst, 3 more at 0.5/s

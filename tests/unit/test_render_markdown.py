@@ -17,8 +17,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from reconciler import __version__, safety
-from reconciler.model import Action, Change, Drift, Fingerprint, Note, Plan
 from reconciler.cli.app import emit
+from reconciler.model import Action, Change, Drift, Fingerprint, Note, Plan
 from reconciler.render import jsonplan, markdown
 from reconciler.secrets import resolve_credentials
 from tests.golden import scenarios

@@ -21,7 +21,7 @@ from reconciler.model import (
 )
 from reconciler.safety import EXIT_UNSAFE, Violation, check, over, percent
 
-I = "stfc-sp"
+SP = "stfc-sp"
 SRC = Source("specs/numbers.yaml", 4, 3)
 
 
@@ -29,16 +29,16 @@ def keys(n: int, start: int = 1130001000) -> tuple[str, ...]:
     return tuple(str(start + i) for i in range(n))
 
 
-def change(action: Action, ks: tuple[str, ...], kind: str | None = None, integration: str = I) -> Change:
+def change(action: Action, ks: tuple[str, ...], kind: str | None = None, integration: str = SP) -> Change:
     kind = kind or ("number" if action is Action.DELETE else "link")
     return Change(integration, kind, action, ks, None, None, "test")
 
 
 def the_plan(*changes: Change) -> Plan:
-    return Plan(tuple(changes), Fingerprint("lineage", 1, "digest"), integrations=(I,))
+    return Plan(tuple(changes), Fingerprint("lineage", 1, "digest"), integrations=(SP,))
 
 
-def resources(kind: str, n: int, integration: str = I) -> dict[str, Resource]:
+def resources(kind: str, n: int, integration: str = SP) -> dict[str, Resource]:
     out = [Resource(integration, kind, k) for k in keys(n)]
     return {r.address: r for r in out}
 
@@ -48,7 +48,7 @@ def known(numbers: int = 0, links: int = 0) -> Known:
 
 
 def observed(links: int) -> dict[str, Observed]:
-    return {I: Observed(I, resources("link", links))}
+    return {SP: Observed(SP, resources("link", links))}
 
 
 def desired(safety: dict[str, Any] | None = None, protected: dict[str, Source] | None = None,
@@ -58,13 +58,13 @@ def desired(safety: dict[str, Any] | None = None, protected: dict[str, Source] |
         settings["safety"] = safety
     if protected is not None:
         settings["protected"] = protected
-    return Desired({I: Integration(I, "saperx-stfc", "embedded", {})},
+    return Desired({SP: Integration(SP, "saperx-stfc", "embedded", {})},
                    resources("number", declared), "digest", settings)
 
 
 def limits(**per_action: dict[str, float | int]) -> dict[str, Any]:
     base = {"max_percent": 10.0, "max_count": 200}
-    return {I: {a: {**base, **per_action.get(a, {})} for a in ("delete", "unlink", "suspend")}}
+    return {SP: {a: {**base, **per_action.get(a, {})} for a in ("delete", "unlink", "suspend")}}
 
 
 def test_exit_code_is_three() -> None:
@@ -80,7 +80,7 @@ def test_unlinking_over_the_percentage_is_refused_in_the_operators_words() -> No
     p = the_plan(change(Action.UNLINK, keys(400)), change(Action.UNLINK, keys(12, 1130009000)))
     [v] = check(p, known(links=1030), observed(1030), desired(), {})
     assert v == Violation(
-        "stfc-sp.unlink", I, "unlink", 412, 1030,
+        "stfc-sp.unlink", SP, "unlink", 412, 1030,
         "this plan unlinks 412 numbers of 1,030 (40.0%) on integration stfc-sp; the limit is 10% "
         "and 200: pass --allow stfc-sp.unlink=412 if this is intended",
     )
@@ -152,7 +152,7 @@ def test_an_emptied_spec_set_is_refused_until_allowed_with_the_managed_count() -
     everything = {"stfc-sp.unlink": 2, "stfc-sp.delete": 3}
     found = check(p, state, observed(20), desired(declared=0), everything)
     assert found == [Violation(
-        "stfc-sp.empty", I, "empty", 50, 50,
+        "stfc-sp.empty", SP, "empty", 50, 50,
         "the specs declare nothing for integration stfc-sp, which still manages 50 resources "
         "(an emptied or unreadable file?): pass --allow stfc-sp.empty=50 if this is intended",
     )]

@@ -24,9 +24,9 @@ from jsonschema import Draft202012Validator
 
 from reconciler.cli import main
 from reconciler.errors import SpecError
+from reconciler.platforms import registry
 from reconciler.specs import load_specs
 from reconciler.specs import schema as schema_module
-from reconciler.platforms import registry
 from reconciler.specs.models import SECTIONS, RateLimit
 from reconciler.specs.schema import MODELINE, SCHEMA_FILE, render, spec_schema
 from reconciler.specs.validate import credential_problem
@@ -261,7 +261,7 @@ def test_a_section_added_to_the_language_appears_by_itself(monkeypatch: pytest.M
 
 def test_options_and_credentials_follow_the_platform(validator: Draft202012Validator) -> None:
     def integration(platform: str, **options: Any) -> dict[str, Any]:
-        credentials = {key: "${env:X}" for key in registry.get(platform).credentials}
+        credentials = dict.fromkeys(registry.get(platform).credentials, "${env:X}")
         return {"integrations": {"i": {"platform": platform, "endpoint": "embedded",
                                         "credentials": credentials, "options": options}}}
 

@@ -292,7 +292,8 @@ def test_an_unknown_key_is_located_and_the_allowed_keys_hinted(specs: Path) -> N
         (11, "missing required key 'plan'"),
         (13, "unknown key 'plna'"),
     ]
-    assert found[1].hint == "did you mean 'plan'? allowed keys here: integration, number, plan, params, protect"
+    assert found[1].hint == (
+        "did you mean 'plan'? allowed keys here: integration, number, plan, params, protect")
 
 
 def test_a_bad_type_is_located_at_the_value(specs: Path) -> None:

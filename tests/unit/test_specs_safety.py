@@ -72,7 +72,7 @@ def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_without_a_safety_section_every_integration_gets_the_defaults(specs: Path) -> None:
     safety = load_desired(specs).settings["safety"]
-    assert safety == {name: {a: DEFAULTS for a in ("delete", "unlink", "suspend")}
+    assert safety == {name: dict.fromkeys(("delete", "unlink", "suspend"), DEFAULTS)
                       for name in ("stfc-rj", "stfc-sp")}
 
 
@@ -85,7 +85,7 @@ def test_limits_fall_back_field_by_field_to_default_then_builtin(specs: Path) ->
         "delete": {"max_percent": 20.0, "max_count": 100},
         "suspend": base,
     }
-    assert safety["stfc-rj"] == {a: base for a in ("delete", "unlink", "suspend")}
+    assert safety["stfc-rj"] == dict.fromkeys(("delete", "unlink", "suspend"), base)
     limit = safety["stfc-sp"]["unlink"]
     assert type(limit) is dict and type(limit["max_percent"]) is float and type(limit["max_count"]) is int
 
@@ -124,7 +124,8 @@ def test_a_close_action_is_suggested(specs: Path) -> None:
 
 
 def test_an_unknown_integration_is_refused_at_its_line(specs: Path) -> None:
-    write(specs, "safety.yaml", "safety:\n  default: {max_count: 5}\n  stfc-sq:\n    delete: {max_count: 5}\n")
+    write(specs, "safety.yaml",
+          "safety:\n  default: {max_count: 5}\n  stfc-sq:\n    delete: {max_count: 5}\n")
     issue = only_issue(specs)
     assert (issue.file, issue.line, issue.column) == ("specs/safety.yaml", 3, 3)
     assert issue.message == "safety limits for unknown integration 'stfc-sq'"
