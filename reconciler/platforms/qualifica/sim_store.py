@@ -16,7 +16,7 @@ import hashlib
 import re
 from bisect import insort
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -66,12 +66,7 @@ class Entitlement:
     id_cliente_servico: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "produto": self.produto,
-            "status": self.status,
-            "data_expiracao": self.data_expiracao,
-            "id_cliente_servico": self.id_cliente_servico,
-        }
+        return asdict(self)
 
 
 @dataclass(slots=True)

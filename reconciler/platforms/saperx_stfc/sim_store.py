@@ -15,7 +15,7 @@ import random
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock, iso8601
@@ -54,15 +54,6 @@ class Link:
     nome: str
     parametros: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id_externo": self.id_externo,
-            "id_plano": self.id_plano,
-            "documento": self.documento,
-            "nome": self.nome,
-            "parametros": dict(self.parametros),
-        }
-
 
 @dataclass(slots=True)
 class Number:
@@ -88,18 +79,9 @@ class Number:
         return out
 
     def dump(self) -> dict[str, Any]:
-        """The number for the persisted store (raw timestamps, no rounding)."""
-        return {
-            "id": self.id,
-            "numero": self.numero,
-            "ddi": self.ddi,
-            "status": self.status,
-            "transmissao": self.transmissao,
-            "bloqueado": self.bloqueado,
-            "vinculo": self.vinculo.to_json() if self.vinculo else None,
-            "desde": self.desde,
-            "previsao": self.previsao,
-        }
+        """The number for the persisted store: every field in order, the link as an object,
+        raw timestamps (no rounding)."""
+        return asdict(self)
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> Number:
