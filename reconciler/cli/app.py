@@ -1,4 +1,5 @@
-"""The `reconcile` group and what its commands share: parse options, call the core, render, and exit with a clear code.
+"""The `reconcile` group and what its commands share: parse options, call the core, render, and
+exit with a clear code.
 
 Exit codes (as Terraform's -detailed-exitcode): 0 success and nothing to do, 1 error,
 2 success with changes present (plan --detailed-exitcode) or drift found (drift).
@@ -20,6 +21,7 @@ from rich.markup import escape
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.render import markdown
 from reconciler.secrets import redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -127,6 +129,15 @@ def format_option(func: F) -> F:
         help="text for a terminal, json for machines (docs/json.md), markdown for a PR comment.",
     )(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def max_chars_option(func: F) -> F:
+    """``--max-chars N``, beside :func:`format_option`: how long a Markdown document may be."""
+    return click.option(
+        "--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
+        default=markdown.MAX_CHARS, show_default=True,
+        help="With --format markdown: cut the document to N characters (a PR comment's limit).",
+    )(func)
 
 
 def lock_option(func: F) -> F:
