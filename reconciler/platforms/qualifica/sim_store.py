@@ -16,11 +16,12 @@ import hashlib
 import re
 from bisect import insort
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock
+from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
@@ -66,7 +67,7 @@ class Entitlement:
     id_cliente_servico: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
+        return fields_of(self)
 
 
 @dataclass(slots=True)

@@ -15,10 +15,11 @@ import random
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock, iso8601
+from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
@@ -54,6 +55,9 @@ class Link:
     nome: str
     parametros: dict[str, str] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {**fields_of(self), "parametros": dict(self.parametros)}
+
 
 @dataclass(slots=True)
 class Number:
@@ -79,9 +83,8 @@ class Number:
         return out
 
     def dump(self) -> dict[str, Any]:
-        """The number for the persisted store: every field in order, the link as an object,
-        raw timestamps (no rounding)."""
-        return asdict(self)
+        """The number for the persisted store (raw timestamps, no rounding)."""
+        return {**fields_of(self), "vinculo": self.vinculo.to_json() if self.vinculo else None}
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> Number:
