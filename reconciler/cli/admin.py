@@ -82,11 +82,10 @@ def sim() -> None:
 @click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
 @handles_errors
 def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float | None,
-              latency: float, error_rate: float, rate_limit_rate: float, drop_rate: float,
-              lost_response_rate: float, seed: int | None) -> None:
+              seed: int | None, **faults: float) -> None:
     """Serve a platform simulator over HTTP on loopback."""
+    # ``faults``: --latency to --lost-response-rate, which click names as Faults' keywords.
     from reconciler.sim.serve import serve
 
     serve(platform, host=host, port=port, token=token, removal_delay=removal_delay,
-          latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
-          drop_rate=drop_rate, lost_response_rate=lost_response_rate, seed=seed)
+          faults=faults, seed=seed)

@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.render import markdown
 from reconciler.secrets import redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -128,6 +129,15 @@ def format_option(func: F) -> F:
         help="text for a terminal, json for machines (docs/json.md), markdown for a PR comment.",
     )(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def max_chars_option(func: F) -> F:
+    """``--max-chars N``, beside :func:`format_option`: how long a Markdown document may be."""
+    return click.option(
+        "--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
+        default=markdown.MAX_CHARS, show_default=True,
+        help="With --format markdown: cut the document to N characters (a PR comment's limit).",
+    )(func)
 
 
 def lock_option(func: F) -> F:

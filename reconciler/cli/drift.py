@@ -39,6 +39,7 @@ from reconciler.cli.app import (
     handles_errors,
     lock_option,
     main,
+    max_chars_option,
     now,
     out,
     warn,
@@ -121,9 +122,7 @@ class Report:
 @workspace_options
 @lock_option
 @format_option
-@click.option("--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
-              default=markdown.MAX_CHARS, show_default=True,
-              help="With --format markdown: cut the report to N characters.")
+@max_chars_option
 @click.option("--fix", is_flag=True,
               help="Apply the plan that puts changed and missing resources back (safety limits "
                    "and confirmation as apply); unmanaged objects are only reported.")

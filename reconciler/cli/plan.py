@@ -29,6 +29,7 @@ from reconciler.cli.app import (
     handles_errors,
     lock_option,
     main,
+    max_chars_option,
     now,
     out,
     parse_duration,
@@ -158,9 +159,7 @@ def _write_plan(ws: Workspace, plan: Plan, path: Path, ttl: float) -> None:
 @lock_option
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Save the plan to FILE.")
 @format_option
-@click.option("--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
-              default=markdown.MAX_CHARS, show_default=True,
-              help="With --format markdown: cut the plan to N characters (a PR comment's limit).")
+@max_chars_option
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (1 on error).")
 @click.option("--ttl", default="24h", show_default=True, callback=parse_duration,

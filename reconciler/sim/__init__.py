@@ -7,7 +7,8 @@ descriptor) exposes ``create_app(token, *, faults=None, seed=None, **options)`` 
 ``to_json()``). :func:`simulator` finds the module by platform name, so
 :mod:`reconciler.sim.embedded` and :mod:`reconciler.sim.serve` stay platform-agnostic. What the
 simulators do alike over HTTP (refusals, the endpoint wrapper, request parsing, the ``/_sim/``
-admin endpoints) is in :mod:`reconciler.sim.wire`.
+admin endpoints) is in :mod:`reconciler.sim.wire`; the dict view of a store's records (fields
+in order) in :mod:`reconciler.sim.records`.
 """
 
 from __future__ import annotations

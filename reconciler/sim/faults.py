@@ -114,15 +114,8 @@ class Faults:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "latency": self.latency,
-            "error_rate": self.error_rate,
-            "rate_limit_rate": self.rate_limit_rate,
-            "drop_rate": self.drop_rate,
-            "lost_response_rate": self.lost_response_rate,
-            "retry_after": self.retry_after,
-            "seed": self.seed,
-        }
+        """Every setting, in :data:`FAULT_SETTINGS` order."""
+        return {name: getattr(self, name) for name in FAULT_SETTINGS}
 
 
 def _validated(name: str, value: Any) -> Any:

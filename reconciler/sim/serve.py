@@ -30,12 +30,7 @@ def serve(
     *,
     token: str = DEFAULT_TOKEN,
     removal_delay: float | None = None,
-    latency: float = 0.0,
-    error_rate: float = 0.0,
-    rate_limit_rate: float = 0.0,
-    drop_rate: float = 0.0,
-    lost_response_rate: float = 0.0,
-    retry_after: int = 1,
+    faults: Mapping[str, Any] | None = None,
     seed: int | None = None,
     allow_remote: bool = False,
     log_level: str = "warning",
@@ -44,10 +39,11 @@ def serve(
 
     ``token`` is what clients must send as ``Authorization: Bearer``; ``removal_delay`` (seconds,
     None for the simulator's default) is how long unlinked numbers wait in the removal queue;
-    ``latency``, ``error_rate`` (fraction answered 503), ``rate_limit_rate`` (fraction answered
-    429 with ``Retry-After: retry_after``), ``drop_rate`` (connections dropped before the work),
-    ``lost_response_rate`` (work done, response lost) and ``seed`` set the fault layer, which
-    stays switchable at run time through ``POST /_sim/config``.
+    ``faults`` (the keywords of :class:`Faults`: ``latency``, ``error_rate`` (fraction answered
+    503), ``rate_limit_rate`` (fraction answered 429 with ``Retry-After: retry_after``),
+    ``drop_rate`` (connections dropped before the work), ``lost_response_rate`` (work done,
+    response lost)) and ``seed`` set the fault layer, which stays switchable at run time through
+    ``POST /_sim/config``.
     """
     check_host(host, allow_remote=allow_remote)
     options = {} if removal_delay is None else {"removal_delay": removal_delay}
@@ -56,9 +52,6 @@ def serve(
         if platform not in takes:
             raise ReconcilerError(f"--{name.replace('_', '-')} is a {' or '.join(takes)} "
                                   f"setting; the {platform} simulator does not take it")
-    faults = {"latency": latency, "error_rate": error_rate, "rate_limit_rate": rate_limit_rate,
-              "drop_rate": drop_rate, "lost_response_rate": lost_response_rate,
-              "retry_after": retry_after}
     app = build_app(platform, token=token, seed=seed, faults=faults, options=options)
     uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
 

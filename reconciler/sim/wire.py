@@ -208,7 +208,8 @@ def english(refusal: Callable[[int, str], ApiError]) -> Dialect:
 def app(
     sim: Any, dialect: Dialect, routes: list[Route], *, lifespan: Lifespan | None = None
 ) -> Starlette:
-    """The simulator's app behind the fault layer; ``app.state.store`` and ``.faults`` are live."""
+    """The simulator's app behind the fault layer; ``app.state.store`` and ``.faults`` (and
+    ``.tokens`` for a :class:`LoginSim`) are live."""
     built = Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimitMiddleware, too_large=lambda: dialect.response(
@@ -218,6 +219,8 @@ def app(
         lifespan=lifespan,
     )
     built.state.store, built.state.faults = sim.store, sim.faults
+    if isinstance(sim, LoginSim):
+        built.state.tokens = sim.tokens
     return built
 
 

@@ -11,7 +11,7 @@ may claim the same subscription on an integration.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from reconciler.specs.models import (
     ClientSpec,
     IntegrationSpec,
     PackageSpec,
+    PlanPackageSpec,
+    ServicePackageSpec,
     ServiceSpec,
     choices_hint,
 )
@@ -94,13 +96,19 @@ def _check_packages(collected: Collected, issues: Issues) -> None:
 
 def _check_plans(collected: Collected, issues: Issues) -> None:
     for name, plan in collected.plans.items():
-        seen: set[str] = set()
-        for entry in plan.packages:
-            _package_exists(collected, entry.package, entry.where, issues)
-            if entry.package in seen:
-                issues.at(entry.where, ("package",), f"package '{entry.package}' is listed twice "
-                          f"in plan '{name}'", "keep one entry")
-            seen.add(entry.package)
+        _check_entries(collected, plan.packages, f"in plan '{name}'", "keep one entry", issues)
+
+
+def _check_entries(collected: Collected, entries: Sequence[PlanPackageSpec | ServicePackageSpec],
+                   holder: str, hint: str, issues: Issues) -> None:
+    """Each of a plan's or a service's package entries names a declared package, once."""
+    seen: set[str] = set()
+    for entry in entries:
+        _package_exists(collected, entry.package, entry.where, issues)
+        if entry.package in seen:
+            issues.at(entry.where, ("package",), f"package '{entry.package}' is listed twice "
+                      f"{holder}", hint)
+        seen.add(entry.package)
 
 
 def _package_exists(collected: Collected, name: str, where: Where, issues: Issues) -> bool:
@@ -128,13 +136,8 @@ def _check_service(collected: Collected, client: ClientSpec, service: ServiceSpe
             issues.at(service.where, ("plan",), f"unknown plan '{service.plan}'",
                       choices_hint(service.plan, known, "declared plans"))
         return
-    seen: set[str] = set()
-    for entry in service.packages:
-        _package_exists(collected, entry.package, entry.where, issues)
-        if entry.package in seen:
-            issues.at(entry.where, ("package",), f"package '{entry.package}' is listed twice on "
-                      f"service {service.id}", "keep one entry and merge its params")
-        seen.add(entry.package)
+    _check_entries(collected, service.packages, f"on service {service.id}",
+                   "keep one entry and merge its params", issues)
     _check_plan_use(service, plan, issues)
     if service.status == "cancelled":
         return  # its subscriptions are being cancelled: what they would need no longer matters

@@ -57,7 +57,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
-from reconciler.sim import wire
 from reconciler.platforms.campsoft.sim_store import (
     CUSTOMER_FIELDS,
     MISSING_CONTACT,
@@ -69,6 +68,7 @@ from reconciler.platforms.campsoft.sim_store import (
     Subscription,
     password_digest,
 )
+from reconciler.sim import wire
 from reconciler.sim.clock import Clock
 from reconciler.sim.faults import Faults
 from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer
@@ -109,9 +109,7 @@ def create_app(
         store.isps = [dict(i) for i in isps]
     tokens = TokenIssuer(token_ttl, clock)
     sim = Sim(store, faults or Faults(seed=seed), tokens, (api_key, token))
-    app = wire.app(sim, DIALECT, _routes(sim))
-    app.state.tokens = tokens
-    return app
+    return wire.app(sim, DIALECT, _routes(sim))
 
 
 def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:

@@ -65,9 +65,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
-from reconciler.sim import wire
-from reconciler.sim.clock import Clock
-from reconciler.sim.faults import Faults
 from reconciler.platforms.qualifica.sim_store import (
     KEEP,
     ApiError,
@@ -78,6 +75,9 @@ from reconciler.platforms.qualifica.sim_store import (
     catalog,
     senha_digest,
 )
+from reconciler.sim import wire
+from reconciler.sim.clock import Clock
+from reconciler.sim.faults import Faults
 from reconciler.sim.tokens import DEFAULT_TTL, TokenIssuer
 
 PLATFORM = "qualifica"
@@ -121,9 +121,7 @@ def create_app(
         store.clock = clock
     tokens = TokenIssuer(ttl, StoreClock(store))
     sim = Sim(store, faults or Faults(seed=seed), tokens, (client_id, token))
-    app = wire.app(sim, DIALECT, _routes(sim))
-    app.state.tokens = tokens
-    return app
+    return wire.app(sim, DIALECT, _routes(sim))
 
 
 def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:

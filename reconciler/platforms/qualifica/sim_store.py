@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock
+from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
@@ -66,12 +67,7 @@ class Entitlement:
     id_cliente_servico: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "produto": self.produto,
-            "status": self.status,
-            "data_expiracao": self.data_expiracao,
-            "id_cliente_servico": self.id_cliente_servico,
-        }
+        return fields_of(self)
 
 
 @dataclass(slots=True)

@@ -59,9 +59,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
-from reconciler.sim import wire
-from reconciler.sim.clock import Clock
-from reconciler.sim.faults import Faults
 from reconciler.platforms.saperx_stfc.sim_store import (
     PLAN_TYPES,
     STATUSES,
@@ -72,6 +69,9 @@ from reconciler.platforms.saperx_stfc.sim_store import (
     Store,
     number_range,
 )
+from reconciler.sim import wire
+from reconciler.sim.clock import Clock
+from reconciler.sim.faults import Faults
 
 PLATFORM = "saperx-stfc"
 EMBEDDED_REMOVAL_DELAY = 2.0  # short, so a number cancelled in one demo run is free in the next
@@ -188,23 +188,6 @@ def _params(body: Mapping[str, Any]) -> dict[str, str]:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
         raise ApiError(422, "dados_invalidos", "Campo 'parametros' deve mapear texto em texto.")
     return dict(params)
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    value = default if raw in (None, "") else int(raw) if raw.isdigit() else -1
-    if not low <= value <= high:
-        message = f"Parâmetro '{name}' deve estar entre {low} e {high}."
-        raise ApiError(422, "parametro_invalido", message)
-    return value
-
-
-def _query_choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and value not in choices:
-        message = f"Parâmetro '{name}' deve ser um de {list(choices)}."
-        raise ApiError(422, "parametro_invalido", message)
-    return value
 
 
 def _numero(request: Request) -> str:

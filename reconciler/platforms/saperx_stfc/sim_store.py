@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.sim.clock import Clock, SystemClock, iso8601
+from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
 
 FORMAT_VERSION = 1
@@ -55,13 +56,7 @@ class Link:
     parametros: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id_externo": self.id_externo,
-            "id_plano": self.id_plano,
-            "documento": self.documento,
-            "nome": self.nome,
-            "parametros": dict(self.parametros),
-        }
+        return {**fields_of(self), "parametros": dict(self.parametros)}
 
 
 @dataclass(slots=True)
@@ -89,17 +84,7 @@ class Number:
 
     def dump(self) -> dict[str, Any]:
         """The number for the persisted store (raw timestamps, no rounding)."""
-        return {
-            "id": self.id,
-            "numero": self.numero,
-            "ddi": self.ddi,
-            "status": self.status,
-            "transmissao": self.transmissao,
-            "bloqueado": self.bloqueado,
-            "vinculo": self.vinculo.to_json() if self.vinculo else None,
-            "desde": self.desde,
-            "previsao": self.previsao,
-        }
+        return {**fields_of(self), "vinculo": self.vinculo.to_json() if self.vinculo else None}
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> Number:
