@@ -17,7 +17,7 @@ from reconciler.platforms.campsoft.sim_store import Store, Subscription, passwor
 from reconciler.providers.base import Applied, build_provider
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
-from tests.contract.harness import SimHarness, drive
+from tests.contract.harness import SimHarness, collector, drive
 
 KEY = "contract-api-key-5678"
 SECRET = "contract-api-secret-1234"
@@ -140,7 +140,6 @@ def test_observe_maps_a_missing_login_to_none_and_keeps_only_its_isp() -> None:
         assert h.sub(K1).isp_identifier == "isp-a"
 
     run(scenario, isps=isps, options={"isp_identifier": "isp-a"})
-
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -484,7 +483,6 @@ def test_check_reports_active_products() -> None:
     run(scenario)
 
 
-
 def test_catalogs_lists_the_active_products() -> None:
     async def scenario(h: Harness) -> None:
         catalogs = await h.provider.catalogs()
@@ -501,15 +499,9 @@ def test_catalogs_lists_the_active_products() -> None:
     run(scenario)
 
 
-
 def test_no_secret_token_or_password_in_any_error() -> None:
     seen: list[str] = []
-
-    async def collect(call: Awaitable[Any]) -> None:
-        try:
-            await call
-        except errors.ReconcilerError as exc:
-            seen.append(f"{exc} {exc!r} {getattr(exc, 'detail', '')}")
+    collect = collector(seen)
 
     async def scenario(h: Harness) -> None:
         await create(h)

@@ -27,6 +27,7 @@ from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import FAULT_SETTINGS, Faults, SimTransport
 from reconciler.sim.serve import build_app
 from tests.contract.gauge import Gauges
+from tests.contract.harness import collector
 from tests.contract.platforms import Adapter, adapter_for
 
 PLATFORMS = registry.every()
@@ -306,13 +307,8 @@ def test_no_credential_or_token_in_any_error_repr_or_log(
     platform: Platform, adapter: Adapter, caplog: pytest.LogCaptureFixture,
 ) -> None:
     seen: list[str] = []
+    collect = collector(seen)
     caplog.set_level(logging.DEBUG)
-
-    async def collect(call: Awaitable[Any]) -> None:
-        try:
-            await call
-        except errors.ReconcilerError as exc:
-            seen.append(f"{exc} {exc!r} {getattr(exc, 'detail', '')}")
 
     forced: list[Forced] = []
 

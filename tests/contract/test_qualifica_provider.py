@@ -19,7 +19,7 @@ from reconciler.providers.base import Applied, build_provider
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults, SimTransport
 from tests.contract.gauge import Gauges
-from tests.contract.harness import SimHarness, drive
+from tests.contract.harness import SimHarness, collector, drive
 
 CLIENT_ID = "contract-client-id"
 SECRET = "contract-client-secret-1234"
@@ -455,7 +455,6 @@ def test_wrong_credentials_fail_check_and_calls_without_retrying() -> None:
     run(scenario, secret="wrong-secret-value")
 
 
-
 def test_everything_converges_through_503s_and_429s() -> None:
     async def scenario(h: Harness) -> None:
         await h.admin("POST", "/_sim/config", json={"error_rate": 0.25, "rate_limit_rate": 0.25})
@@ -493,12 +492,7 @@ def test_lost_responses_are_retried_without_doing_anything_twice() -> None:
 
 def test_no_secret_or_token_in_errors_or_reprs() -> None:
     seen: list[str] = []
-
-    async def collect(call: Awaitable[Any]) -> None:
-        try:
-            await call
-        except errors.ReconcilerError as exc:
-            seen.append(f"{exc} {exc!r} {getattr(exc, 'detail', '')}")
+    collect = collector(seen)
 
     async def scenario(h: Harness) -> None:
         await create_user(h)

@@ -115,7 +115,6 @@ def test_observe_names_a_plan_missing_from_the_catalog_by_id() -> None:
     run(scenario)
 
 
-
 # -- numbers -----------------------------------------------------------------------------------
 
 

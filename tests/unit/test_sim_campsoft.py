@@ -376,7 +376,6 @@ def test_listing_filters_and_paginates_from_page_one() -> None:
     run(make()[0], scenario)
 
 
-
 def test_validation_checks_login_and_password() -> None:
     async def scenario(api: httpx.AsyncClient) -> None:
         await subscribe(api)

@@ -427,7 +427,6 @@ def test_listing_is_sorted_and_paginated_from_page_zero() -> None:
     run(make()[0], scenario)
 
 
-
 # -- counters, reset, config -------------------------------------------------------------------
 
 

@@ -64,7 +64,6 @@ async def link(api: httpx.AsyncClient, numero: str, **overrides: Any) -> httpx.R
 # -- auth and catalog --------------------------------------------------------------------------
 
 
-
 def test_plans_catalog_has_defaults_and_is_configurable() -> None:
     async def scenario(api: httpx.AsyncClient) -> None:
         plans = (await api.get("/api/planos")).json()["planos"]
@@ -153,7 +152,6 @@ def test_listing_is_sorted_and_paginated_from_page_zero() -> None:
         assert default["itens_por_pagina"] == 100
 
     run(make()[0], scenario)
-
 
 
 def test_listing_filters_by_number_client_and_statuses() -> None:
@@ -429,9 +427,7 @@ def test_reset_empties_the_platform_and_keeps_settings() -> None:
 LINK_PLAN = {"id": 1, "nome": "Only", "tipo": "pos", "valor": "1.00", "franquia_minutos": 1}
 
 
-
 # -- faults ------------------------------------------------------------------------------------
-
 
 
 # -- persistence -------------------------------------------------------------------------------

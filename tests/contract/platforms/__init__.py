@@ -67,3 +67,15 @@ def adapter_for(platform: str) -> Adapter:
 
 async def bearer(value: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"} if value else {}
+
+
+def logs_in(path: str, body: Callable[[Mapping[str, str]], Mapping[str, str]],
+            field: str) -> Headers:
+    """The ``headers`` of a platform that issues tokens: POST ``body`` to ``path``, send back
+    the ``field`` of the answer as a bearer token (none when the login is refused)."""
+
+    async def headers(api: httpx.AsyncClient, credentials: Mapping[str, str]) -> dict[str, str]:
+        response = await api.post(path, json=body(credentials))
+        return await bearer(response.json().get(field))
+
+    return headers

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import httpx
 from starlette.applications import Starlette
 
 from reconciler.model import Action, Change
@@ -12,7 +9,7 @@ from reconciler.platforms.campsoft.sim import create_app
 from reconciler.platforms.campsoft.sim_store import Customer
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
-from tests.contract.platforms import Adapter, bearer
+from tests.contract.platforms import Adapter, logs_in
 
 KEY = "conformance-api-key-5678"
 SECRET = "conformance-api-secret-1234"
@@ -39,22 +36,15 @@ def create(integration: str) -> Change:
                   reason="conformance")
 
 
-async def headers(api: httpx.AsyncClient, credentials: Mapping[str, str]) -> dict[str, str]:
-    body = {"ApiKey": credentials["api_key"], "ApiSecret": credentials["api_secret"]}
-    response = await api.post("/authentication", json=body)
-    return await bearer(response.json().get("AccessToken"))
-
-
 ADAPTER = Adapter(
     credentials={"api_key": KEY, "api_secret": SECRET},
     wrong=[{"api_key": KEY, "api_secret": "wrong-secret-value"},
            {"api_key": "wrong-key-value", "api_secret": SECRET}],
-    app=app,
-    seed=seed,
-    create=create,
-    held=lambda app: len(app.state.store.subscriptions),
-    headers=headers,
     probe=("GET", "/isps"),
+    headers=logs_in("/authentication",
+                    lambda c: {"ApiKey": c["api_key"], "ApiSecret": c["api_secret"]},
+                    "AccessToken"),
+    app=app, seed=seed, create=create, held=lambda app: len(app.state.store.subscriptions),
     listing=("/subscriptions", [{"page": 0}, {"page": "x"}, {"per_page": 0},
                                 {"per_page": 1001}, {"status": "ativo"}]),
     sim_option=("token_ttl", 5.0, lambda app: app.state.tokens.ttl),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import httpx
 from starlette.applications import Starlette
 
 from reconciler.model import Action, Change
@@ -12,7 +9,7 @@ from reconciler.platforms.qualifica.sim import create_app
 from reconciler.platforms.qualifica.sim_store import User
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
-from tests.contract.platforms import Adapter, bearer
+from tests.contract.platforms import Adapter, logs_in
 
 CLIENT_ID = "conformance-client-id"
 SECRET = "conformance-client-secret-1234"
@@ -35,21 +32,13 @@ def create(integration: str) -> Change:
                   reason="conformance")
 
 
-async def headers(api: httpx.AsyncClient, credentials: Mapping[str, str]) -> dict[str, str]:
-    body = {"grant_type": "client_credentials", **credentials}
-    response = await api.post("/oauth/token", json=body)
-    return await bearer(response.json().get("access_token"))
-
-
 ADAPTER = Adapter(
     credentials={"client_id": CLIENT_ID, "client_secret": SECRET},
     wrong=[{"client_id": CLIENT_ID, "client_secret": "wrong-secret-value"},
            {"client_id": "wrong-client-id", "client_secret": SECRET}],
-    app=app,
-    seed=seed,
-    create=create,
-    held=lambda app: len(app.state.store.users),
-    headers=headers,
+    app=app, seed=seed, create=create, held=lambda app: len(app.state.store.users),
+    headers=logs_in("/oauth/token", lambda c: {"grant_type": "client_credentials", **c},
+                    "access_token"),
     probe=("GET", "/produtos"),
     listing=("/usuarios", [{"por_pagina": 0}, {"por_pagina": 1001}, {"pagina": -1},
                            {"pagina": "x"}]),

@@ -38,11 +38,8 @@ async def headers(api: httpx.AsyncClient, credentials: Mapping[str, str]) -> dic
 ADAPTER = Adapter(
     credentials={"token": TOKEN},
     wrong=[{"token": "wrong-stfc-token-5678"}],
-    app=app,
-    seed=seed,
-    create=create,
+    app=app, seed=seed, create=create, headers=headers,
     held=lambda app: len(app.state.store.numbers),
-    headers=headers,
     probe=("GET", "/api/planos"),
     listing=("/api/numeros", [{"itens_por_pagina": 0}, {"itens_por_pagina": 1001},
                               {"pagina": -1}, {"pagina": "x"}, {"status": "ativo"},
