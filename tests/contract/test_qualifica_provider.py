@@ -105,6 +105,13 @@ async def subscribe(h: Harness, *keys: str, **attrs: Any) -> Applied:
     return await h.provider.execute(change("subscription", Action.CREATE, list(keys), after))
 
 
+async def subscribed(h: Harness) -> str:
+    """Maria, subscribed to pro: the subscription's key."""
+    await create_user(h)
+    await subscribe(h)
+    return f"{MARIA}/pro"
+
+
 async def act(h: Harness, action: Action, key: str, after: Mapping[str, Any] | None = None,
               ) -> Applied:
     return await h.provider.execute(change("subscription", action, [key], after, SUB))
@@ -282,9 +289,7 @@ def test_subscribe_several_keys_and_again_after_cancel_reactivates() -> None:
 
 def test_update_patches_expiry_and_service() -> None:
     async def scenario(h: Harness) -> None:
-        await create_user(h)
-        await subscribe(h)
-        key = f"{MARIA}/pro"
+        key = await subscribed(h)
         after = {**SUB, "expires": "2026-12-31", "service": 7002}
         for _ in range(2):
             assert await act(h, Action.UPDATE, key, after) == Applied()
@@ -300,9 +305,7 @@ def test_update_patches_expiry_and_service() -> None:
 
 def test_suspend_resume_and_cancel_are_idempotent() -> None:
     async def scenario(h: Harness) -> None:
-        await create_user(h)
-        await subscribe(h)
-        key = f"{MARIA}/pro"
+        key = await subscribed(h)
         for action, status in ((Action.SUSPEND, "suspenso"), (Action.RESUME, "ativo"),
                                (Action.DELETE, "cancelado")):
             for _ in range(2):
