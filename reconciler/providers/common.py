@@ -4,7 +4,9 @@ the base URL, bounded concurrency, required credentials and the target attribute
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -14,7 +16,7 @@ from reconciler.model import Action, Change, Integration
 from reconciler.providers.base import Applied
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
-from reconciler.providers.tokens import AccessToken
+from reconciler.providers.tokens import AccessToken, Login
 
 T = TypeVar("T")
 
@@ -72,58 +74,84 @@ def target(change: Change) -> Mapping[str, Any]:
 
 def required(credentials: Mapping[str, str], fields: tuple[str, ...], integration: str) -> None:
     """An AuthError naming the first credential field that is missing or empty."""
-    for field in fields:
-        if not credentials.get(field):
-            raise errors.AuthError(f"credentials.{field} is missing; set it in the integration",
+    for name in fields:
+        if not credentials.get(name):
+            raise errors.AuthError(f"credentials.{name} is missing; set it in the integration",
                                    integration=integration)
 
 
 Handler = Callable[[Change], Awaitable[Applied]]
 
 
+@dataclass(frozen=True)
+class Auth:
+    """How a provider authenticates, as its :meth:`HttpProvider._auth` hook returns it: static
+    ``headers`` (a fixed token), the ``secrets`` to mask from every error, and, for a platform
+    with a login step, the ``login`` that issues its expiring access token."""
+
+    secrets: tuple[str, ...]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    login: Login | None = None
+
+
 class HttpProvider:
-    """What every provider over HTTP shares: its integration and name, the HTTP client (retries,
-    rate budget, secrets masked, token renewal), the paging options, dispatching a change to
-    the handler of its (kind, action), and closing.
+    """What every provider over HTTP shares: its integration and name, the constructor every
+    provider takes, the HTTP client (retries, rate budget, secrets masked, token renewal), the
+    paging options, dispatching a change to the handler of its (kind, action), and closing.
 
     A subclass sets ``platform``, ``embedded_url`` (the placeholder base URL of its in-process
-    simulator) and ``example_url`` (what a real endpoint looks like, for errors), and returns
-    its handlers from ``_handlers()``.
+    simulator), ``example_url`` (what a real endpoint looks like, for errors) and
+    ``credential_fields`` (the credentials it needs, checked first); returns how it
+    authenticates from ``_auth(credentials)`` and its handlers from ``_handlers()``. One that
+    reads options of its own does so in ``_configure()``, which runs before ``_auth``.
     """
 
     platform: ClassVar[str]
     embedded_url: ClassVar[str]
     example_url: ClassVar[str]
+    credential_fields: ClassVar[tuple[str, ...]]
 
     def __init__(
         self,
         integration: Integration,
-        transport: httpx.AsyncBaseTransport | None,
+        credentials: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
         *,
-        secrets: tuple[str, ...],
-        headers: Mapping[str, str] | None = None,
-        token: AccessToken | None = None,
-        max_attempts: int,
-        backoff_base: float,
-        timeout: float,
-        sleep: Sleep | None,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        timeout: float = 10.0,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``sleep`` replaces the retry backoff's asyncio.sleep and ``clock`` the wall clock
+        token expiry (and any date the platform derives from today) is read against (tests)."""
+        required(credentials, self.credential_fields, integration.name)
         self.integration = integration
+        self._clock = clock
+        self._configure()
+        auth = self._auth(credentials)
+        self.token = AccessToken(auth.login, clock=clock) if auth.login is not None else None
         self.page_size = int_option(integration, "page_size", 500, 1, 1000)
         self.concurrency = int_option(integration, "concurrency", 4, 1, 64)
         self._client = ApiClient(
             base_url(integration, transport, self.embedded_url, self.example_url),
             integration=integration.name,
-            headers=headers,
-            secrets=secrets,
+            headers=auth.headers,
+            secrets=auth.secrets,
             transport=transport,
             timeout=timeout,
             max_attempts=max_attempts,
             backoff_base=backoff_base,
             sleep=sleep,
             rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
-            token=token,
+            token=self.token,
         )
+
+    def _configure(self) -> None:
+        """Read the platform's own options from ``self.integration`` (none by default)."""
+
+    def _auth(self, credentials: Mapping[str, str]) -> Auth:
+        raise NotImplementedError
 
     @property
     def name(self) -> str:

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import httpx
 from starlette.applications import Starlette
 
+from reconciler.errors import ReconcilerError
+
 H = TypeVar("H", bound="SimHarness")
 
 
@@ -35,6 +37,19 @@ class SimHarness:
 
     def requests(self) -> dict[str, int]:
         return dict(self.app.state.store.requests)
+
+
+def collector(seen: list[str]) -> Callable[[Awaitable[Any]], Awaitable[None]]:
+    """``collect(call)``: await ``call``; the text of the ReconcilerError it raises, its repr
+    and detail go to ``seen`` (secret-masking tests then search them)."""
+
+    async def collect(call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except ReconcilerError as exc:
+            seen.append(f"{exc} {exc!r} {getattr(exc, 'detail', '')}")
+
+    return collect
 
 
 def drive(harness: H, scenario: Callable[[H], Awaitable[None]]) -> H:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -12,12 +11,11 @@ from starlette.applications import Starlette
 
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Resource, SecretRef
-from reconciler.providers.base import Applied, build_provider
 from reconciler.platforms.saperx_stfc.provider import SaperxStfcProvider, consecutive_runs
+from reconciler.platforms.saperx_stfc.sim import create_app
+from reconciler.providers.base import Applied
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
-from reconciler.platforms.saperx_stfc.sim import create_app
-from tests.contract.gauge import Gauges
 from tests.contract.harness import SimHarness, drive
 
 TOKEN = "contract-secret-token-1234"
@@ -115,48 +113,6 @@ def test_observe_names_a_plan_missing_from_the_catalog_by_id() -> None:
         assert observed.resources['stfc-sp.link["1130001000"]'].attrs["plan"] == "#104"
 
     run(scenario)
-
-
-def test_observe_fetches_pages_concurrently_within_the_bound() -> None:
-    gauge = Gauges()
-
-    async def scenario(h: Harness) -> None:
-        await create(h, block(1130001000, 40))
-        observed = await h.provider.observe()
-        assert len(observed.resources) == 40 and observed.reads == 2 + 19
-
-    run(scenario, options={"page_size": 2, "concurrency": 3}, wrap=gauge)
-    assert gauge.peak == 3
-
-
-def test_observe_raises_the_typed_error_of_a_failing_later_page() -> None:
-    class FailPageTwo(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner = inner
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.params.get("pagina") == "2":
-                return httpx.Response(404, json={"erro": "x", "mensagem": "y"})
-            return await self.inner.handle_async_request(request)
-
-    async def scenario(h: Harness) -> None:
-        await create(h, block(1130001000, 12))
-        with pytest.raises(errors.NotFoundError, match="GET /api/numeros"):
-            await h.provider.observe()
-
-    run(scenario, options={"page_size": 2}, wrap=FailPageTwo)
-
-
-def test_observe_survives_an_unreliable_platform() -> None:
-    async def scenario(h: Harness) -> None:
-        await h.admin("POST", "/_sim/config", json={"error_rate": 0.0})
-        await create(h, block(1130001000, 30))
-        await h.admin("POST", "/_sim/config", json={"error_rate": 0.2, "rate_limit_rate": 0.2})
-        observed = await h.provider.observe()
-        assert len(observed.resources) == 30
-        assert h.slept  # some calls were retried
-
-    run(scenario, options={"page_size": 4}, faults=Faults(seed=11), max_attempts=10)
 
 
 # -- numbers -----------------------------------------------------------------------------------
@@ -374,65 +330,3 @@ def test_wrong_token_is_an_auth_error_and_a_failed_check() -> None:
         assert h.slept == []  # never retried
 
     run(scenario, token="wrong-token-value")
-
-
-def test_unreachable_platform_is_a_failed_check_not_an_exception() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    async def scenario(h: Harness) -> None:
-        health = await h.provider.check()
-        assert not health.ok and "cannot use the saperx-stfc platform" in health.message
-        assert "still failing after 3 attempts" in health.message and len(h.slept) == 2
-
-    run(scenario, transport=httpx.MockTransport(refuse), max_attempts=3)
-
-
-def test_the_token_never_appears_in_errors_or_reprs() -> None:
-    seen: list[str] = []
-
-    async def collect(call: Awaitable[Any]) -> None:
-        try:
-            await call
-        except errors.ReconcilerError as exc:
-            seen.append(f"{exc} {exc!r} {getattr(exc, 'detail', '')}")
-
-    async def scenario(h: Harness) -> None:
-        await create(h, ["1130001001"])
-        await link(h, "1130001001", service=1)
-        await collect(link(h, "1130001001"))
-        await collect(link(h, "1130001001", plan="nope"))
-        await collect(link(h, "1130009999"))
-        await collect(h.provider.execute(change("number", Action.DELETE, ["1130001001"])))
-        await h.admin("POST", "/_sim/config", json={"error_rate": 1.0})
-        await collect(h.provider.observe())
-        seen.append(str((await h.provider.check()).message))
-        seen.append(repr(h.provider))
-
-    run(scenario, max_attempts=2)
-    assert len(seen) == 7
-    assert all(TOKEN not in text for text in seen)
-
-    async def wrong() -> None:
-        integration = Integration(NAME, "saperx-stfc", "embedded", {})
-        provider = build_provider(integration, {"token": "another-secret-token"},
-                                  httpx.ASGITransport(app=create_app(TOKEN)))
-        try:
-            with pytest.raises(errors.AuthError) as caught:
-                await provider.observe()
-            assert "another-secret-token" not in f"{caught.value} {caught.value.detail}"
-        finally:
-            await provider.aclose()
-
-    asyncio.run(wrong())
-
-
-def test_construction_checks_token_endpoint_and_options() -> None:
-    embedded = Integration(NAME, "saperx-stfc", "embedded", {})
-    with pytest.raises(errors.AuthError, match="credentials.token is missing"):
-        SaperxStfcProvider(embedded, {})
-    with pytest.raises(errors.ReconcilerError, match="http"):
-        SaperxStfcProvider(embedded, {"token": TOKEN})
-    bad = Integration(NAME, "saperx-stfc", "embedded", {}, {"page_size": 5000})
-    with pytest.raises(errors.ReconcilerError, match="page_size"):
-        SaperxStfcProvider(bad, {"token": TOKEN}, httpx.ASGITransport(app=create_app(TOKEN)))

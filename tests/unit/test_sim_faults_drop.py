@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from reconciler.sim.faults import Faults, SimTransport
 from reconciler.platforms.saperx_stfc.sim import create_app
+from reconciler.sim.faults import Faults, SimTransport
 
 TOKEN = "t0ken-for-faults"
 

@@ -15,12 +15,11 @@ from starlette.applications import Starlette
 
 from reconciler.errors import SecretError, StateError
 from reconciler.platforms.qualifica import sim as qualifica
+from reconciler.platforms.qualifica.sim import create_app, embedded_app
+from reconciler.platforms.qualifica.sim_store import DEFAULT_PRODUCTS, Store
 from reconciler.sim import simulator
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.embedded import embedded_path, open_embedded
-from reconciler.sim.faults import Faults
-from reconciler.platforms.qualifica.sim import create_app, embedded_app
-from reconciler.platforms.qualifica.sim_store import DEFAULT_PRODUCTS, Store
 from reconciler.sim.serve import build_app
 
 SECRET = "unit-sim-client-secret"
@@ -428,16 +427,6 @@ def test_listing_is_sorted_and_paginated_from_page_zero() -> None:
     run(make()[0], scenario)
 
 
-@pytest.mark.parametrize("params", [{"por_pagina": 0}, {"por_pagina": 1001}, {"pagina": -1},
-                                    {"pagina": "x"}])
-def test_listing_refuses_bad_parameters(params: dict[str, Any]) -> None:
-    async def scenario(api: httpx.AsyncClient) -> None:
-        response = await api.get("/usuarios", params=params)
-        assert (response.status_code, response.json()["erro"]) == (422, "parametro_invalido")
-
-    run(make()[0], scenario)
-
-
 # -- counters, reset, config -------------------------------------------------------------------
 
 
@@ -485,43 +474,6 @@ def test_reset_empties_the_platform_and_keeps_settings_and_tokens() -> None:
     run(make()[0], scenario)
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [{"token_ttl": 0}, {"token_ttl": "1h"}, {"token_ttl": True}, {"products": "pro"},
-     {"products": [{"codigo": "a/b", "nome": "A"}]}, {"products": [{"codigo": "a"}]},
-     {"products": [{"codigo": "a", "nome": "A", "ativo": "sim"}]},
-     {"products": [{"codigo": "a", "nome": "A"}, {"codigo": "a", "nome": "B"}]},
-     {"token_ttl": 5, "error_rate": 2}, {"error_rate": 0.7, "rate_limit_rate": 0.5},
-     {"unknown": 1}, {"seed": 1.5}],
-)
-def test_config_refuses_bad_settings_and_changes_nothing(settings: dict[str, Any]) -> None:
-    async def scenario(api: httpx.AsyncClient) -> None:
-        before = (await api.get("/_sim/config")).json()
-        response = await api.post("/_sim/config", json=settings)
-        assert (response.status_code, response.json()["erro"]) == (422, "dados_invalidos")
-        assert (await api.get("/_sim/config")).json() == before
-
-    run(make()[0], scenario)
-
-
-def test_faults_refuse_platform_calls_but_spare_admin_paths() -> None:
-    app, _ = make(faults=Faults(seed=3))
-
-    async def main() -> None:
-        async with client(app) as api:
-            await api.post("/_sim/config", json={"error_rate": 1.0})
-            refused = await api.post("/oauth/token", json=CREDENTIALS)
-            assert (refused.status_code, refused.json()["erro"]) == (503, "indisponivel")
-            assert (await counters(api))["requests"] == {}  # never reached the platform
-            await api.post("/_sim/config", json={"error_rate": 0.0, "rate_limit_rate": 1.0})
-            limited = await api.post("/oauth/token", json=CREDENTIALS)
-            assert (limited.status_code, limited.headers["retry-after"]) == (429, "1")
-            await api.post("/_sim/config", json={"rate_limit_rate": 0.0})
-            assert (await api.post("/oauth/token", json=CREDENTIALS)).status_code == 200
-
-    asyncio.run(main())
-
-
 # -- persistence and embedding -----------------------------------------------------------------
 
 
@@ -562,7 +514,7 @@ def test_store_round_trips_through_json_without_tokens() -> None:
 def test_embedded_app_needs_both_credentials() -> None:
     for credentials in ({}, {"client_id": CLIENT_ID}, {"client_secret": SECRET},
                         {"client_id": "", "client_secret": SECRET}):
-        with pytest.raises(SecretError, match="credentials.client_id and credentials.client_sec"):
+        with pytest.raises(SecretError, match=r"credentials\.client_id and credentials\.client_sec"):
             embedded_app(credentials, None)
     app = embedded_app({"client_id": CLIENT_ID, "client_secret": SECRET}, None)
 

@@ -15,13 +15,11 @@ from starlette.applications import Starlette
 
 from reconciler.errors import ReconcilerError, SecretError, StateError
 from reconciler.platforms.saperx_stfc import sim as saperx_stfc
-from reconciler.sim import simulator
-from reconciler.sim.clock import FakeClock
-from reconciler.sim.embedded import embedded_path, open_embedded
-from reconciler.sim.faults import Faults
 from reconciler.platforms.saperx_stfc.sim import create_app
 from reconciler.platforms.saperx_stfc.sim_store import Store
-from reconciler.sim.serve import build_app, check_host
+from reconciler.sim.clock import FakeClock
+from reconciler.sim.embedded import embedded_path, open_embedded
+from reconciler.sim.serve import check_host
 
 TOKEN = "unit-sim-token"
 LINK = {"id_plano": 101, "documento": "52998224725", "nome": "Maria Silva", "id_externo": 7001}
@@ -64,21 +62,6 @@ async def link(api: httpx.AsyncClient, numero: str, **overrides: Any) -> httpx.R
 
 
 # -- auth and catalog --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("token", [None, "wrong", ""])
-def test_a_missing_or_wrong_token_is_401(token: str | None) -> None:
-    app, _ = make()
-
-    async def main() -> None:
-        async with client(app, token) as api:
-            for path in ("/api/planos", "/api/numeros?status=livre"):
-                response = await api.get(path)
-                assert response.status_code == 401
-                assert response.json()["erro"] == "token_invalido"
-                assert TOKEN not in response.text
-
-    asyncio.run(main())
 
 
 def test_plans_catalog_has_defaults_and_is_configurable() -> None:
@@ -167,17 +150,6 @@ def test_listing_is_sorted_and_paginated_from_page_zero() -> None:
         assert past["numeros"] == []
         default = (await api.get("/api/numeros")).json()["paginacao"]
         assert default["itens_por_pagina"] == 100
-
-    run(make()[0], scenario)
-
-
-@pytest.mark.parametrize("params", [{"itens_por_pagina": 0}, {"itens_por_pagina": 1001},
-                                    {"pagina": -1}, {"pagina": "x"}, {"status": "ativo"},
-                                    {"transmissao": "ok"}])
-def test_listing_refuses_bad_parameters(params: dict[str, Any]) -> None:
-    async def scenario(api: httpx.AsyncClient) -> None:
-        response = await api.get("/api/numeros", params=params)
-        assert (response.status_code, response.json()["erro"]) == (422, "parametro_invalido")
 
     run(make()[0], scenario)
 
@@ -455,77 +427,7 @@ def test_reset_empties_the_platform_and_keeps_settings() -> None:
 LINK_PLAN = {"id": 1, "nome": "Only", "tipo": "pos", "valor": "1.00", "franquia_minutos": 1}
 
 
-@pytest.mark.parametrize("settings", [{"removal_delay": -1}, {"transmission_error_rate": 2},
-                                      {"error_rate": 0.7, "rate_limit_rate": 0.5},
-                                      {"latency": "slow"}, {"unknown": 1}, {"seed": 1.5}])
-def test_config_refuses_bad_settings_and_changes_nothing(settings: dict[str, Any]) -> None:
-    async def scenario(api: httpx.AsyncClient) -> None:
-        before = (await api.get("/_sim/config")).json()
-        response = await api.post("/_sim/config", json=settings)
-        assert (response.status_code, response.json()["erro"]) == (422, "dados_invalidos")
-        assert (await api.get("/_sim/config")).json() == before
-
-    run(make()[0], scenario)
-
-
 # -- faults ------------------------------------------------------------------------------------
-
-
-def statuses(app: Starlette, count: int) -> list[tuple[int, str | None]]:
-    out: list[tuple[int, str | None]] = []
-
-    async def scenario(api: httpx.AsyncClient) -> None:
-        for _ in range(count):
-            response = await api.get("/api/planos")
-            out.append((response.status_code, response.headers.get("retry-after")))
-
-    run(app, scenario)
-    return out
-
-
-def test_faults_are_seeded_and_rate_limits_carry_retry_after() -> None:
-    faults = dict(error_rate=0.3, rate_limit_rate=0.3, retry_after=4, seed=42)
-    first = statuses(make(faults=Faults(**faults))[0], 60)
-    assert first == statuses(make(faults=Faults(**faults))[0], 60)
-    codes = [status for status, _ in first]
-    assert {200, 429, 503} == set(codes)
-    assert all(after == "4" for status, after in first if status == 429)
-    assert all(after is None for status, after in first if status != 429)
-
-
-def test_faults_switch_at_run_time_and_spare_admin_paths() -> None:
-    app, _ = make()
-
-    async def scenario(api: httpx.AsyncClient) -> None:
-        config = {"error_rate": 1.0, "seed": 3}
-        assert (await api.post("/_sim/config", json=config)).status_code == 200
-        refused = await api.get("/api/planos")
-        assert (refused.status_code, refused.json()["erro"]) == (503, "indisponivel")
-        assert (await api.get("/_sim/counters")).json()["requests"] == {}  # never reached
-        await api.post("/_sim/config", json={"error_rate": 0.0, "rate_limit_rate": 1.0})
-        limited = await api.get("/api/planos")
-        assert (limited.status_code, limited.headers["retry-after"]) == (429, "1")
-        await api.post("/_sim/config", json={"rate_limit_rate": 0.0})
-        assert (await api.get("/api/planos")).status_code == 200
-
-    run(app, scenario)
-
-
-def test_latency_is_added_to_every_api_request() -> None:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    app, _ = make(faults=Faults(latency=0.25, sleep=sleep))
-
-    async def scenario(api: httpx.AsyncClient) -> None:
-        await api.get("/api/planos")
-        await api.get("/_sim/counters")
-        await api.get("/api/numeros")
-
-    run(app, scenario)
-    assert slept == [0.25, 0.25]
 
 
 # -- persistence -------------------------------------------------------------------------------
@@ -596,7 +498,7 @@ def test_embedded_refuses_unknown_platforms_and_corrupt_files(tmp_path: Path) ->
         path.write_text(content)
         with pytest.raises(StateError, match="delete the file"):
             open_embedded("saperx-stfc", "x", tmp_path, {"token": TOKEN})
-    with pytest.raises(SecretError, match="credentials.token"):
+    with pytest.raises(SecretError, match=r"credentials\.token"):
         open_embedded("saperx-stfc", "y", tmp_path, {})
 
 
@@ -619,12 +521,3 @@ def test_serve_refuses_remote_hosts_unless_allowed() -> None:
         with pytest.raises(ReconcilerError, match="allow_remote"):
             check_host(host)
     check_host("0.0.0.0", allow_remote=True)
-
-
-def test_build_app_wires_token_faults_and_options() -> None:
-    app = build_app("saperx-stfc", token=TOKEN, seed=1, faults={"error_rate": 0.5},
-                    options={"removal_delay": 0.5})
-    assert app.state.store.removal_delay == 0.5 and app.state.faults.error_rate == 0.5
-    assert simulator("saperx-stfc") is saperx_stfc
-    with pytest.raises(ReconcilerError, match="error_rate"):
-        build_app("saperx-stfc", faults={"error_rate": 2})

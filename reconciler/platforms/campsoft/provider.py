@@ -24,7 +24,6 @@ tokens and passwords are masked from, or never put in, any error message.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, ClassVar
 
@@ -32,11 +31,10 @@ import httpx
 
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
-from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import HttpProvider, bounded, required, target
-from reconciler.providers.http import Sleep
-from reconciler.providers.tokens import AccessToken, Issued
 from reconciler.platforms.campsoft.spec import PASSWORDS, password_of
+from reconciler.providers.base import Applied, Health
+from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.tokens import Issued
 
 EMBEDDED_URL = "http://campsoft.embedded"
 STATUS_CALLS = {Action.SUSPEND: "suspend", Action.RESUME: "reactivate", Action.DELETE: "cancel"}
@@ -53,29 +51,17 @@ class CampsoftProvider(HttpProvider):
     embedded_url: ClassVar[str] = EMBEDDED_URL
     example_url: ClassVar[str] = "https://api2.campsoft.com.br/svas/v1"
 
-    def __init__(
-        self,
-        integration: Integration,
-        credentials: Mapping[str, str],
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        max_attempts: int = 5,
-        backoff_base: float = 0.2,
-        timeout: float = 10.0,
-        sleep: Sleep | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """``sleep`` replaces the retry backoff's asyncio.sleep and ``clock`` the wall clock
-        the token's expiry is read against (tests)."""
-        required(credentials, ("api_key", "api_secret"), integration.name)
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key", "api_secret")
+
+    def _configure(self) -> None:
+        self._isp: str | None = _isp_option(self.integration)
+        self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
+
+    def _auth(self, credentials: Mapping[str, str]) -> Auth:
+        """ApiKey and ApiSecret, exchanged for an expiring token (:meth:`_login`)."""
         self._credentials = {"ApiKey": credentials["api_key"],
                              "ApiSecret": credentials["api_secret"]}
-        self._isp: str | None = _isp_option(integration)
-        self._ids: dict[str, str] = {}  # key -> subscription_id, from observe and writes
-        self.token = AccessToken(self._login, clock=clock)
-        super().__init__(integration, transport, secrets=tuple(self._credentials.values()),
-                         token=self.token, max_attempts=max_attempts,
-                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
+        return Auth(secrets=tuple(self._credentials.values()), login=self._login)
 
     # -- login and ISP -----------------------------------------------------------------------
 

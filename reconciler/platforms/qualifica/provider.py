@@ -22,7 +22,6 @@ platform answers 401, and like the credentials it is masked from every error mes
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -32,11 +31,10 @@ import httpx
 
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
-from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import HttpProvider, bounded, required, target
-from reconciler.providers.http import Sleep
-from reconciler.providers.tokens import AccessToken, Issued
 from reconciler.platforms.qualifica.spec import USER_FIELDS
+from reconciler.providers.base import Applied, Health
+from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.tokens import Issued
 
 PLATFORM = "qualifica"
 EMBEDDED_URL = "http://qualifica.embedded"
@@ -62,28 +60,15 @@ class QualificaProvider(HttpProvider):
     embedded_url: ClassVar[str] = EMBEDDED_URL
     example_url: ClassVar[str] = "https://api.qualifica.example"
 
-    def __init__(
-        self,
-        integration: Integration,
-        credentials: Mapping[str, str],
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        max_attempts: int = 5,
-        backoff_base: float = 0.2,
-        timeout: float = 10.0,
-        sleep: Sleep | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """``sleep`` replaces the retry backoff's asyncio.sleep, ``clock`` the time used for
-        token expiry and default expiry dates (tests)."""
-        required(credentials, ("client_id", "client_secret"), integration.name)
+    credential_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+
+    def _configure(self) -> None:
+        self.user_field = _user_field(self.integration)
+
+    def _auth(self, credentials: Mapping[str, str]) -> Auth:
+        """Client credentials, exchanged for an expiring token (:meth:`_login`)."""
         self._client_id, self._secret = credentials["client_id"], credentials["client_secret"]
-        self.user_field = _user_field(integration)
-        self._clock = clock
-        self._token = AccessToken(self._login, clock=clock)
-        super().__init__(integration, transport, secrets=(self._secret, self._client_id),
-                         token=self._token, max_attempts=max_attempts,
-                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
+        return Auth(secrets=(self._secret, self._client_id), login=self._login)
 
     # -- auth --------------------------------------------------------------------------------
 

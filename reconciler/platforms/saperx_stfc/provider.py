@@ -26,10 +26,9 @@ from typing import Any, ClassVar
 import httpx
 
 from reconciler import errors
-from reconciler.model import Action, Change, Integration, Observed, Resource, index
+from reconciler.model import Action, Change, Observed, Resource, index
 from reconciler.providers.base import Applied, Health
-from reconciler.providers.common import HttpProvider, bounded, required, target
-from reconciler.providers.http import Sleep
+from reconciler.providers.common import Auth, HttpProvider, bounded, target
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
@@ -53,24 +52,13 @@ class SaperxStfcProvider(HttpProvider):
     embedded_url: ClassVar[str] = EMBEDDED_URL
     example_url: ClassVar[str] = "https://10.20.0.5:8443"
 
-    def __init__(
-        self,
-        integration: Integration,
-        credentials: Mapping[str, str],
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        max_attempts: int = 5,
-        backoff_base: float = 0.2,
-        timeout: float = 10.0,
-        sleep: Sleep | None = None,
-    ) -> None:
-        """``sleep`` replaces the retry backoff's asyncio.sleep (tests)."""
-        required(credentials, ("token",), integration.name)
+    credential_fields: ClassVar[tuple[str, ...]] = ("token",)
+    _plans: tuple[Mapping[str, Any], ...] | None = None  # the plan catalog, once fetched
+
+    def _auth(self, credentials: Mapping[str, str]) -> Auth:
+        """A static token, sent as a bearer header on every call."""
         token = credentials["token"]
-        super().__init__(integration, transport, secrets=(token,),
-                         headers={"Authorization": f"Bearer {token}"}, max_attempts=max_attempts,
-                         backoff_base=backoff_base, timeout=timeout, sleep=sleep)
-        self._plans: tuple[Mapping[str, Any], ...] | None = None
+        return Auth(secrets=(token,), headers={"Authorization": f"Bearer {token}"})
 
     # -- observe -----------------------------------------------------------------------------
 
