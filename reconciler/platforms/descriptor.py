@@ -73,7 +73,8 @@ class Platform:
     kinds: tuple[Kind, ...]
 
     # -- the spec language ---------------------------------------------------------------
-    holds_numbers: bool = False  # number ranges and client phone numbers may point to it
+    number_ranges: bool = False  # `number_ranges:` entries may point to it
+    phone_numbers: bool = False  # a client service's `phone_numbers:` may point to it
     sells_packages: bool = False  # packages (content add-ons) may point to it
     # The parameters its packages take on a service, each with its JSON Schema shape.
     package_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

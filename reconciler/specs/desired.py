@@ -141,7 +141,7 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         for service in client.services
     }
     ranges: dict[str, list[dict[str, Any]]] = {
-        name: [] for name, spec in specs.integrations.items() if registry.get(spec.platform).holds_numbers
+        name: [] for name, spec in specs.integrations.items() if registry.get(spec.platform).number_ranges
     }
     for name, spec in sorted(specs.number_ranges.items(), key=lambda item: item[1].first_number):
         ranges.setdefault(spec.integration, []).append(_range_setting(name, spec, spec.source))

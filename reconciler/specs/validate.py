@@ -445,24 +445,30 @@ def _reference_problem(key: str, value: str) -> str | None:
     return None
 
 
-def _integration_for(collected: Collected, name: str, where: Where, issues: Issues) -> IntegrationSpec | None:
-    """The integration a range or phone number points to (which must carry numbers), or None."""
+_TAKES = {"number_ranges": "number ranges", "phone_numbers": "phone numbers"}
+
+
+def _integration_for(collected: Collected, name: str, where: Where, issues: Issues,
+                     section: str) -> IntegrationSpec | None:
+    """The integration a range or phone number points to, which must take ``section``
+    (``number_ranges`` or ``phone_numbers``, as its platform's descriptor says), or None."""
     spec = collected.integrations.get(name)
     if spec is None:
         if collected.complete and ("integrations", name) not in collected.declared:
-            hint = choices_hint(name, _numbered(collected))
+            hint = choices_hint(name, _taking(collected, section))
             issues.at(where, ("integration",), f"unknown integration '{name}'", hint)
         return None
-    if not registry.get(spec.platform).holds_numbers:
-        message = f"integration '{name}' is a {spec.platform} integration, which holds no phone numbers"
-        holding = " or ".join(p.name for p in registry.every() if p.holds_numbers)
+    if not getattr(registry.get(spec.platform), section):
+        message = f"integration '{name}' is a {spec.platform} integration, which holds no {_TAKES[section]}"
+        holding = " or ".join(p.name for p in registry.every() if getattr(p, section))
         issues.at(where, ("integration",), message, f"point to a {holding} integration")
         return None
     return spec
 
 
-def _numbered(collected: Collected) -> list[str]:
-    return sorted(n for n, s in collected.integrations.items() if registry.get(s.platform).holds_numbers)
+def _taking(collected: Collected, section: str) -> list[str]:
+    return sorted(n for n, s in collected.integrations.items()
+                  if getattr(registry.get(s.platform), section))
 
 
 # --- rules: number ranges ----------------------------------------------------------------------
@@ -506,7 +512,7 @@ def _check_ranges(collected: Collected, issues: Issues) -> RangeIndex:
     """Each range on its own, then overlaps within each integration; the index of sound ranges."""
     sound: list[tuple[str, RangeSpec]] = []
     for name, spec in collected.ranges.items():
-        _integration_for(collected, spec.integration, spec.where, issues)
+        _integration_for(collected, spec.integration, spec.where, issues, "number_ranges")
         if _range_bounds_ok(spec, issues):
             sound.append((name, spec))
         else:
@@ -592,7 +598,7 @@ def _check_phone(
     issues: Issues,
 ) -> None:
     """A number assigned to a live service must lie in a range of its integration, once."""
-    integration = _integration_for(collected, phone.integration, phone.where, issues)
+    integration = _integration_for(collected, phone.integration, phone.where, issues, "phone_numbers")
     if integration is None or service.status == "cancelled":
         return  # a cancelled service's numbers are being released
     if collected.complete and phone.integration not in collected.unsure:
