@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import FINGERPRINTS, Desired, Drift, Known, Observed, Resource, live
+from reconciler.model import FINGERPRINTS, Desired, Drift, Known, Observed, Resource, address, live
 from reconciler.planner.core import View, by_kind, differing
 from reconciler.platforms import Platform, registry
 
@@ -47,12 +47,12 @@ def drift(
     """
     actual = {a: r for o in observed.values() for a, r in o.resources.items()}
     out: list[Drift] = []
-    for addr, was in known.resources.items():
+    for was in known.resources.values():
         if was.integration not in observed:
             continue
         platform = registry.find(platforms.get(was.integration, ""))
         fields = platform.compared.get(was.kind, ()) if platform is not None else ()
-        item = _managed(was, actual.get(addr), actual, fields, known.resources, platform)
+        item = _managed(was, _observed(was, actual), actual, fields, known.resources, platform)
         if item is not None:
             out.append(item)
     if desired is not None:
@@ -61,6 +61,16 @@ def drift(
 
 
 # -- managed resources ----------------------------------------------------------------------------
+
+
+def _observed(was: Resource, actual: Mapping[str, Resource]) -> Resource | None:
+    """The platform's object of a managed resource: under its address, else under the id the
+    platform gave it (a SIP line declared without an account code is keyed by its service in
+    the specs and by the account code the platform chose on the platform)."""
+    found = actual.get(was.address)
+    if found is None and was.remote_id:
+        found = actual.get(address(was.integration, was.kind, was.remote_id))
+    return found
 
 
 def _managed(

@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
+    from reconciler.specs.collected import Collected, Issues
     from reconciler.specs.content_rules import HeldCheck
     from reconciler.specs.desired import DesiredBuild
     from reconciler.specs.generate import Builder
     from reconciler.specs.models import SpecModel
+    from reconciler.specs.validate import RangeIndex
 
 Rules = Callable[["View"], "Partial"]
 Unmanaged = Callable[["View"], list[tuple[Resource, str]]]
@@ -75,6 +77,7 @@ class Platform:
     # -- the spec language ---------------------------------------------------------------
     number_ranges: bool = False  # `number_ranges:` entries may point to it
     phone_numbers: bool = False  # a client service's `phone_numbers:` may point to it
+    sip_lines: bool = False  # a client service's `sip_lines:` may point to it
     sells_packages: bool = False  # packages (content add-ons) may point to it
     # The parameters its packages take on a service, each with its JSON Schema shape.
     package_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -83,6 +86,9 @@ class Platform:
     # A held package of a live service: report what it lacks, return the keys it claims
     # (two services claiming one key on one integration is an error the core reports).
     claims: Callable[[HeldCheck], list[str]] | None = None
+    # Its rules across entries, once every entry passed the shape pass: (the entries, the index
+    # of declared number ranges, the issues to add to).
+    check: Callable[[Collected, RangeIndex, Issues], None] | None = None
     build: Callable[[DesiredBuild], None] | None = None  # add its resources to the desired state
     # The desired state with what needs the state's own key added (fingerprints of secrets);
     # run at the edge, after the spec cache. The callable gives the key.

@@ -30,6 +30,7 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -283,6 +284,92 @@ class ServicePackageSpec(SpecModel):
     )
 
 
+# --- VoIP SIP lines (SaperX v2) -------------------------------------------------------------
+
+SIP_PERMISSIONS = ("LC", "LDN", "LDI", "VC1", "VC2", "VC3")  # the seed's call types
+GENERATE = "generate"  # a password the tool generates once and writes to `password_file`
+ACCOUNT_CODE = re.compile(r"\d{6}")
+
+
+def _account_code(value: Any) -> Any:
+    """Six digits; unquoted digits reach us as an int, accepted only if no zero was lost."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if len(str(value)) != 6:
+            raise spec_error("this account code was read as a number and may have lost its "
+                             "leading zeros", 'quote it: account_code: "012345"')
+        value = str(value)
+    if isinstance(value, str) and not ACCOUNT_CODE.fullmatch(value):
+        raise spec_error("an account code has exactly 6 digits", 'for example account_code: "483920"')
+    return value
+
+
+class DidSpec(SpecModel):
+    """A DID of a SIP line: a number of one of the integration's ranges, with what it costs."""
+
+    number: FixedLine
+    monthly_value: Decimal = Field(Decimal("0"), ge=0, max_digits=9, decimal_places=2,
+                                   allow_inf_nan=False)  # BRL, billed on the contract
+    collect_calls: bool = Field(False, strict=True)  # accepts reverse-charge (a cobrar) calls
+    city: NonEmpty | None = None
+
+
+class SipPermissions(SpecModel):
+    """Which call types the line may make (the seed's LC, LDN, LDI, VC1, VC2, VC3)."""
+
+    LC: bool = Field(True, strict=True)  # local fixed
+    LDN: bool = Field(True, strict=True)  # national long distance
+    LDI: bool = Field(False, strict=True)  # international
+    VC1: bool = Field(True, strict=True)  # mobile, local
+    VC2: bool = Field(True, strict=True)  # mobile, another area in the state
+    VC3: bool = Field(True, strict=True)  # mobile, another state
+
+
+class SipLineSpec(SpecModel):
+    """A SIP extension (ramal SIP) of a client service on a SaperX v2 integration."""
+
+    integration: NonEmpty
+    account_code: Annotated[str | None, BeforeValidator(_account_code)] = None  # the platform's when absent
+    line_type: Literal["new", "portability"] = "new"
+    password: str | None = None  # ${env:NAME}, ${file:PATH} or generate; never a literal
+    password_file: NonEmpty | None = None  # where a generated password is written (mode 0600)
+    active: bool = Field(True, strict=True)
+    call_limit: int = Field(2, ge=1, le=1000)  # simultaneous calls (the platform's channels)
+    plan: NonEmpty  # by name, from the integration's synced plan catalog
+    international_plan: NonEmpty | None = None
+    closing_day: int = Field(1, ge=1, le=28)  # the invoice's closing day
+    billing: Literal["prepaid", "postpaid"] = "postpaid"
+    route: Literal["SCM", "STFC", "custom"] = "SCM"
+    caller_id: FixedLine | None = None  # one of its DIDs; the first DID when absent
+    permissions: SipPermissions = Field(default_factory=SipPermissions)
+    dids: list[DidSpec] = Field(min_length=1)
+
+    @field_validator("password")
+    @classmethod
+    def _password_is_a_reference(cls, value: str | None) -> str | None:
+        if value is None or value == GENERATE or SECRET_REF.fullmatch(value):
+            return value
+        raise spec_error("a literal password is refused",
+                         "write ${env:NAME}, ${file:PATH}, or generate (with password_file)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SipLineSpec:
+        if (self.password == GENERATE) != (self.password_file is not None):
+            raise spec_error("password: generate needs password_file (where the generated "
+                             "password is written), and password_file needs password: generate",
+                             "add password_file: secrets/line-1001.txt, or remove it",
+                             at="password")
+        numbers = [d.number for d in self.dids]
+        if self.caller_id is not None and self.caller_id not in numbers:
+            raise spec_error(f"caller_id {self.caller_id} is not one of the line's DIDs",
+                             f"use one of {', '.join(numbers)}", at="caller_id")
+        return self
+
+    @property
+    def presented(self) -> str:
+        """The number the line presents: its caller_id, else its first DID."""
+        return self.caller_id or self.dids[0].number
+
+
 class ServiceSpec(SpecModel):
     """A client service (id_cliente_servico) and what hangs off it."""
 
@@ -293,6 +380,7 @@ class ServiceSpec(SpecModel):
     packages: list[ServicePackageSpec] = Field(default_factory=list)
     exclude_packages: list[NonEmpty] = Field(default_factory=list)  # optional plan defaults
     phone_numbers: list[PhoneNumberSpec] = Field(default_factory=list)
+    sip_lines: list[SipLineSpec] = Field(default_factory=list)
 
 
 class ClientSpec(SpecModel):

@@ -63,6 +63,10 @@ def validate(loaded: Loaded) -> SpecSet:
         doc.release()
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
+    for platform in sorted({s.platform for s in collected.integrations.values()}):
+        check = registry.get(platform).check
+        if check is not None:
+            check(collected, index, issues)
     content_rules.check(collected, issues)
     _check_safety_names(collected, issues)
     _check_schedules(collected, issues)
@@ -224,6 +228,9 @@ def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: 
     doc, path = client.doc, client.path + ("services", j)
     service.place(Where(doc, path, *doc.mark_of(raw)))
     _place_list(service, raw, "phone_numbers")
+    _place_list(service, raw, "sip_lines")
+    for line, raw_line in zip(service.sip_lines, raw.get("sip_lines") or (), strict=True):
+        _place_list(line, raw_line, "dids")
     _place_list(service, raw, "packages")
 
 
@@ -445,7 +452,8 @@ def _reference_problem(key: str, value: str) -> str | None:
     return None
 
 
-_TAKES = {"number_ranges": "number ranges", "phone_numbers": "phone numbers"}
+_TAKES = {"number_ranges": "number ranges", "phone_numbers": "phone numbers",
+          "sip_lines": "SIP lines"}
 
 
 def _integration_for(collected: Collected, name: str, where: Where, issues: Issues,
@@ -587,6 +595,8 @@ def _check_service(
         issues.at(service.where, ("id",), message, "each id_cliente_servico appears once")
     for phone in service.phone_numbers:
         _check_phone(collected, index, seen, service, phone, issues)
+    for line in service.sip_lines:
+        _integration_for(collected, line.integration, line.where, issues, "sip_lines")
 
 
 def _check_phone(

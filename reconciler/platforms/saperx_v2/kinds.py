@@ -1,0 +1,52 @@
+"""The kinds SaperX v2 holds: ``voip_range`` (a block of numbers DIDs are taken from) and
+``extension`` (a SIP line with its DIDs), their order in a plan and what their changes say."""
+
+from __future__ import annotations
+
+from reconciler.model import Action, Change
+from reconciler.platforms.descriptor import Kind
+
+
+def _range(change: Change) -> str | None:
+    after = change.after or {}
+    span = f"{after.get('area_code')} {after.get('first')}..{after.get('last')}"
+    return {Action.CREATE: f"register range {span}", Action.UPDATE: f"resize range to {span}",
+            Action.DELETE: "delete range"}.get(change.action)
+
+
+def _extension(change: Change) -> str | None:
+    after, before = change.after or {}, change.before or {}
+    dids = ", ".join(d["number"] for d in after.get("dids") or ())
+    match change.action:
+        case Action.CREATE:
+            return (f"create SIP line for service {after.get('service')}, plan "
+                    f"{after.get('plan')}, DIDs {dids}")
+        case Action.DELETE:
+            return f"inactivate the SIP line of service {before.get('service')}"
+        case Action.SUSPEND:
+            return "block"
+        case Action.RESUME:
+            return "unblock"
+    return None
+
+
+VOIP_RANGE = Kind(
+    "voip_range",
+    phases={Action.CREATE: 0, Action.UPDATE: 1, Action.DELETE: 6},
+    observed_only=frozenset({"status"}),
+    noun="number ranges",
+    describe=_range,
+    summary=lambda res: f"{res.attrs.get('area_code')} {res.attrs.get('first')}..{res.attrs.get('last')}",
+)
+EXTENSION = Kind(
+    "extension",
+    # DIDs leave one line (update) before another takes them (create or update, ordered by
+    # depends_on); a deactivation comes last.
+    phases={Action.UPDATE: 2, Action.CREATE: 3, Action.SUSPEND: 4, Action.RESUME: 4,
+            Action.DELETE: 5},
+    cancels=True,  # inactivated, never deleted: the platform keeps the extension
+    noun="SIP lines",
+    describe=_extension,
+    summary=lambda res: (f"service {res.attrs.get('service')}, plan {res.attrs.get('plan')}, "
+                         f"caller id {res.attrs.get('caller_id')}"),
+)

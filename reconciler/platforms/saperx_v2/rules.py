@@ -1,0 +1,167 @@
+"""Planning rules for SaperX v2: number ranges, and SIP lines (extensions) with their DIDs.
+
+Ranges (key: the name) are registered, resized or deleted as declared; the platform refuses to
+shrink or delete one below a number in use, and the error says so.
+
+A line is found on the platform by its account code: the declared one, else the one the
+platform gave it, which the state keeps as its remote id.
+- declared, not on the platform -> create (not when it should be inactive: a cancelled
+  service's line that never existed is left absent);
+- declared and present -> update what differs; block or unblock to follow a suspended service
+  (where the integration blocks); inactivate (a DELETE: the platform keeps it) when the service
+  is cancelled or the line says ``active: false``, reactivate when it is active again;
+- managed, no longer declared -> inactivate.
+A DID moved from one line to another is taken off the old line before the new one gets it: the
+change that adds it depends on the one that removes it. A DID another system's line holds is a
+warning, never taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from reconciler.model import Action, Change, Note, Resource
+from reconciler.planner.core import Partial, View, differing
+
+PLATFORM = "saperx-v2"
+RANGE_FIELDS = ("country_code", "area_code", "first", "last")
+LINE_FIELDS = ("service", "line_type", "call_limit", "plan", "international_plan", "closing_day",
+               "billing", "route", "caller_id", "permissions", "dids")
+COMPARED = {"voip_range": RANGE_FIELDS, "extension": (*LINE_FIELDS, "active", "blocked")}
+
+
+def plan_integration(view: View) -> Partial:
+    out = Partial()
+    _ranges(view, out)
+    _lines(view, out)
+    return out
+
+
+def _ranges(view: View, out: Partial) -> None:
+    want, have, known = (view.side(s, "voip_range") for s in ("desired", "actual", "known"))
+    for key, res in sorted(want.items()):
+        now = have.get(key)
+        if now is None:
+            out.changes.append(Change(view.integration, "voip_range", Action.CREATE, (key,), None,
+                                      dict(res.attrs), "declared in number_ranges", res.source))
+        elif moved := differing(res, now, RANGE_FIELDS):
+            out.changes.append(Change(view.integration, "voip_range", Action.UPDATE, (key,),
+                                      dict(now.attrs), {**now.attrs, **res.attrs},
+                                      "range changed in the specs: " + ", ".join(moved),
+                                      res.source))
+        elif key not in known:
+            out.adopt.append(replace(res, remote_id=now.remote_id))
+    for key, was in sorted(known.items()):
+        if key in want:
+            continue
+        if key in have:
+            out.changes.append(Change(view.integration, "voip_range", Action.DELETE, (key,),
+                                      dict(have[key].attrs), None,
+                                      "no longer declared in number_ranges"))
+        else:
+            out.forget.append(was.address)
+
+
+def code_of(view: View, key: str, res: Resource | None) -> str | None:
+    """The account code a declared or managed line has on the platform, if any yet."""
+    if res is not None and res.attrs.get("account_code"):
+        return str(res.attrs["account_code"])
+    was = view.side("known", "extension").get(key)
+    return was.remote_id if was is not None else None
+
+
+def _lines(view: View, out: Partial) -> None:
+    want, have, known = (view.side(s, "extension") for s in ("desired", "actual", "known"))
+    holder = {d["number"]: code for code, res in have.items() for d in res.attrs.get("dids") or ()}
+    ours = {code_of(view, k, r) for k, r in want.items()} | {r.remote_id for r in known.values()}
+    releases: dict[str, str] = {}  # DID -> id of the change that takes it off its old line
+    pending: list[tuple[Change, Resource]] = []
+    for key, res in sorted(want.items()):
+        code = code_of(view, key, res)
+        now = have.get(code) if code else None
+        change = _line(view, out, key, res, now, code)
+        if change is not None:
+            pending.append((change, res))
+    for key, was in sorted(known.items()):
+        if key in want:
+            continue
+        now = have.get(was.remote_id or key)
+        if now is not None and now.attrs.get("active"):
+            change = Change(view.integration, "extension", Action.DELETE, (key,), dict(now.attrs),
+                            None, f"service {was.attrs.get('service')} no longer declares this "
+                            f"SIP line: inactivated (the platform keeps it)")
+            out.changes.append(change)
+        elif now is None:
+            out.forget.append(was.address)
+    for change, _ in pending:
+        before = {d["number"] for d in (change.before or {}).get("dids") or ()}
+        after = {d["number"] for d in (change.after or {}).get("dids") or ()}
+        for number in before - after:
+            releases[number] = change.id
+    for change, res in pending:
+        depends = set(change.depends_on)
+        before = {d["number"] for d in (change.before or {}).get("dids") or ()}
+        for number in sorted({d["number"] for d in (change.after or {}).get("dids") or ()} - before):
+            owner = holder.get(number)
+            if owner is None:
+                continue
+            if number in releases:
+                depends.add(releases[number])
+            elif owner not in ours:
+                out.warnings.append(Note(res.address, res.integration, f"DID {number} is held on "
+                                         f"the platform by extension {owner}, which the tool does "
+                                         f"not manage: not taken"))
+        out.changes.append(replace(change, depends_on=tuple(sorted(depends))))
+
+
+def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | None,
+          code: str | None) -> Change | None:
+    """The change one declared line needs (None when none, after adopting it if it is new to
+    the state)."""
+    service = want.attrs["service"]
+    if now is None:
+        if not want.attrs["active"]:
+            return None  # a cancelled service's line that never existed: nothing to inactivate
+        return Change(view.integration, "extension", Action.CREATE, (key,), None, dict(want.attrs),
+                      f"service {service} declares a SIP line", want.source)
+    target = {**now.attrs, **{f: want.attrs[f] for f in COMPARED["extension"]},
+              "account_code": code, "password_from": want.attrs.get("password_from"),
+              "password_file": want.attrs.get("password_file")}
+    if now.attrs.get("active") and not want.attrs["active"]:
+        return Change(view.integration, "extension", Action.DELETE, (key,), dict(now.attrs), None,
+                      f"service {service} is cancelled (or its line inactive): inactivated",
+                      want.source)
+    moved = differing(want, now, LINE_FIELDS + ("active",))
+    if moved:
+        return Change(view.integration, "extension", Action.UPDATE, (key,), dict(now.attrs),
+                      target, "changed in the specs: " + ", ".join(moved), want.source)
+    if bool(now.attrs.get("blocked")) != bool(want.attrs["blocked"]):
+        action = Action.SUSPEND if want.attrs["blocked"] else Action.RESUME
+        why = "suspended" if want.attrs["blocked"] else "active again"
+        return Change(view.integration, "extension", action, (key,), dict(now.attrs), target,
+                      f"service {service} is {why}", want.source)
+    if key not in view.side("known", "extension"):
+        out.adopt.append(replace(want, remote_id=code))
+    return None
+
+
+def unmanaged(view: View) -> list[tuple[Resource, str]]:
+    """Extensions neither managed nor declared holding a DID of a declared range."""
+    known = {r.remote_id for r in view.side("known", "extension").values()}
+    declared = {code_of(view, k, r) for k, r in view.side("desired", "extension").items()}
+    ranges = [(r.attrs["area_code"], r.attrs["first"], r.attrs["last"])
+              for r in view.side("desired", "voip_range").values()]
+    out = []
+    for code, res in sorted(view.side("actual", "extension").items()):
+        if code in known or code in declared:
+            continue
+        numbers = [d["number"] for d in res.attrs.get("dids") or ()]
+        if any(_in(n, ranges) for n in numbers):
+            out.append((res, f"a SIP line holding DIDs of a declared range ({', '.join(numbers)})"))
+    return out
+
+
+def _in(number: str, ranges: list[tuple[int, str, str]]) -> bool:
+    return any(number[:2] == str(ddd) and first <= number[2:] <= last
+               for ddd, first, last in ranges)
+
