@@ -490,11 +490,8 @@ async def _list_cdrs(sim: Sim, request: Request) -> Response:
     if code is not None:
         code = _account_code(code)
     page, size = _paging(request)
-    start, total, items = (page - 1) * size, 0, []
-    for record in sim.store.cdrs(_env(sim, request), first, last, code):
-        if start <= total < start + size:
-            items.append(record)
-        total += 1
+    items, total = sim.store.cdr_page(_env(sim, request), first, last, code, (page - 1) * size,
+                                      size)
     return _page(request, items, total, page, size)
 
 

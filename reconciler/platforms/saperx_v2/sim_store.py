@@ -13,11 +13,12 @@ counting only calls that changed something, ``logins`` and ``refreshes``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -474,29 +475,40 @@ class Store(Counters):
 
     # -- CDRs --------------------------------------------------------------------------------
 
-    def cdrs(self, env: Environment, first: date, last: date,
-             account_code: str | None) -> Iterator[dict[str, Any]]:
-        """Every call record of ``first``..``last`` (capped at today), by day, then account code,
-        then start time."""
+    def cdr_page(self, env: Environment, first: date, last: date, account_code: str | None,
+                 start: int, size: int) -> tuple[list[dict[str, Any]], int]:
+        """Records ``start``..``start+size`` of ``first``..``last`` (capped at today), ordered by
+        day, then account code, then start time, and how many there are in all. Only the calls
+        of the (extension, day) blocks that touch the page are built; the others are counted."""
         codes = sorted(env.extensions) if account_code is None else (
             [account_code] if account_code in env.extensions else [])
-        day, end = first, min(last, today(self.clock))
+        items: list[dict[str, Any]] = []
+        total, day, end = 0, first, min(last, today(self.clock))
         while day <= end:
             text = day.isoformat()
             for code in codes:
                 ext = env.extensions[code]
-                if ext.active_on(text):
-                    yield from self._day_records(env.name, ext, day)
+                if not ext.active_on(text):
+                    continue
+                key = f"{self.cdr_seed}/{env.name}/{code}/{text}"
+                count = _day_count(key, self.cdr_max_per_day)
+                if total < start + size and total + count > start:
+                    rng = _day_rng(key)
+                    rng.randint(0, self.cdr_max_per_day)  # the count, drawn first
+                    block = self._day_records(env.name, ext, day, rng, count)
+                    items += block[max(0, start - total):start + size - total]
+                total += count
             day += timedelta(days=1)
+        return items, total
 
-    def _day_records(self, env_name: str, ext: Extension, day: date) -> list[dict[str, Any]]:
+    def _day_records(self, env_name: str, ext: Extension, day: date, rng: random.Random,
+                     count: int) -> list[dict[str, Any]]:
         """The records of one extension and day: a function of (seed, environment, account
-        code, day) only, except ``cost``, priced by the extension's plans as they are now."""
-        key = f"{self.cdr_seed}/{env_name}/{ext.account_code}/{day.isoformat()}"
-        rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+        code, day), except ``cost`` (priced by the extension's plans as they are now) and the
+        DDD of local destinations (its first DID's)."""
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         calls = []
-        for n in range(rng.randint(0, self.cdr_max_per_day)):
+        for n in range(count):
             call_type = rng.choices(CALL_TYPES, weights=(40, 15, 5, 25, 10, 5))[0]
             started = midnight + rng.randint(7 * 3600, 22 * 3600)
             duration = rng.randint(5, 1800)
@@ -520,6 +532,18 @@ class Store(Counters):
         plan = intl if call_type == "LDI" and intl is not None else self._plan_or_none(
             ext.plan_id, international=False)
         return Decimal(plan["price_per_minute"][call_type] if plan is not None else "0")
+
+
+def _day_rng(key: str) -> random.Random:
+    """The generator of one extension's day: seeded by (seed, environment, account code, day)."""
+    return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _day_count(key: str, max_per_day: int) -> int:
+    """How many calls one extension's day has (its generator's first draw); cached, so that
+    paging through a month builds only the records of the page asked for."""
+    return _day_rng(key).randint(0, max_per_day)
 
 
 def _destination(rng: random.Random, call_type: str, ext: Extension) -> str:
