@@ -340,7 +340,7 @@ class SipLineSpec(SpecModel):
     billing: Literal["prepaid", "postpaid"] = "postpaid"
     route: Literal["SCM", "STFC", "custom"] = "SCM"
     caller_id: FixedLine | None = None  # one of its DIDs; the first DID when absent
-    permissions: SipPermissions = Field(default_factory=SipPermissions)
+    permissions: SipPermissions = SipPermissions.model_validate({})
     dids: list[DidSpec] = Field(min_length=1)
 
     @field_validator("password")
