@@ -1,0 +1,149 @@
+"""Planner tables for SaperX v2: desired x known x actual -> changes (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.model import Action, Desired, Integration, Known, Observed, Resource
+from reconciler.planner import drift, plan
+from reconciler.platforms import registry
+
+V = "voip"
+CATALOGS = {"plans": ({"id": 101, "name": "VoIP 100"}, {"id": 102, "name": "VoIP 500"})}
+
+
+@pytest.fixture(autouse=True)
+def v2_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setitem(registry.BUILTIN, "saperx-v2", "reconciler.platforms.saperx_v2")
+    registry.reset()
+    yield
+    monkeypatch.undo()
+    registry.reset()
+
+
+def did(number: str) -> dict[str, Any]:
+    return {"number": number, "monthly_value": "0.00", "collect_calls": False, "city": None}
+
+
+def line(key: str, service: int, *numbers: str, **attrs: Any) -> Resource:
+    base = {"service": service, "line_type": "new", "active": True, "blocked": False,
+            "call_limit": 2, "plan": "VoIP 100", "international_plan": None, "closing_day": 1,
+            "billing": "postpaid", "route": "SCM", "caller_id": numbers[0],
+            "permissions": {"LC": True, "LDN": True, "LDI": False, "VC1": True, "VC2": True,
+                            "VC3": True},
+            "dids": [did(n) for n in sorted(numbers)], "account_code": None,
+            "password_from": None, "password_file": None}
+    return Resource(V, "extension", key, {**base, **attrs})
+
+
+def on_platform(code: str, service: int, *numbers: str, **attrs: Any) -> Resource:
+    res = line(code, service, *numbers, **attrs)
+    kept = {k: v for k, v in res.attrs.items()
+            if k not in ("account_code", "password_from", "password_file")}
+    return Resource(V, "extension", code, kept, remote_id=code)
+
+
+def voip_range(name: str = "floripa", first: str = "30001000", last: str = "30001099") -> Resource:
+    return Resource(V, "voip_range", name, {"country_code": 55, "area_code": 48, "first": first,
+                                            "last": last}, remote_id="7")
+
+
+def planned(want: list[Resource], known: list[Resource], actual: list[Resource]) -> Any:
+    integration = Integration(V, "saperx-v2", "embedded", {})
+    desired = Desired({V: integration}, {r.address: r for r in want}, "d",
+                      {"services": {}, "ranges": {}})
+    state = Known("l", 1, {r.address: r for r in known})
+    observed = {V: Observed(V, {r.address: r for r in actual}, CATALOGS)}
+    return plan(desired, state, observed), (state, observed, desired)
+
+
+def test_a_new_line_is_created_after_its_range() -> None:
+    made, _ = planned([voip_range(), line("1001/4830001000", 1001, "4830001000")], [], [])
+    assert [(c.kind, c.action) for c in made.changes] == [
+        ("voip_range", Action.CREATE), ("extension", Action.CREATE)]
+    assert made.changes[1].after["service"] == 1001
+    assert "create SIP line for service 1001" in registry.kind("extension").describe(made.changes[1])
+
+
+def test_a_line_is_found_by_the_account_code_the_state_recorded() -> None:
+    want = line("1001/4830001000", 1001, "4830001000", call_limit=4)
+    was = Resource(V, "extension", "1001/4830001000", dict(line("x", 1001, "4830001000").attrs),
+                   remote_id="100001")
+    made, _ = planned([want], [was], [on_platform("100001", 1001, "4830001000")])
+    (change,) = made.changes
+    assert (change.action, change.after["call_limit"], change.after["account_code"]) == (
+        Action.UPDATE, 4, "100001")
+    assert change.reason == "changed in the specs: call_limit"
+
+
+def test_an_unchanged_line_is_adopted_with_its_account_code() -> None:
+    made, _ = planned([line("483920", 1001, "4830001000", account_code="483920")], [],
+                      [on_platform("483920", 1001, "4830001000")])
+    assert made.changes == () and [r.remote_id for r in made.adopt] == ["483920"]
+
+
+def test_suspension_blocks_and_reactivation_unblocks() -> None:
+    blocked = line("483920", 1001, "4830001000", account_code="483920", blocked=True)
+    made, _ = planned([blocked], [], [on_platform("483920", 1001, "4830001000")])
+    assert [c.action for c in made.changes] == [Action.SUSPEND]
+    free = line("483920", 1001, "4830001000", account_code="483920")
+    made, _ = planned([free], [], [on_platform("483920", 1001, "4830001000", blocked=True)])
+    assert [c.action for c in made.changes] == [Action.RESUME]
+
+
+def test_cancelling_inactivates_and_a_line_never_made_is_left_absent() -> None:
+    gone = line("483920", 1001, "4830001000", account_code="483920", active=False)
+    made, _ = planned([gone], [], [on_platform("483920", 1001, "4830001000")])
+    (change,) = made.changes
+    assert change.action is Action.DELETE and "inactivated" in change.reason
+    made, _ = planned([gone], [], [])
+    assert made.changes == ()
+
+
+def test_a_managed_line_no_longer_declared_is_inactivated() -> None:
+    was = line("483920", 1001, "4830001000", account_code="483920")
+    made, _ = planned([], [was], [on_platform("483920", 1001, "4830001000")])
+    assert [(c.action, c.address) for c in made.changes] == [
+        (Action.DELETE, 'voip.extension["483920"]')]
+
+
+def test_a_did_moved_between_lines_leaves_the_old_one_first() -> None:
+    a_was = line("100001", 1001, "4830001000", "4830001001", account_code="100001")
+    b_was = line("100002", 1002, "4830001002", account_code="100002")
+    a_now = line("100001", 1001, "4830001000", account_code="100001")
+    b_now = line("100002", 1002, "4830001001", "4830001002", account_code="100002",
+                 caller_id="4830001002")
+    made, _ = planned([a_now, b_now], [a_was, b_was],
+                      [on_platform("100001", 1001, "4830001000", "4830001001"),
+                       on_platform("100002", 1002, "4830001002")])
+    by = {c.address: c for c in made.changes}
+    take = by['voip.extension["100002"]']
+    leave = by['voip.extension["100001"]']
+    assert leave.action is Action.UPDATE and take.action is Action.UPDATE
+    assert take.depends_on == (leave.id,)
+    assert made.changes.index(leave) < made.changes.index(take)
+
+
+def test_a_did_held_by_a_line_nobody_manages_is_a_warning_not_taken() -> None:
+    made, _ = planned([line("483920", 1001, "4830001000", account_code="483920")], [],
+                      [on_platform("999999", 7, "4830001000")])
+    assert [c.action for c in made.changes] == [Action.CREATE]
+    assert [w.message for w in made.warnings] == [
+        "DID 4830001000 is held on the platform by extension 999999, which the tool does not "
+        "manage: not taken"]
+
+
+def test_drift_finds_a_line_by_its_recorded_account_code_and_an_unmanaged_one_by_its_dids() -> None:
+    was = Resource(V, "extension", "1001/4830001000", dict(line("x", 1001, "4830001000").attrs),
+                   remote_id="100001")
+    _, (state, observed, desired) = planned(
+        [voip_range(), line("1001/4830001000", 1001, "4830001000")], [was],
+        [on_platform("100001", 1001, "4830001000", call_limit=9),
+         on_platform("555555", 8, "4830001050")])
+    found = {d.address: d for d in drift(state, observed, {V: "saperx-v2"}, desired)}
+    assert found['voip.extension["1001/4830001000"]'].kind == "changed"
+    assert found['voip.extension["1001/4830001000"]'].fields == ("call_limit",)
+    assert found['voip.extension["555555"]'].kind == "unmanaged"
