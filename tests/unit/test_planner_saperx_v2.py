@@ -147,3 +147,22 @@ def test_drift_finds_a_line_by_its_recorded_account_code_and_an_unmanaged_one_by
     assert found['voip.extension["1001/4830001000"]'].kind == "changed"
     assert found['voip.extension["1001/4830001000"]'].fields == ("call_limit",)
     assert found['voip.extension["555555"]'].kind == "unmanaged"
+
+
+def test_import_finds_a_line_without_account_code_by_its_caller_id_and_checks_the_service() -> None:
+    from reconciler.planner.imports import match
+
+    want = line("1001/4830001000", 1001, "4830001000")
+    wrong = line("1002/4830001005", 1002, "4830001005")
+    observed = Observed(V, {r.address: r for r in (
+        on_platform("100001", 1001, "4830001000", call_limit=5),
+        on_platform("100002", 7, "4830001005"), on_platform("100003", 9, "4830001090"))})
+    made = match(V, "saperx-v2", {r.address: r for r in (want, wrong)}, Known("l", 0, {}),
+                 observed, registry.get("saperx-v2").compared)
+    (taken,) = made.record
+    assert (taken.key, taken.remote_id, taken.attrs["call_limit"]) == ("1001/4830001000",
+                                                                        "100001", 5)
+    (held,) = made.ambiguous
+    assert held.remote == ('voip.extension["100002"]',)
+    assert "belongs to service 7, the specs' line to service 1002" in held.reason
+    assert [r.key for r in made.unmatched] == ["100003"]

@@ -2,12 +2,12 @@
 (seed 002).
 
 One package: ``spec.py`` (options, the rules of SIP lines across entries, desired resources),
-``kinds.py``, ``rules.py`` (planning), ``provider.py`` (HTTP), ``sim.py`` and ``sim_store.py``
-(the simulator). See docs/platforms/saperx-v2.md.
+``kinds.py``, ``rules.py`` (planning), ``imports.py`` (import and generated YAML), ``provider.py``
+(HTTP), ``sim.py`` and ``sim_store.py`` (the simulator). See docs/platforms/saperx-v2.md.
 """
 
 from reconciler.platforms.descriptor import Platform
-from reconciler.platforms.saperx_v2 import rules, spec
+from reconciler.platforms.saperx_v2 import imports, rules, spec
 from reconciler.platforms.saperx_v2.kinds import EXTENSION, VOIP_RANGE
 
 PLATFORM = Platform(
@@ -22,6 +22,9 @@ PLATFORM = Platform(
     rules=rules.plan_integration,
     compared=rules.COMPARED,
     unmanaged=rules.unmanaged,
+    owner_problem=imports.owner_problem,
+    settle=imports.settle,
+    generate=imports.generate,
     provider="reconciler.platforms.saperx_v2.provider:SaperxV2Provider",
     simulator="reconciler.platforms.saperx_v2.sim",
 )
