@@ -166,3 +166,16 @@ def test_import_finds_a_line_without_account_code_by_its_caller_id_and_checks_th
     assert held.remote == ('voip.extension["100002"]',)
     assert "belongs to service 7, the specs' line to service 1002" in held.reason
     assert [r.key for r in made.unmatched] == ["100003"]
+
+
+def test_a_changed_password_rule_is_sent_again_and_an_unchanged_one_never() -> None:
+    was = line("483920", 1001, "4830001000", account_code="483920", password_from="${env:A}")
+    same = line("483920", 1001, "4830001000", account_code="483920", password_from="${env:A}")
+    platform = [on_platform("483920", 1001, "4830001000")]
+    made, _ = planned([same], [was], platform)
+    assert made.changes == ()
+    moved = line("483920", 1001, "4830001000", account_code="483920", password_from="${env:B}")
+    made, _ = planned([moved], [was], platform)
+    (change,) = made.changes
+    assert change.reason == "changed in the specs: password"
+    assert change.after["password_from"] == "${env:B}"  # the reference, never its value

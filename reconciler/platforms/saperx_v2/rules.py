@@ -11,6 +11,8 @@ platform gave it, which the state keeps as its remote id.
   (where the integration blocks); inactivate (a DELETE: the platform keeps it) when the service
   is cancelled or the line says ``active: false``, reactivate when it is active again;
 - managed, no longer declared -> inactivate.
+A password is never read back: its rule (a reference, or ``generate``) is compared with the one
+the state recorded, and a changed rule sends it again.
 A DID moved from one line to another is taken off the old line before the new one gets it: the
 change that adds it depends on the one that removes it. A DID another system's line holds is a
 warning, never taken.
@@ -132,6 +134,11 @@ def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | No
                       f"service {service} is cancelled (or its line inactive): inactivated",
                       want.source)
     moved = differing(want, now, LINE_FIELDS + ("active",))
+    was = view.side("known", "extension").get(key)
+    if was is not None and was.attrs.get("password_from") != want.attrs.get("password_from"):
+        # The platform never shows a password: the rule is compared with what the state
+        # recorded when it was last sent, and a changed rule sends it again.
+        moved.append("password")
     if moved:
         return Change(view.integration, "extension", Action.UPDATE, (key,), dict(now.attrs),
                       target, "changed in the specs: " + ", ".join(moved), want.source)
