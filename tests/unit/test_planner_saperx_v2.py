@@ -12,7 +12,8 @@ from reconciler.planner import drift, plan
 from reconciler.platforms import registry
 
 V = "voip"
-CATALOGS = {"plans": ({"id": 101, "name": "VoIP 100"}, {"id": 102, "name": "VoIP 500"})}
+CATALOGS = {"plans": ({"id": 101, "name": "VoIP 100"}, {"id": 102, "name": "VoIP 500"}),
+            "international_plans": ({"id": 901, "name": "Mundo"},)}
 
 
 @pytest.fixture(autouse=True)
@@ -179,3 +180,13 @@ def test_a_changed_password_rule_is_sent_again_and_an_unchanged_one_never() -> N
     (change,) = made.changes
     assert change.reason == "changed in the specs: password"
     assert change.after["password_from"] == "${env:B}"  # the reference, never its value
+
+
+def test_a_plan_the_catalog_lacks_is_an_error_naming_the_valid_ones() -> None:
+    from reconciler.errors import PlanError
+
+    with pytest.raises(PlanError, match=r"plan 'VoIP 9' is not in the plans of voip; valid names: "
+                                        r"VoIP 100, VoIP 500"):
+        planned([line("483920", 1001, "4830001000", account_code="483920", plan="VoIP 9")], [], [])
+    with pytest.raises(PlanError, match="international plan 'Lua' is not in the international"):
+        planned([line("483920", 1001, "4830001000", international_plan="Lua")], [], [])

@@ -34,9 +34,25 @@ COMPARED = {"voip_range": RANGE_FIELDS, "extension": (*LINE_FIELDS, "active", "b
 
 def plan_integration(view: View) -> Partial:
     out = Partial()
+    _catalog_names(view, out)
+    if out.errors:
+        return out
     _ranges(view, out)
     _lines(view, out)
     return out
+
+
+def _catalog_names(view: View, out: Partial) -> None:
+    """Every plan and international plan a line names must be in the platform's catalog."""
+    for field, catalog in (("plan", "plans"), ("international_plan", "international_plans")):
+        names = sorted(str(p.get("name")) for p in view.catalogs.get(catalog, ()))
+        for res in view.side("desired", "extension").values():
+            name = res.attrs.get(field)
+            if name is not None and name not in names:
+                where = f" ({res.source})" if res.source else ""
+                out.errors.append(f"{res.address}: {field.replace('_', ' ')} {name!r} is not in "
+                                  f"the {catalog.replace('_', ' ')} of {view.integration}{where}; "
+                                  f"valid names: {', '.join(names) or 'none'}")
 
 
 def _ranges(view: View, out: Partial) -> None:
