@@ -1,4 +1,4 @@
-"""Access tokens for the simulators of platforms with a login step (Qualifica, Campsoft).
+"""Access tokens for the simulators of platforms with a login step (Qualifica, Campsoft, SaperX v2).
 
 A :class:`TokenIssuer` hands out random tokens that expire ``ttl`` seconds after issue, by the
 simulator's :class:`~reconciler.sim.clock.Clock`; :meth:`expire_all` makes every token issued so
@@ -25,9 +25,10 @@ class TokenIssuer:
         self._expiry: dict[str, float] = {}
         self.issued = 0
 
-    def issue(self) -> tuple[str, float]:
-        """A new token and its absolute expiry (Unix seconds)."""
-        token = secrets.token_urlsafe(24)
+    def issue(self, prefix: str = "") -> tuple[str, float]:
+        """A new token (starting with ``prefix``, which lets a platform tell which of its data
+        sets a token opens) and its absolute expiry (Unix seconds)."""
+        token = prefix + secrets.token_urlsafe(24)
         expires_at = self.clock.now() + self.ttl
         self._expiry[token] = expires_at
         self.issued += 1
@@ -44,6 +45,10 @@ class TokenIssuer:
             del self._expiry[token]
             return False
         return True
+
+    def revoke(self, token: str) -> bool:
+        """Invalidate one token (a rotated refresh token); whether it was live."""
+        return self.valid(token) and self._expiry.pop(token, None) is not None
 
     def expire_all(self) -> int:
         """Invalidate every token issued so far; returns how many were live."""

@@ -273,6 +273,7 @@ def admin_routes(
     config: Callable[[Any], dict[str, Any]],
     check: Callable[[dict[str, Any]], dict[str, Any]],
     tokens: bool = False,
+    extra_counters: Collection[str] = (),
 ) -> list[tuple[str, str, Handler]]:
     """The ``/_sim/`` endpoints every simulator has.
 
@@ -280,12 +281,14 @@ def admin_routes(
     validates the platform's ``settings`` a POST gives (ApiError, or ValueError for a 422) and
     returns the values to apply: ``token_ttl`` to ``sim.tokens.ttl``, the others to the store's
     attributes of the same name. ``tokens``: the platform has a login (``logins`` counter,
-    ``tokens/expire``).
+    ``tokens/expire``). ``extra_counters`` names further integer attributes of the store
+    that the counters answer shows (SaperX v2's ``refreshes``).
     """
 
     async def counters(sim: Any, request: Request) -> Response:
         writes = {key: dict(ops) for key, ops in sorted(sim.store.writes.items())}
-        out = {"requests": dict(sim.store.requests), "writes": writes}
+        out: dict[str, Any] = {"requests": dict(sim.store.requests), "writes": writes}
+        out.update({name: getattr(sim.store, name) for name in extra_counters})
         return JSONResponse({**out, "logins": sim.store.logins} if tokens else out)
 
     async def reset(sim: Any, request: Request) -> Response:
