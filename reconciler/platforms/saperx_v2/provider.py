@@ -177,14 +177,16 @@ class SaperxV2Provider(HttpProvider):
         """Ranges by name; a name the platform holds twice keys the later ones as
         ``<name>#<id>`` (so each stays visible, none is mistaken for the other)."""
         out: list[Resource] = []
+        ids: dict[str, str] = {}
         for item in sorted(items, key=lambda i: int(i["id"])):
             name, remote_id, prefix = str(item["name"]), str(item["id"]), str(item["prefix"])
-            key = name if name not in self._range_ids else f"{name}#{remote_id}"
-            self._range_ids[key] = remote_id
+            key = name if name not in ids else f"{name}#{remote_id}"
+            ids[key] = remote_id
             attrs = {"country_code": int(prefix[:2]), "area_code": int(prefix[2:]),
                      "first": str(item["start"]), "last": str(item["end"]),
                      "status": str(item["status"])}
             out.append(Resource(self.name, "voip_range", key, attrs, remote_id=remote_id))
+        self._range_ids = ids  # what the platform holds now replaces what writes saw
         return out
 
     def _extension(self, item: Mapping[str, Any], plans: Mapping[int, str],
