@@ -19,6 +19,7 @@ from reconciler.platforms.saperx_v2.sim_store import Environment, Extension, Sto
 from reconciler.providers.base import Applied
 from reconciler.providers.http import MASK
 from reconciler.sim.clock import FakeClock
+from reconciler.sim.faults import Faults, SimTransport
 from tests.contract.harness import SimHarness, collector, drive
 
 NAME = "voip"
@@ -51,14 +52,15 @@ class Harness(SimHarness):
     def __init__(self, *, environment: str | None = None, options: Mapping[str, Any] | None = None,
                  token_ttl: float = 300.0, wrap: Wrap | None = None,
                  credentials: Mapping[str, str] = CREDENTIALS, app: Starlette | None = None,
-                 clock: FakeClock | None = None) -> None:
+                 max_attempts: int = 3,
+                 clock: FakeClock | None = None, faults: Faults | None = None) -> None:
         super().__init__()
         self.clock = clock or FakeClock()
         self.app = app or create_app(
             SECRET, username=CREDENTIALS["username"], password=CREDENTIALS["password"],
             api_key=CREDENTIALS["api_key"], homologation_credentials=HOMOLOG, clock=self.clock,
-            token_ttl=token_ttl)
-        self.transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=self.app)
+            token_ttl=token_ttl, faults=faults)
+        self.transport: httpx.AsyncBaseTransport = SimTransport(app=self.app)
         if wrap is not None:
             self.transport = wrap(self.transport)
         opts = dict(options or {})
@@ -67,7 +69,7 @@ class Harness(SimHarness):
         refs = {name: SecretRef("env", f"V2_{name.upper()}") for name in CREDENTIALS}
         integration = Integration(NAME, "saperx-v2", "embedded", refs, opts)
         self.provider = SaperxV2Provider(integration, dict(credentials), self.transport,
-                                         max_attempts=3, sleep=self._sleep, clock=self.clock.now)
+                                         max_attempts=max_attempts, sleep=self._sleep, clock=self.clock.now)
 
     @property
     def store(self) -> Store:
@@ -576,3 +578,59 @@ def test_check_reports_health_and_refused_credentials() -> None:
             await h.provider.observe()
 
     run(wrong, credentials={**CREDENTIALS, "api_secret": "wrong-secret-value"})
+
+
+def test_a_create_without_code_whose_answer_was_lost_is_retried_into_one_line() -> None:
+    class LoseFirstCreate(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner, self.lost = inner, 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if (request.method, request.url.path) == ("POST", "/api/v2/extensions") and not self.lost:
+                self.lost += 1
+                raise httpx.RemoteProtocolError("the platform did it, the answer was lost")
+            return response
+
+    async def scenario(h: Harness) -> None:
+        h.seed_range()
+        applied = await create_line(h, "7001/4832001000")
+        assert applied == Applied(remote_ids={"7001/4832001000": "100000"})
+        assert set(h.env().extensions) == {"100000"} and len(h.slept) == 1
+        assert h.requests()["POST /api/v2/extensions"] == 2  # the retry found it by its DIDs
+
+    run(scenario, wrap=LoseFirstCreate)
+
+
+def test_clearing_the_caller_id_and_the_international_plan_on_update() -> None:
+    async def scenario(h: Harness) -> None:
+        h.seed_range()
+        await create_line(h)
+        await h.provider.execute(change(Action.UPDATE, ["300001"],
+                                        line(caller_id=None, international_plan=None)))
+        ext = h.ext("300001")
+        assert (ext.caller_id, ext.international_plan_id) == (None, None)
+
+    run(scenario)
+
+
+def test_ranges_and_lines_without_codes_survive_the_fault_layer_and_a_second_apply() -> None:
+    faults = Faults(seed=11, error_rate=0.15, rate_limit_rate=0.1, drop_rate=0.05,
+                    lost_response_rate=0.15)
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(2):
+            await create_range(h)
+            for n in range(6):
+                number = f"48320010{n:02d}"
+                did = {"number": number, "monthly_value": "9.90", "collect_calls": False,
+                       "city": "Florianópolis"}
+                await create_line(h, f"{7100 + n}/{number}", service=7100 + n, caller_id=number,
+                                  dids=[did])
+            h.clock.advance(400)  # the next round renews its token too
+        assert len(h.env().ranges) == 1 and len(h.env().extensions) == 6
+        assert sorted(e.contract for e in h.env().extensions.values()) == list(range(7100, 7106))
+        observed = await h.provider.observe()
+        assert len(observed.resources) == 7 and h.slept
+
+    run(scenario, faults=faults, max_attempts=12)
