@@ -383,6 +383,10 @@ def test_a_create_without_password_and_an_update_of_a_missing_line_are_clear() -
         with pytest.raises(errors.PlanError, match="incomplete or malformed"):
             await h.provider.execute(change(Action.CREATE, ["300001"],
                                             {"password": SIP_PASSWORD}))
+        unresolved = {**line(), "password": SecretRef("env", "SIP_PASSWORD")}
+        with pytest.raises(errors.PlanError, match="must be resolved to its text"):
+            await h.provider.execute(change(Action.UPDATE, ["300001"], unresolved))
+        assert h.requests() == {}  # nothing reached the platform
         with pytest.raises(errors.NotFoundError, match="extension 300009 does not exist"):
             await h.provider.execute(change(Action.UPDATE, ["300009"], line()))
         with pytest.raises(errors.ReconcilerError, match="cannot link a extension"):

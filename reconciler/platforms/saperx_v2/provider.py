@@ -144,11 +144,10 @@ class SaperxV2Provider(HttpProvider):
         """The catalogs, then every page of ranges and of extensions (the first page of each
         tells how many there are)."""
         plans = await self._fetch_plans()  # alone first: it logs in
-        international, ranges, extensions = await bounded(
-            [self._fetch_international, lambda: self._page("/ranges", 1),
-             lambda: self._page("/extensions", 1)], self.concurrency)
-        assert isinstance(international, tuple)
-        assert isinstance(ranges, Mapping) and isinstance(extensions, Mapping)
+        first: list[Callable[[], Awaitable[Any]]] = [
+            self._fetch_international, lambda: self._page("/ranges", 1),
+            lambda: self._page("/extensions", 1)]
+        international, ranges, extensions = await bounded(first, self.concurrency)
         later = [lambda p=p: self._page("/ranges", p) for p in range(2, int(ranges["pages"]) + 1)]
         later += [lambda p=p: self._page("/extensions", p)
                   for p in range(2, int(extensions["pages"]) + 1)]
@@ -166,7 +165,7 @@ class SaperxV2Provider(HttpProvider):
         try:
             resources += [self._extension(item, names, international_names)
                           for item in extension_items]
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
             raise self._client.unexpected("GET /extensions",
                                           {"missing or malformed": str(exc)}) from None
         return Observed(self.name, index(resources),
@@ -195,7 +194,7 @@ class SaperxV2Provider(HttpProvider):
         plan_id, intl_id = int(item["plan_id"]), item.get("international_plan_id")
         permissions = item["permissions"]
         dids: list[dict[str, Any]] = sorted(
-            ({"number": _national(str(d["number"])), "monthly_value": str(d["monthly_value"]),
+            ({"number": _national(str(d["number"])), "monthly_value": _money(d["monthly_value"]),
               "collect_calls": bool(d.get("collect_calls", False)),
               "city": str(d.get("city") or "")} for d in item.get("dids") or ()),
             key=lambda d: str(d["number"]))
@@ -395,6 +394,12 @@ class SaperxV2Provider(HttpProvider):
     async def _payload(self, change: Change, key: str) -> dict[str, Any]:
         """The platform's fields for the target attributes (plans by name, numbers national)."""
         after = target(change)
+        password = after.get("password")
+        if password is not None and not isinstance(password, str):
+            raise errors.PlanError(f"{change.id}: the password of extension {key} must be resolved "
+                                   f"to its text before execute (it is a {type(password).__name__})")
+        if password:
+            self._client.mask(password)  # before anything could show it
         try:
             permissions = after["permissions"]
             payload: dict[str, Any] = {
@@ -416,9 +421,7 @@ class SaperxV2Provider(HttpProvider):
         except (KeyError, TypeError, AttributeError, InvalidOperation) as exc:
             raise errors.PlanError(f"{change.id}: the target of extension {key} is incomplete "
                                    f"or malformed ({type(exc).__name__}: {exc})") from None
-        password = after.get("password")
-        if isinstance(password, str) and password:
-            self._client.mask(password)  # before it is ever sent
+        if password:
             payload["password"] = password
         return payload
 
@@ -519,9 +522,14 @@ def _range_body(change: Change, key: str) -> dict[str, str]:
                                f"malformed ({type(exc).__name__}: {exc})") from None
 
 
+def _money(value: Any) -> str:
+    """A BRL amount as the platform takes it and the model holds it: two decimals ("12.50")."""
+    return str(Decimal(str(value)).quantize(CENT))
+
+
 def _did(did: Mapping[str, Any]) -> dict[str, Any]:
-    value = Decimal(str(did["monthly_value"])).quantize(CENT)
-    out: dict[str, Any] = {"number": COUNTRY + str(did["number"]), "monthly_value": str(value),
+    out: dict[str, Any] = {"number": COUNTRY + str(did["number"]),
+                           "monthly_value": _money(did["monthly_value"]),
                            "collect_calls": bool(did.get("collect_calls", False))}
     if did.get("city"):
         out["city"] = str(did["city"])
