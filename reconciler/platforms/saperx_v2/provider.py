@@ -29,6 +29,9 @@ Every write is safe to repeat: a create that finds its account code already held
 contract, or (without an account code) its DIDs already on an extension of the same contract,
 converges that extension and counts as done; a range created again with the same content is
 done; deactivating an inactive (or absent) extension and deleting an absent range are done.
+One case is not: a line created without an account code *and* without DIDs leaves nothing that
+tells a repeated create it already happened (the platform takes no idempotency key), so a lost
+answer there can make a second line; give such lines an account code.
 """
 
 from __future__ import annotations
