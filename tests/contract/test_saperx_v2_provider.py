@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -638,3 +639,28 @@ def test_ranges_and_lines_without_codes_survive_the_fault_layer_and_a_second_app
         assert len(observed.resources) == 7 and h.slept
 
     run(scenario, faults=faults, max_attempts=12)
+
+
+def test_the_environment_is_a_base_path_under_the_endpoint_as_given() -> None:
+    seen: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.url.host}{request.url.path}")
+        if request.url.path.endswith("/auth/token"):
+            return httpx.Response(200, json={"access_token": "a-1", "refresh_token": "r-1",
+                                             "expires_in": 300, "refresh_expires_in": 600})
+        return httpx.Response(200, json={"items": []})
+
+    async def main() -> None:
+        integration = Integration(NAME, "saperx-v2", "https://voip.example/saperx", {},
+                                  {"environment": "homologation"})
+        provider = SaperxV2Provider(integration, CREDENTIALS, httpx.MockTransport(platform))
+        try:
+            await provider.catalogs()
+        finally:
+            await provider.aclose()
+
+    asyncio.run(main())
+    assert seen == ["voip.example/saperx/homolog/api/v2/auth/token",
+                    "voip.example/saperx/homolog/api/v2/plans",
+                    "voip.example/saperx/homolog/api/v2/international-plans"]
