@@ -664,3 +664,25 @@ def test_the_environment_is_a_base_path_under_the_endpoint_as_given() -> None:
     assert seen == ["voip.example/saperx/homolog/api/v2/auth/token",
                     "voip.example/saperx/homolog/api/v2/plans",
                     "voip.example/saperx/homolog/api/v2/international-plans"]
+
+
+def test_an_answer_of_the_wrong_shape_is_a_provider_error_naming_the_call() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/token"):
+            return httpx.Response(200, json={"access_token": "a-1", "expires_in": 300})
+        if request.url.path.endswith("/extensions"):
+            return httpx.Response(200, json={"items": [{"account_code": "300001"}], "pages": 1})
+        if request.url.path.endswith("/ranges"):
+            return httpx.Response(200, json={"items": [], "pages": 1})
+        return httpx.Response(200, json={"items": []})
+
+    async def main() -> None:
+        integration = Integration(NAME, "saperx-v2", "https://voip.example", {})
+        provider = SaperxV2Provider(integration, CREDENTIALS, httpx.MockTransport(platform))
+        try:
+            with pytest.raises(errors.ProviderError, match="GET /extensions: unexpected"):
+                await provider.observe()
+        finally:
+            await provider.aclose()
+
+    asyncio.run(main())

@@ -159,13 +159,13 @@ class SaperxV2Provider(HttpProvider):
                        for i in page["items"]]
         extension_items = [i for page in (extensions, *rest) if page["kind"] == "/extensions"
                            for i in page["items"]]
-        names = {int(p["id"]): str(p["name"]) for p in plans}
-        international_names = {int(p["id"]): str(p["name"]) for p in international}
         try:
             resources = self._ranges(range_items)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._client.unexpected("GET /ranges", {"missing or malformed": str(exc)}) from None
         try:
+            names = {int(p["id"]): str(p["name"]) for p in plans}
+            international_names = {int(p["id"]): str(p["name"]) for p in international}
             resources += [self._extension(item, names, international_names)
                           for item in extension_items]
         except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
