@@ -233,6 +233,11 @@ class ApiClient:
                                     integration=self.integration,
                                     detail=self.scrub(str(body)[:BODY_LIMIT]))
 
+    def mask(self, *values: str) -> None:
+        """Mask ``values`` too from now on: secrets a provider learns after construction (a
+        rotated refresh token, a password it is about to send)."""
+        self._secrets = (*self._secrets, *(v for v in values if v and v not in self._secrets))
+
     def scrub(self, text: str) -> str:
         """``text`` with the client's secrets (and every token it was issued) masked."""
         issued = self.token.seen if self.token is not None else ()

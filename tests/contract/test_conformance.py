@@ -74,7 +74,9 @@ class Rig:
 
     @property
     def logins(self) -> int:
-        return int(getattr(self.app.state.store, "logins", 0))
+        """Tokens the platform issued: logins, and refreshes where tokens renew without one."""
+        store = self.app.state.store
+        return int(getattr(store, "logins", 0)) + int(getattr(store, "refreshes", 0))
 
     def secrets(self) -> list[str]:
         token = self.provider.token
@@ -98,11 +100,12 @@ class Forced(httpx.AsyncBaseTransport):
     """Answers ``status`` to every call but logins once ``armed``; counts the calls it forced."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, status: int, login: str | None,
-                 armed: bool = True) -> None:
-        self.inner, self.status, self.login, self.armed, self.forced = inner, status, login, armed, 0
+                 armed: bool = True, renew: str | None = None) -> None:
+        self.inner, self.status, self.armed, self.forced = inner, status, armed, 0
+        self.auth = {path for path in (login, renew) if path}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.armed or request.url.path == self.login:
+        if not self.armed or request.url.path in self.auth:
             return await self.inner.handle_async_request(request)
         self.forced += 1
         headers = {"Retry-After": "2"} if self.status == 429 else {}
@@ -206,7 +209,7 @@ def test_statuses_map_to_typed_errors_and_only_temporary_ones_are_retried(
     forced: list[Forced] = []
 
     def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        forced.append(Forced(inner, status, adapter.login))
+        forced.append(Forced(inner, status, adapter.login, renew=adapter.renew))
         return forced[0]
 
     async def scenario(rig: Rig) -> None:
@@ -313,7 +316,7 @@ def test_no_credential_or_token_in_any_error_repr_or_log(
     forced: list[Forced] = []
 
     def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        forced.append(Forced(inner, 404, adapter.login, armed=False))
+        forced.append(Forced(inner, 404, adapter.login, armed=False, renew=adapter.renew))
         return forced[0]
 
     async def scenario(rig: Rig) -> None:

@@ -172,3 +172,11 @@ def test_client_repr_hides_headers() -> None:
     api = ApiClient("http://platform.test", headers={"Authorization": f"Bearer {TOKEN}"})
     assert TOKEN not in repr(api)
     asyncio.run(api.aclose())
+
+
+def test_values_masked_later_are_scrubbed_like_the_secrets_given_at_construction() -> None:
+    client = ApiClient("http://platform", secrets=(TOKEN,))
+    client.mask("rotated-refresh-1", "", TOKEN)
+    text = client.scrub(f"{TOKEN} rotated-refresh-1 plain")
+    assert text == "******** ******** plain"
+    asyncio.run(client.aclose())

@@ -40,6 +40,7 @@ class Adapter:
     listing: tuple[str, Sequence[Mapping[str, Any]]]  # the list route and params it refuses
     sim_option: tuple[str, Any, Callable[[Starlette], Any]]  # a create_app option, read back
     login: str | None = None  # the login route of a platform that issues tokens
+    renew: str | None = None  # its refresh route, when its tokens renew without a login
     bad_settings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     code: Callable[[httpx.Response], str] = lambda r: str(r.json().get("erro", ""))
 
