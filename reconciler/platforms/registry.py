@@ -28,6 +28,7 @@ BUILTIN = {
     "saperx-stfc": "reconciler.platforms.saperx_stfc",
     "qualifica": "reconciler.platforms.qualifica",
     "campsoft": "reconciler.platforms.campsoft",
+    "saperx-v2": "reconciler.platforms.saperx_v2",
 }
 
 

@@ -103,9 +103,9 @@ def test_sip_lines_live_through_their_services_statuses(cli: Cli, tmp_path: Path
     cli("apply", "--auto-approve", check=0)
     lines = platform(tmp_path)
     assert lines["483920"]["call_limit"] == 4
-    assert [d["number"] for d in lines["483920"]["dids"]] == ["4830001000"]
+    assert [d["number"] for d in lines["483920"]["dids"]] == ["554830001000"]  # DDI + DDD + number
     other = next(e for code, e in lines.items() if code != "483920")
-    assert sorted(d["number"] for d in other["dids"]) == ["4830001001", "4830001010"]
+    assert sorted(d["number"] for d in other["dids"]) == ["554830001001", "554830001010"]
 
     write(tmp_path, status="suspended", limit=4, dids_1001='{number: "4830001000"}',
           dids_1002='{number: "4830001010", monthly_value: 15}, {number: "4830001001"}')

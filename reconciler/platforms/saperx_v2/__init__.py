@@ -22,6 +22,7 @@ PLATFORM = Platform(
     rules=rules.plan_integration,
     compared=rules.COMPARED,
     unmanaged=rules.unmanaged,
+    refine_drift=rules.refine_drift,
     owner_problem=imports.owner_problem,
     settle=imports.settle,
     generate=imports.generate,

@@ -46,6 +46,7 @@ import httpx
 
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
+from reconciler.platforms.saperx_v2.passwords import password_for
 from reconciler.providers.base import Applied, Health
 from reconciler.providers.common import Auth, HttpProvider, bounded, target
 from reconciler.providers.tokens import DEFAULT_SKEW, Issued
@@ -325,9 +326,9 @@ class SaperxV2Provider(HttpProvider):
         else without: the platform assigns one, recorded as the key's remote id. A create
         repeated after a lost answer converges what the first one made (see the module)."""
         after = target(change)
-        if not isinstance(after.get("password"), str) or not after["password"]:
+        if not after.get("password") and not after.get("password_from"):
             raise errors.PlanError(f"{change.id}: creating a SIP extension needs its password "
-                                   f"(after.password, resolved before execute)")
+                                   f"(the line's password: a reference, or generate)")
         ids: dict[str, str] = {}
         for key in change.keys:
             code = _account_code(after, key)
@@ -382,7 +383,8 @@ class SaperxV2Provider(HttpProvider):
 
     async def _set_blocked(self, change: Change, blocked: bool) -> Applied:
         for key in change.keys:
-            await self._write("extension", key, "PUT", f"/extensions/{key}",
+            code = _known_code(change, key)
+            await self._write("extension", code, "PUT", f"/extensions/{code}",
                               json={"blocked": blocked})
         return Applied()
 
@@ -390,7 +392,8 @@ class SaperxV2Provider(HttpProvider):
         """SaperX never deletes an extension: it is deactivated (already inactive, or not
         there at all: done)."""
         for key in change.keys:
-            await self._write("extension", key, "POST", f"/extensions/{key}/deactivate",
+            code = _known_code(change, key)
+            await self._write("extension", code, "POST", f"/extensions/{code}/deactivate",
                               done=(404,))
         return Applied()
 
@@ -398,6 +401,8 @@ class SaperxV2Provider(HttpProvider):
         """The platform's fields for the target attributes (plans by name, numbers national)."""
         after = target(change)
         password = after.get("password")
+        if password is None and after.get("password_from"):
+            password = password_for(after, change.source, key)  # resolved or generated now
         if password is not None and not isinstance(password, str):
             raise errors.PlanError(f"{change.id}: the password of extension {key} must be resolved "
                                    f"to its text before execute (it is a {type(password).__name__})")
@@ -504,6 +509,15 @@ def _expiry(now: float, seconds: Any) -> float | None:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
     return now + float(seconds)
+
+
+def _known_code(change: Change, key: str) -> str:
+    """The account code of an extension the change finds on the platform: the one its
+    attributes carry (a line declared without one is keyed by its service in the specs)."""
+    for attrs in (change.after, change.before):
+        if attrs and attrs.get("account_code"):
+            return str(attrs["account_code"])
+    return key
 
 
 def _account_code(after: Mapping[str, Any], key: str) -> str | None:

@@ -20,9 +20,10 @@ warning, never taken.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
-from reconciler.model import Action, Change, Note, Resource
+from reconciler.model import Action, Change, Drift, Note, Resource
 from reconciler.planner.core import Partial, View, differing
 
 PLATFORM = "saperx-v2"
@@ -105,8 +106,9 @@ def _lines(view: View, out: Partial) -> None:
             continue
         now = have.get(was.remote_id or key)
         if now is not None and now.attrs.get("active"):
-            change = Change(view.integration, "extension", Action.DELETE, (key,), dict(now.attrs),
-                            None, f"service {was.attrs.get('service')} no longer declares this "
+            change = Change(view.integration, "extension", Action.DELETE, (key,),
+                            {**now.attrs, "account_code": now.key}, None,
+                            f"service {was.attrs.get('service')} no longer declares this "
                             f"SIP line: inactivated (the platform keeps it)")
             out.changes.append(change)
         elif now is None:
@@ -143,29 +145,65 @@ def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | No
         return Change(view.integration, "extension", Action.CREATE, (key,), None, dict(want.attrs),
                       f"service {service} declares a SIP line", want.source)
     target = {**now.attrs, **{f: want.attrs[f] for f in COMPARED["extension"]},
-              "account_code": code, "password_from": want.attrs.get("password_from"),
-              "password_file": want.attrs.get("password_file")}
+              "account_code": code}
+    before = {**now.attrs, "account_code": code}
     if now.attrs.get("active") and not want.attrs["active"]:
-        return Change(view.integration, "extension", Action.DELETE, (key,), dict(now.attrs), None,
+        # Still declared: the state keeps it (the change has a target), inactive.
+        return Change(view.integration, "extension", Action.DELETE, (key,), before, target,
                       f"service {service} is cancelled (or its line inactive): inactivated",
                       want.source)
-    moved = differing(want, now, LINE_FIELDS + ("active",))
+    moved = changed_fields(want, now, LINE_FIELDS + ("active",))
     was = view.side("known", "extension").get(key)
     if was is not None and was.attrs.get("password_from") != want.attrs.get("password_from"):
         # The platform never shows a password: the rule is compared with what the state
         # recorded when it was last sent, and a changed rule sends it again.
         moved.append("password")
+        # only a changed rule carries it: an update sends the password again only then
+        target.update(password_from=want.attrs.get("password_from"),
+                      password_file=want.attrs.get("password_file"))
     if moved:
-        return Change(view.integration, "extension", Action.UPDATE, (key,), dict(now.attrs),
+        return Change(view.integration, "extension", Action.UPDATE, (key,), before,
                       target, "changed in the specs: " + ", ".join(moved), want.source)
     if bool(now.attrs.get("blocked")) != bool(want.attrs["blocked"]):
         action = Action.SUSPEND if want.attrs["blocked"] else Action.RESUME
         why = "suspended" if want.attrs["blocked"] else "active again"
-        return Change(view.integration, "extension", action, (key,), dict(now.attrs), target,
+        return Change(view.integration, "extension", action, (key,), before, target,
                       f"service {service} is {why}", want.source)
     if key not in view.side("known", "extension"):
         out.adopt.append(replace(want, remote_id=code))
     return None
+
+
+def changed_fields(ruler: Resource, other: Resource, fields: tuple[str, ...]) -> list[str]:
+    """:func:`differing`, except that a DID whose city the ruler leaves out takes the one the
+    platform filled in (it does, from the DDD), so an unset city never differs."""
+    moved = differing(ruler, other, fields)
+    if "dids" in moved and _dids(ruler.attrs.get("dids"), other.attrs.get("dids")):
+        moved.remove("dids")
+    return moved
+
+
+def _dids(ruler: object, other: object) -> bool:
+    """Whether two DID lists are the same, an unset city in ``ruler`` matching any."""
+    if not isinstance(ruler, list) or not isinstance(other, list) or len(ruler) != len(other):
+        return False
+    return all(isinstance(mine, dict) and isinstance(theirs, dict)
+               and {**mine, **{k: theirs.get(k) for k, v in mine.items() if v is None}} == theirs
+               for mine, theirs in zip(ruler, other, strict=True))
+
+
+def refine_drift(was: Resource, now: Resource | None, found: Drift | None,
+                 actual: Mapping[str, Resource], managed: Mapping[str, Resource]) -> Drift | None:
+    """No drift for a city the platform filled in where the specs gave none."""
+    if found is None or found.kind != "changed" or now is None or was.kind != "extension":
+        return found
+    moved = changed_fields(was, now, found.fields)
+    if not moved:
+        return None
+    return replace(found, fields=tuple(moved),
+                   before={f: was.attrs.get(f) for f in moved},
+                   after={f: now.attrs.get(f) for f in moved},
+                   detail="changed outside the tool: " + ", ".join(moved))
 
 
 def unmanaged(view: View) -> list[tuple[Resource, str]]:
