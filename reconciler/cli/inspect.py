@@ -24,6 +24,7 @@ from reconciler.cli.app import (
 )
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.model import FINGERPRINTS, Integration
+from reconciler.platforms import registry
 from reconciler.providers.base import Health
 from reconciler.runtime import Workspace, connect, keep_catalogs
 from reconciler.secrets import redact
@@ -53,11 +54,13 @@ def validate(specs: Path, state: str | None) -> None:
         store.close()
     if problems:
         raise SpecError(problems)
+    others = "".join(f", {n} {registry.counted_as(kind)}" for kind, n in sorted(kinds.items())
+                     if kind not in ("number", "link", "subscription", "user"))
     out.print(
         f"[green]Valid:[/green] {len(desired.integrations)} integrations, "
         f"{kinds.get('number', 0)} numbers in ranges, {len(services)} client services, "
         f"{kinds.get('link', 0)} number assignments, {kinds.get('subscription', 0)} content "
-        f"subscriptions in {specs}."
+        f"subscriptions{others} in {specs}."
     )
 
 

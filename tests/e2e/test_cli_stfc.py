@@ -206,10 +206,13 @@ def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
                                                                       tmp_path: Path) -> None:
     cli.env.update(SAPERX_STFC_TOKEN="example-token", SAPERX_STFC_JOINVILLE_TOKEN="example-2",
                    QUALIFICA_CLIENT_SECRET="example-secret", CAMPSOFT_API_KEY="example-key",
-                   CAMPSOFT_API_SECRET="example-secret")
+                   CAMPSOFT_API_SECRET="example-secret", SAPERX_V2_PASSWORD="example",
+                   SAPERX_V2_API_KEY="example-key", SAPERX_V2_API_SECRET="example-secret",
+                   LINE_7001_PASSWORD="example-1", LINE_7002_PASSWORD="example-2",
+                   LINE_7003_PASSWORD="example-3")
     examples = sorted(p for p in (REPO / "examples").iterdir() if (p / "README.md").is_file()
                       and any(p.glob("*.yaml")))
-    assert {p.name for p in examples} >= {"telephony-only", "content-combos"}
+    assert {p.name for p in examples} >= {"telephony-only", "content-combos", "voip"}
     for specs_dir in (REPO / "specs", *examples):
         name = specs_dir.name
         state = f"sqlite:///{tmp_path / name / 'reconciler.db'}"
