@@ -333,7 +333,8 @@ def test_an_unknown_platform_lists_the_supported_ones(specs: Path) -> None:
     write(specs, "i.yaml", INTEGRATIONS.replace("saperx-stfc", "saperx-stcf"))
     issue = only_issue(specs)
     assert (issue.line, issue.message) == (3, "'platform': unknown platform 'saperx-stcf'")
-    assert issue.hint == "did you mean 'saperx-stfc'? supported platforms: saperx-stfc, qualifica, campsoft"
+    assert issue.hint == ("did you mean 'saperx-stfc'? supported platforms: saperx-stfc, qualifica, "
+                          "campsoft, saperx-v2")
 
 
 def test_an_endpoint_must_be_embedded_or_an_http_url(specs: Path) -> None:
