@@ -13,7 +13,7 @@ import httpx
 
 from reconciler import errors
 from reconciler.model import Action, Change, Integration
-from reconciler.providers.base import Applied
+from reconciler.providers.base import Applied, Health
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
 from reconciler.providers.tokens import AccessToken, Login
@@ -170,6 +170,30 @@ class HttpProvider:
 
     def _handlers(self) -> dict[tuple[str, Action], Handler]:
         raise NotImplementedError
+
+    async def check(self) -> Health:
+        """Read what ``_probe`` reads (a catalog, logging in first where the platform issues
+        tokens): proves the endpoint answers and the credentials are accepted, and changes
+        nothing. Never raises for refused credentials or an unreachable platform."""
+        where = self._described()
+        try:
+            count, what, details = await self._probe()
+        except errors.AuthError as exc:
+            fields = " and ".join(f"credentials.{f}" for f in self.credential_fields)
+            return Health(False, f"{self.name}: the {where} platform refused the credentials "
+                                 f"(HTTP {exc.status}); check {fields}")
+        except errors.ProviderError as exc:
+            return Health(False, f"{self.name}: cannot use the {self.platform} platform: {exc}")
+        return Health(True, f"{self.name}: {where} answered with {count} {what}",
+                      details={what.split()[-1]: count, **details})
+
+    async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
+        """What ``check`` reads: how many of what (``3, "plans"``), and details to add."""
+        raise NotImplementedError
+
+    def _described(self) -> str:
+        """The platform as ``check`` names it."""
+        return self.platform
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -446,7 +446,7 @@ def test_wrong_credentials_fail_check_and_calls_without_retrying() -> None:
     async def scenario(h: Harness) -> None:
         health = await h.provider.check()
         assert not health.ok and health.details == {}
-        assert health.message == (f"{NAME}: the platform refused the client credentials "
+        assert health.message == (f"{NAME}: the qualifica platform refused the credentials "
                                   f"(HTTP 401); check credentials.client_id and "
                                   f"credentials.client_secret")
         with pytest.raises(errors.AuthError, match="refused the client_id/client_secret"):

@@ -326,7 +326,7 @@ def test_wrong_token_is_an_auth_error_and_a_failed_check() -> None:
             await h.provider.observe()
         assert caught.value.status == 401
         health = await h.provider.check()
-        assert not health.ok and "refused the token" in health.message
+        assert not health.ok and "refused the credentials" in health.message
         assert h.slept == []  # never retried
 
     run(scenario, token="wrong-token-value")

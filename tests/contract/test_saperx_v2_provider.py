@@ -507,7 +507,7 @@ def test_homologation_sees_and_writes_only_homologation_data() -> None:
 
     async def refused(h: Harness) -> None:  # production's credentials in homologation
         health = await h.provider.check()
-        assert not health.ok and "(homologation) refused the credentials" in health.message
+        assert not health.ok and "saperx-v2 (homologation) platform refused the credentials" in health.message
 
     run(refused, app=app, clock=clock, environment="homologation")
     with pytest.raises(errors.ReconcilerError, match="environment must be production or "

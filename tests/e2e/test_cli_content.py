@@ -322,7 +322,7 @@ def test_check_reports_each_integration_and_a_wrong_secret_without_showing_it(
     cli.env.update(wrong)
     failed = cli("-vv", "check", check=1)
     out = failed.stdout + failed.stderr
-    assert re.search(r"^FAILED\s+qualifica \(qualifica\): .*refused the client credentials "
+    assert re.search(r"^FAILED\s+qualifica \(qualifica\): .*refused the credentials "
                      r"\(HTTP 401\)", failed.stdout, re.MULTILINE), failed.stdout
     assert re.search(r"^FAILED\s+campsoft \(campsoft\): .*refused the credentials \(HTTP 401\)",
                      failed.stdout, re.MULTILINE), failed.stdout

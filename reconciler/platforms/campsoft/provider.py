@@ -32,7 +32,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.campsoft.spec import PASSWORDS, password_of
-from reconciler.providers.base import Applied, Health
+from reconciler.providers.base import Applied
 from reconciler.providers.common import Auth, HttpProvider, bounded, target
 from reconciler.providers.tokens import Issued
 
@@ -272,19 +272,8 @@ class CampsoftProvider(HttpProvider):
         """The active product catalog alone (``reconcile sync``)."""
         return {"products": await self._fetch_products()}
 
-    async def check(self) -> Health:
-        """Log in and read the product catalog: proves the endpoint answers and the
-        credentials are accepted."""
-        try:
-            products = await self._fetch_products()
-        except errors.AuthError as exc:
-            return Health(False, f"{self.name}: the campsoft platform refused the credentials "
-                          f"(HTTP {exc.status}); check credentials.api_key and "
-                          f"credentials.api_secret")
-        except errors.ProviderError as exc:
-            return Health(False, f"{self.name}: cannot use the campsoft platform: {exc}")
-        return Health(True, f"{self.name}: campsoft answered with {len(products)} active "
-                      f"products", details={"products": len(products)})
+    async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
+        return len(await self._fetch_products()), "active products", {}
 
     # -- response helpers --------------------------------------------------------------------
 

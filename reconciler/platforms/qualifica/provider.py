@@ -32,7 +32,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.qualifica.spec import USER_FIELDS
-from reconciler.providers.base import Applied, Health
+from reconciler.providers.base import Applied
 from reconciler.providers.common import Auth, HttpProvider, bounded, target
 from reconciler.providers.tokens import Issued
 
@@ -260,20 +260,8 @@ class QualificaProvider(HttpProvider):
         """The active products alone (``reconcile sync``)."""
         return {"products": _active(await self._fetch_products())}
 
-    async def check(self) -> Health:
-        """Log in and read the product catalog: proves the endpoint answers and the client
-        credentials are accepted. Never raises for refused credentials or an unreachable
-        platform."""
-        try:
-            products = _active(await self._fetch_products())
-        except errors.AuthError as exc:
-            return Health(False, f"{self.name}: the platform refused the client credentials "
-                          f"(HTTP {exc.status}); check credentials.client_id and "
-                          f"credentials.client_secret")
-        except errors.ProviderError as exc:
-            return Health(False, f"{self.name}: cannot use the qualifica platform: {exc}")
-        return Health(True, f"{self.name}: qualifica answered with {len(products)} active "
-                      f"products", details={"products": len(products)})
+    async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
+        return len(_active(await self._fetch_products())), "active products", {}
 
 def _shared(text: str | None) -> str | None:
     return sys.intern(text) if isinstance(text, str) else text

@@ -27,7 +27,7 @@ import httpx
 
 from reconciler import errors
 from reconciler.model import Action, Change, Observed, Resource, index
-from reconciler.providers.base import Applied, Health
+from reconciler.providers.base import Applied
 from reconciler.providers.common import Auth, HttpProvider, bounded, target
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
@@ -263,17 +263,8 @@ class SaperxStfcProvider(HttpProvider):
         """The plan catalog alone (``reconcile sync``)."""
         return {"plans": await self._fetch_plans()}
 
-    async def check(self) -> Health:
-        """Read the plan catalog: proves the endpoint answers and the token is accepted."""
-        try:
-            plans = await self._fetch_plans()
-        except errors.AuthError as exc:
-            return Health(False, f"{self.name}: the platform refused the token (HTTP "
-                          f"{exc.status}); check the integration's credentials.token")
-        except errors.ProviderError as exc:
-            return Health(False, f"cannot use the saperx-stfc platform: {exc}")
-        return Health(True, f"{self.name}: saperx-stfc answered with {len(plans)} plans",
-                      details={"plans": len(plans)})
+    async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
+        return len(await self._fetch_plans()), "plans", {}
 
 def consecutive_runs(keys: Sequence[str]) -> list[tuple[str, str]]:
     """``keys`` as (first, last) runs of consecutive numbers in one DDD, each within the

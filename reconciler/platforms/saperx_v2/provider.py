@@ -47,7 +47,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.saperx_v2.passwords import password_for
-from reconciler.providers.base import Applied, Health
+from reconciler.providers.base import Applied
 from reconciler.providers.common import Auth, HttpProvider, bounded, target
 from reconciler.providers.tokens import DEFAULT_SKEW, Issued
 
@@ -481,20 +481,11 @@ class SaperxV2Provider(HttpProvider):
         return {"plans": await self._fetch_plans(),
                 "international_plans": await self._fetch_international()}
 
-    async def check(self) -> Health:
-        """Log in and read the plan catalog, without changing anything."""
-        try:
-            plans = await self._fetch_plans()
-        except errors.AuthError as exc:
-            return Health(False, f"{self.name}: the saperx-v2 platform ({self.environment}) "
-                          f"refused the credentials (HTTP {exc.status}); check "
-                          f"credentials.username, credentials.password, credentials.api_key and "
-                          f"credentials.api_secret")
-        except errors.ProviderError as exc:
-            return Health(False, f"{self.name}: cannot use the saperx-v2 platform: {exc}")
-        return Health(True, f"{self.name}: saperx-v2 ({self.environment}) answered with "
-                      f"{len(plans)} plans", details={"plans": len(plans),
-                                                      "environment": self.environment})
+    async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
+        return len(await self._fetch_plans()), "plans", {"environment": self.environment}
+
+    def _described(self) -> str:
+        return f"{self.platform} ({self.environment})"
 
 
 def _environment(integration: Integration) -> str:
