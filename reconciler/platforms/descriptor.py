@@ -128,3 +128,33 @@ class Platform:
     def kind(self, name: str) -> Kind | None:
         return next((k for k in self.kinds if k.name == name), None)
 
+
+# The names a platform's modules define its hooks under: descriptor field -> module attribute.
+HOOK_NAMES = {
+    "build": "build", "check": "check", "claims": "claims", "param_problem": "param_problem",
+    "package_params": "PARAMS", "fingerprint": "fingerprint",
+    "rules": "plan_integration", "compared": "COMPARED", "unmanaged": "unmanaged",
+    "refine_drift": "refine_drift",
+    "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",
+    "settle": "settle", "generate": "generate",
+}
+
+
+def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
+    """A descriptor whose hooks are what the platform's ``modules`` (spec, rules, imports...)
+    define under the names of :data:`HOOK_NAMES`, and whose other ``fields`` are given: each
+    hook is written once, where it is defined, and the descriptor lists the modules. A field
+    given explicitly wins; one name defined as two different things by two modules is an
+    error, since which one the core called would depend on their order."""
+    hooks: dict[str, Any] = {}
+    for module in modules:
+        for name, attribute in HOOK_NAMES.items():
+            value = getattr(module, attribute, None)
+            if value is None:
+                continue
+            if name in hooks and hooks[name] is not value:
+                raise TypeError(f"{module.__name__}.{attribute} and another module of the "
+                                f"platform both define the hook {name}")
+            hooks[name] = value
+    return Platform(**{**hooks, **fields})
+

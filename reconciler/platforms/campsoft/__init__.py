@@ -8,28 +8,17 @@ docs/platforms/campsoft.md.
 
 from reconciler.planner.content import SUBSCRIPTION
 from reconciler.platforms.campsoft import imports, rules, spec
-from reconciler.platforms.descriptor import Platform
+from reconciler.platforms.descriptor import from_modules
 
-PLATFORM = Platform(
+PLATFORM = from_modules(
+    spec, rules, imports,
     name=spec.PLATFORM,
     options=spec.CampsoftOptions,
     credentials=("api_key", "api_secret"),
     kinds=(SUBSCRIPTION,),
     sells_packages=True,
-    package_params=spec.PARAMS,
     single_product=True,
-    param_problem=spec.param_problem,
-    claims=spec.claims,
-    build=spec.build,
-    fingerprint=spec.fingerprint,
-    rules=rules.plan_integration,
-    compared=rules.COMPARED,
-    unmanaged=rules.unmanaged,
-    owner_problem=imports.owner_problem,
-    second_key=imports.second_key,
     second_name="contract and product",
-    second_hint=imports.second_hint,
-    generate=imports.generate,
     provider="reconciler.platforms.campsoft.provider:CampsoftProvider",
     simulator="reconciler.platforms.campsoft.sim",
 )

@@ -7,32 +7,21 @@ One package: ``spec.py`` (options, what a package needs, desired resources), ``r
 
 from reconciler.model import Action
 from reconciler.planner.content import SUBSCRIPTION
-from reconciler.platforms.descriptor import Kind, Platform
+from reconciler.platforms.descriptor import Kind, from_modules
 from reconciler.platforms.qualifica import imports, rules, spec
 
 USER = Kind("user", phases={Action.CREATE: 0, Action.UPDATE: 1},
             describe=lambda c: "create user" if c.action is Action.CREATE else None,
             summary=lambda res: str(res.attrs.get("name") or ""))
 
-PLATFORM = Platform(
+PLATFORM = from_modules(
+    spec, rules, imports,
     name=rules.PLATFORM,
     options=spec.QualificaOptions,
     credentials=("client_id", "client_secret"),
     kinds=(USER, SUBSCRIPTION),
     sells_packages=True,
-    package_params=spec.PARAMS,
-    param_problem=spec.param_problem,
-    claims=spec.claims,
-    build=spec.build,
-    rules=rules.plan_integration,
-    compared=rules.COMPARED,
-    unmanaged=rules.unmanaged,
-    owner_problem=imports.owner_problem,
-    settle=imports.settle,
-    second_key=imports.second_key,
     second_name="document",
-    second_hint=imports.second_hint,
-    generate=imports.generate,
     provider="reconciler.platforms.qualifica.provider:QualificaProvider",
     simulator="reconciler.platforms.qualifica.sim",
 )

@@ -1,30 +1,22 @@
 """SaperX STFC: fixed-line numbers registered in ranges, linked to client services (seed 000).
 
 One package: ``spec.py`` (options, desired resources), ``kinds.py``, ``rules.py`` (planning),
-``drift.py`` (the removal queue),
-``imports.py`` (import and generated YAML), ``provider.py`` (HTTP), ``sim.py`` and
-``sim_store.py`` (the simulator). See docs/platforms/saperx-stfc.md.
+``drift.py`` (the removal queue), ``imports.py`` (import and generated YAML), ``provider.py``
+(HTTP), ``sim.py`` and ``sim_store.py`` (the simulator). See docs/platforms/saperx-stfc.md.
 """
 
-from reconciler.platforms.descriptor import Platform
+from reconciler.platforms.descriptor import from_modules
 from reconciler.platforms.saperx_stfc import drift, imports, rules, spec
 from reconciler.platforms.saperx_stfc.kinds import LINK, NUMBER
 
-PLATFORM = Platform(
+PLATFORM = from_modules(
+    spec, rules, drift, imports,
     name=rules.PLATFORM,
     options=spec.SaperxStfcOptions,
     credentials=("token",),
     kinds=(NUMBER, LINK),
     number_ranges=True,
     phone_numbers=True,
-    build=spec.build,
-    rules=rules.plan_integration,
-    compared=rules.COMPARED,
-    unmanaged=rules.unmanaged,
-    refine_drift=drift.refine,
-    owner_problem=imports.owner_problem,
-    settle=imports.settle,
-    generate=imports.generate,
     provider="reconciler.platforms.saperx_stfc.provider:SaperxStfcProvider",
     simulator="reconciler.platforms.saperx_stfc.sim",
     sim_options=("removal_delay",),

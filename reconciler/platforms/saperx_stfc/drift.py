@@ -16,7 +16,7 @@ from reconciler.model import Drift, Resource
 REMOVING = "removing"  # a number's status while the platform's removal queue holds it
 
 
-def refine(was: Resource, now: Resource | None, found: Drift | None,
+def refine_drift(was: Resource, now: Resource | None, found: Drift | None,
            actual: Mapping[str, Resource], managed: Mapping[str, Resource]) -> Drift | None:
     addr = was.address
     if was.kind == "number" and now is not None and now.attrs.get("status") == REMOVING:

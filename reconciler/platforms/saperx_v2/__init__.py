@@ -6,26 +6,18 @@ One package: ``spec.py`` (options, the rules of SIP lines across entries, desire
 (HTTP), ``sim.py`` and ``sim_store.py`` (the simulator). See docs/platforms/saperx-v2.md.
 """
 
-from reconciler.platforms.descriptor import Platform
+from reconciler.platforms.descriptor import from_modules
 from reconciler.platforms.saperx_v2 import imports, rules, spec
 from reconciler.platforms.saperx_v2.kinds import EXTENSION, VOIP_RANGE
 
-PLATFORM = Platform(
+PLATFORM = from_modules(
+    spec, rules, imports,
     name=spec.PLATFORM,
     options=spec.SaperxV2Options,
     credentials=("username", "password", "api_key", "api_secret"),
     kinds=(VOIP_RANGE, EXTENSION),
     number_ranges=True,
     sip_lines=True,
-    check=spec.check,
-    build=spec.build,
-    rules=rules.plan_integration,
-    compared=rules.COMPARED,
-    unmanaged=rules.unmanaged,
-    refine_drift=rules.refine_drift,
-    owner_problem=imports.owner_problem,
-    settle=imports.settle,
-    generate=imports.generate,
     provider="reconciler.platforms.saperx_v2.provider:SaperxV2Provider",
     simulator="reconciler.platforms.saperx_v2.sim",
 )
