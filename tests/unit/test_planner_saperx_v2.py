@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,6 @@ from reconciler.platforms import registry
 V = "voip"
 CATALOGS = {"plans": ({"id": 101, "name": "VoIP 100"}, {"id": 102, "name": "VoIP 500"}),
             "international_plans": ({"id": 901, "name": "Mundo"},)}
-
-
-@pytest.fixture(autouse=True)
-def v2_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(registry.BUILTIN, "saperx-v2", "reconciler.platforms.saperx_v2")
-    registry.reset()
-    yield
-    monkeypatch.undo()
-    registry.reset()
 
 
 def did(number: str) -> dict[str, Any]:

@@ -3,12 +3,10 @@ every rule checked before any call, and the resources they become."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.platforms import registry
 from reconciler.specs import load_desired
 from tests.unit.spec_helpers import issues, write
 
@@ -56,16 +54,6 @@ clients:
             permissions: {LDI: true}
             dids: [{number: "4830001002", collect_calls: true}]
 """
-
-
-@pytest.fixture(autouse=True)
-def v2_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The platform as the registry will hold it (registered with its provider)."""
-    monkeypatch.setitem(registry.BUILTIN, "saperx-v2", "reconciler.platforms.saperx_v2")
-    registry.reset()
-    yield
-    monkeypatch.undo()
-    registry.reset()
 
 
 def spec_set(specs: Path, *, status: str = "active", block: str = "false",
