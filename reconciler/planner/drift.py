@@ -100,13 +100,13 @@ def _generic(was: Resource, now: Resource | None, fields: tuple[str, ...]) -> Dr
 def _missing(was: Resource, now: Resource | None) -> Drift:
     addr = was.address
     if now is not None:  # listed, but cancelled: the platform keeps the record, nobody is served
-        return Drift(addr, was.integration, "missing", shown(was), {"status": "cancelled"},
+        return Drift(addr, was.integration, "missing", _shown(was), {"status": "cancelled"},
                      ("status",), detail="cancelled on the platform outside the tool")
-    return Drift(addr, was.integration, "missing", shown(was), None,
+    return Drift(addr, was.integration, "missing", _shown(was), None,
                  detail="gone from the platform")
 
 
-def shown(was: Resource) -> dict[str, Any]:
+def _shown(was: Resource) -> dict[str, Any]:
     """The attributes a report shows of what was applied: all but fingerprints of secrets."""
     return {k: v for k, v in was.attrs.items() if k not in FINGERPRINTS}
 

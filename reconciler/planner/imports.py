@@ -167,7 +167,7 @@ def match(
     lacking = {a: r for a, r in ours.items()
                if a not in observed.resources and a not in known.resources}
     if platform.second_key is not None:
-        _second_keys(work, integration, platform, lacking)
+        _second_keys(work, platform, lacking)
     if platform.settle is not None:
         platform.settle(work)
     for addr, have in sorted(work.pending.items()):
@@ -177,8 +177,7 @@ def match(
                       tuple(work.ambiguous), tuple(work.unmatched), len(lacking), cancelled)
 
 
-def _second_keys(work: Matching, integration: str, platform: Platform,
-                 lacking: Mapping[str, Resource]) -> None:
+def _second_keys(work: Matching, platform: Platform, lacking: Mapping[str, Resource]) -> None:
     """Declared objects missing under their key, looked up by the second key."""
     second = platform.second_key
     assert second is not None
@@ -203,6 +202,5 @@ def _second_keys(work: Matching, integration: str, platform: Platform,
         else:
             reason = (f"{len(haves)} platform object(s) match {len(wants)} declarations by "
                       f"{platform.second_name}: tell them apart in the specs")
-        work.ambiguous.append(Ambiguity(integration, tuple(sorted(w.address for w in wants)),
-                                        tuple(sorted(h.address for h in haves)), reason))
-        work.held.update(h.address for h in haves)
+        work.hold(tuple(sorted(w.address for w in wants)),
+                  tuple(sorted(h.address for h in haves)), reason)

@@ -195,5 +195,16 @@ class HttpProvider:
         """The platform as ``check`` names it."""
         return self.platform
 
+    async def _listing_page(self, path: str, params: Mapping[str, Any], items: str, pages: str,
+                            pages_type: type = int, call: str = "") -> Mapping[str, Any]:
+        """One page of a paginated listing: its body, once it holds the list ``items`` and the
+        page count (or pagination record) ``pages``; a ProviderError naming ``call`` (the
+        route, by default) otherwise."""
+        response = await self._client.request("GET", path, params=params)
+        body = self._client.json_object(response)
+        if not isinstance(body.get(items), list) or not isinstance(body.get(pages), pages_type):
+            raise self._client.unexpected(call or f"GET {path}", body)
+        return body
+
     async def aclose(self) -> None:
         await self._client.aclose()

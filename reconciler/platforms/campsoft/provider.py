@@ -138,11 +138,7 @@ class CampsoftProvider(HttpProvider):
 
     async def _page(self, page: int, **filters: str) -> Mapping[str, Any]:
         params = {"page": page, "per_page": self.page_size, **filters}
-        response = await self._client.request("GET", "/subscriptions", params=params)
-        body = self._client.json_object(response)
-        if not isinstance(body.get("items"), list) or not isinstance(body.get("pages"), int):
-            raise self._client.unexpected("GET /subscriptions", body)
-        return body
+        return await self._listing_page("/subscriptions", params, "items", "pages")
 
     async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
         """The active products as ``{"code", "name"}`` (what HubSoft's sync brings)."""

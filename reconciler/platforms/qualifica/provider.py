@@ -132,11 +132,7 @@ class QualificaProvider(HttpProvider):
 
     async def _page(self, page: int) -> Mapping[str, Any]:
         params = {"pagina": page, "por_pagina": self.page_size}
-        response = await self._client.request("GET", "/usuarios", params=params)
-        body = self._client.json_object(response)
-        if not isinstance(body.get("usuarios"), list) or not isinstance(body.get("paginas"), int):
-            raise self._client.unexpected("GET /usuarios", body)
-        return body
+        return await self._listing_page("/usuarios", params, "usuarios", "paginas")
 
     async def _fetch_products(self) -> tuple[Mapping[str, Any], ...]:
         """Every product, active or not, as ``{codigo, nome, ativo}``."""

@@ -102,11 +102,7 @@ class SaperxStfcProvider(HttpProvider):
 
     async def _page(self, page: int) -> Mapping[str, Any]:
         params = {"pagina": page, "itens_por_pagina": self.page_size}
-        response = await self._client.request("GET", "/api/numeros", params=params)
-        body = self._client.json_object(response)
-        if not isinstance(body.get("numeros"), list) or "paginacao" not in body:
-            raise self._client.unexpected("GET /api/numeros", body)
-        return body
+        return await self._listing_page("/api/numeros", params, "numeros", "paginacao", dict)
 
     async def _fetch_plans(self) -> tuple[Mapping[str, Any], ...]:
         body = self._client.json_object(await self._client.request("GET", "/api/planos"))

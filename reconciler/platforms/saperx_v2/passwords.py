@@ -20,8 +20,8 @@ from typing import Any
 from reconciler.errors import SecretError
 from reconciler.model import Source
 from reconciler.secrets import parse_reference, resolve, reveal
+from reconciler.specs.models import GENERATE
 
-GENERATE = "generate"
 LENGTH = 20  # characters of a generated password (letters and digits)
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
 

@@ -223,10 +223,8 @@ class SaperxV2Provider(HttpProvider):
 
     async def _page(self, what: str, page: int, **filters: Any) -> Mapping[str, Any]:
         params = {"page": page, "per_page": self.page_size, **filters}
-        response = await self._client.request("GET", self._path(what), params=params)
-        body = self._client.json_object(response)
-        if not isinstance(body.get("items"), list) or not isinstance(body.get("pages"), int):
-            raise self._client.unexpected(f"GET {what}", body)
+        body = await self._listing_page(self._path(what), params, "items", "pages",
+                                        call=f"GET {what}")
         return {**body, "kind": what}
 
     async def _all(self, what: str, **filters: Any) -> list[Mapping[str, Any]]:

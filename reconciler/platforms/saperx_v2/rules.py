@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from reconciler.model import Action, Change, Drift, Note, Resource
 from reconciler.planner.core import Partial, View, differing
@@ -89,48 +90,49 @@ def code_of(view: View, key: str, res: Resource | None) -> str | None:
     return was.remote_id if was is not None else None
 
 
+def _numbers(attrs: Mapping[str, Any] | None) -> set[str]:
+    """The DID numbers of a line's attributes."""
+    return {d["number"] for d in (attrs or {}).get("dids") or ()}
+
+
 def _lines(view: View, out: Partial) -> None:
     want, have, known = (view.side(s, "extension") for s in ("desired", "actual", "known"))
-    holder = {d["number"]: code for code, res in have.items() for d in res.attrs.get("dids") or ()}
-    ours = {code_of(view, k, r) for k, r in want.items()} | {r.remote_id for r in known.values()}
-    releases: dict[str, str] = {}  # DID -> id of the change that takes it off its old line
-    pending: list[tuple[Change, Resource]] = []
+    holder = {number: code for code, res in have.items() for number in _numbers(res.attrs)}
+    codes = {key: code_of(view, key, res) for key, res in want.items()}
+    ours = set(codes.values()) | {r.remote_id for r in known.values()}
+    pending: list[Change] = []
     for key, res in sorted(want.items()):
-        code = code_of(view, key, res)
-        now = have.get(code) if code else None
-        change = _line(view, out, key, res, now, code)
+        code = codes[key]
+        change = _line(view, out, key, res, have.get(code) if code else None, code)
         if change is not None:
-            pending.append((change, res))
+            pending.append(change)
     for key, was in sorted(known.items()):
         if key in want:
             continue
         now = have.get(was.remote_id or key)
         if now is not None and now.attrs.get("active"):
-            change = Change(view.integration, "extension", Action.DELETE, (key,),
-                            {**now.attrs, "account_code": now.key}, None,
-                            f"service {was.attrs.get('service')} no longer declares this "
-                            f"SIP line: inactivated (the platform keeps it)")
-            out.changes.append(change)
+            out.changes.append(Change(
+                view.integration, "extension", Action.DELETE, (key,),
+                {**now.attrs, "account_code": now.key}, None,
+                f"service {was.attrs.get('service')} no longer declares this SIP line: "
+                f"inactivated (the platform keeps it)"))
         elif now is None:
             out.forget.append(was.address)
-    for change, _ in pending:
-        before = {d["number"] for d in (change.before or {}).get("dids") or ()}
-        after = {d["number"] for d in (change.after or {}).get("dids") or ()}
-        for number in before - after:
-            releases[number] = change.id
-    for change, res in pending:
+    # DID -> the change that takes it off its old line
+    releases = {number: change.id for change in pending
+                for number in _numbers(change.before) - _numbers(change.after)}
+    for change in pending:
         depends = set(change.depends_on)
-        before = {d["number"] for d in (change.before or {}).get("dids") or ()}
-        for number in sorted({d["number"] for d in (change.after or {}).get("dids") or ()} - before):
+        for number in sorted(_numbers(change.after) - _numbers(change.before)):
             owner = holder.get(number)
             if owner is None:
                 continue
             if number in releases:
                 depends.add(releases[number])
             elif owner not in ours:
-                out.warnings.append(Note(res.address, res.integration, f"DID {number} is held on "
-                                         f"the platform by extension {owner}, which the tool does "
-                                         f"not manage: not taken"))
+                out.warnings.append(Note(change.address, change.integration, f"DID {number} is "
+                                         f"held on the platform by extension {owner}, which the "
+                                         f"tool does not manage: not taken"))
         out.changes.append(replace(change, depends_on=tuple(sorted(depends))))
 
 
