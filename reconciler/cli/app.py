@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -173,6 +173,12 @@ def main(verbose: int) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]Warning:[/yellow] {escape(redact(message))}")
+
+
+def spec_warnings(settings: Mapping[str, Any]) -> None:
+    """The specs' warnings (valid, but doubtful: see ``Issues.warn``), each on stderr."""
+    for message in settings.get("warnings", ()):
+        warn(message)
 
 
 def now(after: float = 0.0) -> str:

@@ -19,6 +19,7 @@ from reconciler.cli.app import (
     lock_option,
     main,
     out,
+    spec_warnings,
     warn,
     workspace_options,
 )
@@ -54,6 +55,7 @@ def validate(specs: Path, state: str | None) -> None:
         store.close()
     if problems:
         raise SpecError(problems)
+    spec_warnings(desired.settings)
     others = "".join(f", {n} {registry.counted_as(kind)}" for kind, n in sorted(kinds.items())
                      if kind not in ("number", "link", "subscription", "user"))
     out.print(

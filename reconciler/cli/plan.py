@@ -33,6 +33,7 @@ from reconciler.cli.app import (
     now,
     out,
     parse_duration,
+    spec_warnings,
     warn,
     workspace_options,
 )
@@ -173,6 +174,7 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
              excludes: tuple[str, ...] = ()) -> None:
     """Show what apply would change on each platform, and why."""
     ws = Workspace.open(specs, state)
+    spec_warnings(ws.desired.settings)
     try:
         with locked(ws.store, "plan", timeout=lock_timeout, warn=warn):
             plan, known, observed = asyncio.run(_observe_and_plan(ws, targets, excludes))

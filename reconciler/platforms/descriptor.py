@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
+    from reconciler.billing.invoice import BillingInput, CallBiller
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
@@ -112,6 +113,12 @@ class Platform:
     settle: Callable[[Matching], None] | None = None
     generate: Callable[[Builder, ImportPlan], None] | None = None  # spec YAML for unmatched objects
 
+    # -- call records and billing -----------------------------------------------------------
+    # Prices a month of an integration's imported call records as invoice lines. A platform
+    # with it keeps call records: its provider is a reconciler.providers.base.CallRecordSource,
+    # which `reconcile cdr import` reads.
+    bill_calls: Callable[[BillingInput], CallBiller] | None = None
+
     # -- I/O, imported on use ---------------------------------------------------------------
     provider: str = ""  # "package.module:Class" implementing reconciler.providers.base.Provider
     simulator: str = ""  # "package.module" with create_app() and embedded_app()
@@ -136,7 +143,7 @@ HOOK_NAMES = {
     "rules": "plan_integration", "compared": "COMPARED", "unmanaged": "unmanaged",
     "refine_drift": "refine_drift",
     "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",
-    "settle": "settle", "generate": "generate",
+    "settle": "settle", "generate": "generate", "bill_calls": "bill_calls",
 }
 
 

@@ -11,9 +11,10 @@ the ``reconciler.providers`` entry-point group).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from datetime import date
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
@@ -74,6 +75,22 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class CallRecordSource(Protocol):
+    """A provider whose platform keeps call records (CDRs): `reconcile cdr import` reads them.
+
+    ``environment`` names the platform's data set the records come from. ``call_records``
+    yields the records of calls started on ``first``..``last`` (UTC days), a page at a time,
+    each as :class:`reconciler.state.calls.CallRecordRow` columns: ``record_id`` (the platform's
+    own, stable), ``account_code``, ``started_at`` (naive UTC datetime), ``call_type``,
+    ``duration_seconds``, ``cost`` (a decimal string) and ``destination``.
+    """
+
+    environment: str
+
+    def call_records(self, first: date, last: date) -> AsyncIterator[list[dict[str, Any]]]: ...
 
 
 def provider_class(platform: str) -> type[Provider]:

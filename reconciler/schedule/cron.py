@@ -64,6 +64,22 @@ def cron_problem(expression: str) -> tuple[str, str] | None:
     return None
 
 
+def cadence(expression: str) -> str:
+    """How often a valid expression fires, in an importer's words: ``daily`` (every day, maybe
+    several times), ``monthly`` (on chosen days of every month, any day of the week), or
+    ``other`` (some weekdays, some months...)."""
+    text = " ".join(expression.split()).lower()
+    if text.startswith("@"):
+        return {"@daily": "daily", "@midnight": "daily", "@hourly": "daily",
+                "@monthly": "monthly"}.get(text, "other")
+    _minute, _hour, day, month, weekday = text.split(" ")
+    if day == "*" and month == "*" and weekday == "*":
+        return "daily"
+    if "*" not in day and "/" not in day and month == "*" and weekday == "*":
+        return "monthly"
+    return "other"
+
+
 def _valid(text: str) -> bool:
     try:
         croniter(text)

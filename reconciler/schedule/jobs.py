@@ -17,6 +17,7 @@ OUTCOMES: dict[str, dict[int, str]] = {
     "drift": {0: "ok", 2: "drift"},
     "plan": {0: "ok", 2: "changes", 3: "over-limit"},
     "sync": {0: "ok"},
+    "cdr-import": {0: "ok"},
 }
 FAILED = ("failed", "timeout", "interrupted")  # outcomes where the job did not finish its work
 FOUND = ("drift", "changes", "over-limit")  # outcomes where it did, and found something to act on
@@ -27,7 +28,7 @@ class Job:
     """One entry of ``schedules:``."""
 
     name: str
-    run: str  # drift, sync, plan
+    run: str  # drift, sync, plan, cdr-import
     cron: Cron
     integrations: tuple[str, ...] = ()
     source: Source | None = None
@@ -61,6 +62,9 @@ def command(job: Job, specs: Path, lock_timeout: float) -> list[str]:
     URL is not on it (any user of the host can read a command line, and the URL may hold a
     password): the job inherits it in RECONCILER_STATE.
     """
+    if job.run == "cdr-import":  # takes no state lock: an import adds records idempotently
+        return [sys.executable, "-m", "reconciler", "cdr", "import", "--specs", str(specs),
+                *job.integrations]
     base = [sys.executable, "-m", "reconciler", job.run, "--specs", str(specs),
             "--lock-timeout", f"{lock_timeout:g}s"]
     if job.run == "drift":

@@ -29,6 +29,12 @@ class Issues:
 
     def __init__(self, initial: Iterable[SpecIssue] = ()) -> None:
         self.items = list(initial)
+        self.warnings: list[SpecIssue] = []  # worth saying, but the specs are valid
+
+    def warn(self, where: Where, sub: YamlPath, message: str, hint: str = "") -> None:
+        """A doubt about a validated entry, at ``sub`` below it: reported, never fatal."""
+        line, column = where.doc.position(where.path + sub, False)
+        self.warnings.append(SpecIssue(where.doc.file, line, column, message, hint))
 
     def add(self, doc: Document, path: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
         line, column = doc.position(path, at_key)

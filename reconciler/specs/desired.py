@@ -153,6 +153,7 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         "products": {name: [p.code for p in products] for name, products in specs.products.items()},
         "packages": {name: _package_setting(spec) for name, spec in specs.packages.items()},
         "schedules": {name: _schedule_setting(spec) for name, spec in specs.schedules.items()},
+        "warnings": [str(issue) for issue in specs.warnings],  # shown by validate and plan
     }
 
 

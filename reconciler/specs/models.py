@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reconciler.bounds import MAX_EMAIL, MAX_NAME, MAX_TEXT, MAX_ZONE, clip
+from reconciler.errors import SpecIssue
 from reconciler.model import Source
 from reconciler.platforms import registry
 from reconciler.schedule.cron import cron_problem, zone_problem
@@ -456,10 +457,7 @@ class SafetyLimit(SpecModel):
 
 # --- schedules ---------------------------------------------------------------------------------
 
-# The jobs a schedule may run, and those the spec language names but this version cannot run yet
-# (accepted by name so that the error says "not available yet" rather than "unknown").
-SCHEDULE_JOBS = ("drift", "sync", "plan")
-SCHEDULE_JOBS_LATER = ("cdr-import",)
+SCHEDULE_JOBS = ("drift", "sync", "plan", "cdr-import")  # the jobs a schedule may run
 # Jobs that work on chosen integrations; the others always cover every integration.
 
 
@@ -494,9 +492,9 @@ class ScheduleSpec(SpecModel):
     )
     run: str = Field(
         description="The job: drift (report what changed behind the tool's back), sync (pull the "
-                    "platforms' catalogs into the state) or plan (report what apply would do). "
-                    "cdr-import is reserved for a later version.",
-        json_schema_extra={"enum": [*SCHEDULE_JOBS, *SCHEDULE_JOBS_LATER]},
+                    "platforms' catalogs into the state), plan (report what apply would do) or "
+                    "cdr-import (pull the VoIP platforms' call records into the state).",
+        json_schema_extra={"enum": list(SCHEDULE_JOBS)},
     )
     integration: Annotated[list[NonEmpty] | None, BeforeValidator(
         _integrations_as_list, json_schema_input_type=NonEmpty | list[NonEmpty] | None  # for editors
@@ -516,9 +514,6 @@ class ScheduleSpec(SpecModel):
     def _known_job(cls, value: str) -> str:
         if value in SCHEDULE_JOBS:
             return value
-        if value in SCHEDULE_JOBS_LATER:
-            raise spec_error(f"the job '{value}' is not available yet in this version",
-                             f"jobs available now: {', '.join(SCHEDULE_JOBS)}")
         raise spec_error(f"unknown job '{value}'",
                          f"{did_you_mean(value, SCHEDULE_JOBS)}jobs: {', '.join(SCHEDULE_JOBS)}")
 
@@ -554,6 +549,7 @@ class SpecSet(BaseModel):
     safety: dict[str, dict[str, dict[str, float | int]]] = {}
     schedules: dict[str, ScheduleSpec] = {}
     files: list[str]  # display paths of the files read, in order
+    warnings: list[SpecIssue] = []  # doubts that do not make the specs invalid
     digest: str  # sha256 of the files read (see yaml_loader)
 
 

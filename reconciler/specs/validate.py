@@ -84,6 +84,7 @@ def validate(loaded: Loaded) -> SpecSet:
         schedules=collected.schedules,
         files=[doc.file for doc in loaded.documents],
         digest=loaded.digest,
+        warnings=sorted(issues.warnings, key=lambda i: (i.file, i.line, i.column, i.message)),
     )
 
 
@@ -367,18 +368,28 @@ def _check_safety_names(collected: Collected, issues: Issues) -> None:
 
 
 def _check_schedules(collected: Collected, issues: Issues) -> None:
-    """A schedule's integrations must be declared (every job works on the named ones only)."""
+    """A schedule's integrations must be declared (every job works on the named ones only); a
+    cdr-import works on integrations whose platform keeps call records."""
     declared = sorted(n for (section, n) in collected.declared if section == "integrations")
+    with_calls = sorted(name for name, spec in collected.integrations.items()
+                        if registry.get(spec.platform).bill_calls is not None)
     for schedule in collected.schedules.values():
-        if schedule.integration is None:
-            continue
         if not collected.complete:
             continue
-        for i, name in enumerate(schedule.integration):
+        if schedule.run == "cdr-import" and schedule.integration is None and not with_calls:
+            issues.at(schedule.where, ("run",), "a cdr-import job needs an integration with call "
+                      "records, and none is declared", "declare a saperx-v2 integration, or "
+                      "remove the job")
+        for i, name in enumerate(schedule.integration or ()):
             if ("integrations", name) not in collected.declared:
                 hint = choices_hint(name, declared, "declared integrations")
                 # a single name points at its own line too: the walk stops at the scalar
                 issues.at(schedule.where, ("integration", i), f"unknown integration '{name}'", hint)
+            elif (schedule.run == "cdr-import" and name in collected.integrations
+                  and name not in with_calls):
+                issues.at(schedule.where, ("integration", i), f"integration '{name}' has no call "
+                          f"records to import", "integrations with call records: "
+                          f"{', '.join(with_calls) or 'none'}")
 
 
 # --- per-platform checks of an integration ----------------------------------------------------

@@ -22,10 +22,21 @@ it. The version moves when an existing table changes shape.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -174,3 +185,38 @@ class DriftSeenRow(Base):
     integration: Mapped[str] = mapped_column(String(64), index=True)
     first_seen: Mapped[datetime] = mapped_column(DateTime)
     last_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CallRecordRow(Base):
+    """One call record of a platform (a CDR), as imported: never a secret, and never changed
+    once imported (the platform's id is the record's identity). ``cost`` is the platform's price
+    of the whole call as a decimal string (exact: never a float); times are naive UTC."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (Index("ix_call_records_line_time", "integration", "account_code",
+                            "started_at"),
+                      Index("ix_call_records_time", "integration", "started_at"))
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(32))
+    account_code: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    call_type: Mapped[str] = mapped_column(String(16))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[str] = mapped_column(String(24))
+    destination: Mapped[str] = mapped_column(String(32))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CallDayRow(Base):
+    """One day (UTC) of an integration's call records that an import has read to its end.
+    ``complete`` when that import started after the day was over, so no later call can appear
+    in it; ``records`` is how many the platform listed for the day."""
+
+    __tablename__ = "call_days"
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)

@@ -132,8 +132,8 @@ def test_an_invalid_schedule_is_an_error_with_its_line_and_no_traceback(cli: Cli
         '  bad: {cron: "0 3 31 * 9", run: drift}\n', encoding="utf-8")
     result = cli("schedule", "run", check=1)
     assert "Traceback" not in result.stderr
-    assert "specs/schedules.yaml:2:" in result.stderr and "'cdr-import' is not available yet" \
-        in result.stderr
+    assert "specs/schedules.yaml:2:" in result.stderr and "a cdr-import job needs an " \
+        "integration with call records" in result.stderr
     assert "specs/schedules.yaml:3:" in result.stderr and "day of week field '9'" in result.stderr
 
 

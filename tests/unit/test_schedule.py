@@ -143,7 +143,8 @@ def test_schedule_errors_point_at_file_and_line_with_hints(tmp_path: Path) -> No
     messages = sorted(found)
     assert [line for line, _ in messages] == [2, 3, 4, 5, 7, 8]  # e: drift of one integration
     assert "hour field '25'" in messages[0][1]
-    assert "'cdr-import' is not available yet" in messages[1][1]
+    assert "a cdr-import job needs an integration with call records" in messages[1][1]
+    assert "saperx-v2" in found[messages[1]]
     assert messages[2][1] == "unknown integration 'ozmap'" and "stfc-sp" in found[messages[2]]
     assert "unknown job 'drfit'" in messages[3][1] and "did you mean 'drift'" in found[messages[3]]
     assert "unknown time zone 'Mars/Olympus'" in messages[4][1]

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -61,6 +62,7 @@ CALL_TYPES = ("LC", "LDN", "LDI", "VC1", "VC2", "VC3")
 ACCOUNT_CODE = re.compile(r"^\d{6}$")
 COUNTRY = "55"
 CENT = Decimal("0.01")
+CDR_PAGE = 1000  # the platform's largest page: a day of a large estate is tens of thousands
 
 _REFUSALS = {
     "codigo_em_uso": "account code {key} is already taken on saperx-v2 by another extension",
@@ -250,6 +252,24 @@ class SaperxV2Provider(HttpProvider):
                 isinstance(p, dict) and "id" in p and "name" in p for p in items):
             raise self._client.unexpected(f"GET {what}", body)
         return tuple(dict(p) for p in items)
+
+    # -- call records ------------------------------------------------------------------------
+
+    async def call_records(self, first: date, last: date) -> AsyncIterator[list[dict[str, Any]]]:
+        """The CDRs of calls started on ``first``..``last``, a page of the platform's largest
+        size at a time, in the platform's order (see
+        :class:`reconciler.providers.base.CallRecordSource`)."""
+        page, pages = 1, 1
+        while page <= pages:
+            body = await self._page("/cdr", page, per_page=CDR_PAGE, **{
+                "from": first.isoformat(), "to": last.isoformat()})
+            pages = int(body["pages"])
+            try:
+                yield [_call_record(item) for item in body["items"]]
+            except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+                raise self._client.unexpected("GET /cdr", {"missing or malformed": str(exc)}) \
+                    from None
+            page += 1
 
     # -- execute -----------------------------------------------------------------------------
 
@@ -526,6 +546,26 @@ def _range_body(change: Change, key: str) -> dict[str, str]:
     except (KeyError, TypeError, ValueError) as exc:
         raise errors.PlanError(f"{change.id}: the target of range {key} is incomplete or "
                                f"malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _call_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A CDR as the state keeps it; a record that is not one raises KeyError or ValueError."""
+    call_type = str(item["call_type"])
+    if call_type not in CALL_TYPES:
+        raise ValueError(f"call_type {call_type!r}")
+    started = datetime.fromisoformat(str(item["started_at"]).replace("Z", "+00:00"))
+    if started.tzinfo is not None:
+        started = started.astimezone(UTC).replace(tzinfo=None)
+    duration = item["duration_seconds"]
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
+        raise ValueError(f"duration_seconds {duration!r}")
+    record_id, code = str(item["id"]), str(item["account_code"])
+    if not record_id or len(record_id) > 128 or not ACCOUNT_CODE.match(code):
+        raise ValueError(f"id {record_id!r} or account_code {code!r}")
+    return {"record_id": record_id, "account_code": code, "started_at": started,
+            "call_type": call_type, "duration_seconds": duration,
+            "cost": str(Decimal(str(item["cost"])).quantize(CENT)),
+            "destination": str(item.get("destination") or "")[:32]}
 
 
 def _money(value: Any) -> str:

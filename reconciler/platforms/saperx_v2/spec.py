@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from reconciler.model import Resource, address
+from reconciler.schedule.cron import cadence
 from reconciler.specs.models import ClientSpec, ServiceSpec, SipLineSpec, SpecModel
 
 if TYPE_CHECKING:
@@ -50,8 +51,10 @@ def key_of(service: ServiceSpec, line: SipLineSpec) -> str:
 
 def check(collected: Collected, index: RangeIndex, issues: Issues) -> None:
     """Each DID lies in a declared range of the line's integration and is held once there; an
-    account code is held once per integration."""
+    account code is held once per integration. A cdr-import schedule that runs more or less
+    often than the integration's ``cdr_import`` says is a warning."""
     mine = {n for n, s in collected.integrations.items() if s.platform == PLATFORM}
+    _check_import_schedules(collected, mine, issues)
     dids: dict[tuple[str, str], tuple[Any, int]] = {}
     codes: dict[tuple[str, str], tuple[Any, int]] = {}
     for client in collected.clients:
@@ -69,6 +72,24 @@ def check(collected: Collected, index: RangeIndex, issues: Issues) -> None:
                                   "integration; remove one, or let the platform choose")
                 for i, did in enumerate(line.dids):
                     _check_did(collected, index, line, did.number, i, service.id, dids, issues)
+
+
+def _check_import_schedules(collected: Collected, mine: set[str], issues: Issues) -> None:
+    for schedule in collected.schedules.values():
+        if schedule.run != "cdr-import":
+            continue
+        runs = cadence(schedule.cron)
+        for name in sorted(mine if schedule.integration is None else
+                           mine & set(schedule.integration)):
+            wanted = collected.integrations[name].options.get("cdr_import", "daily")
+            if runs == wanted:
+                continue
+            said = {"daily": "every day", "monthly": "once a month"}
+            issues.warn(schedule.where, ("cron",), f"integration {name} imports call records "
+                        f"{wanted} (options.cdr_import), but this schedule ({schedule.cron}) "
+                        f"does not run {said[wanted]}",
+                        'for a daily import run it every day ("30 7 * * *"); for a monthly one '
+                        'on one day of the month ("30 7 1 * *"); or change options.cdr_import')
 
 
 def _check_did(collected: Collected, index: RangeIndex, line: SipLineSpec, number: str, i: int,
