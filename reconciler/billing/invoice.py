@@ -128,11 +128,12 @@ class Invoice:
 
 def merge(kind: str, month: str, parts: Mapping[str, Billed],
           missing: Mapping[str, tuple[date, ...]]) -> Invoice:
-    """One invoice of each integration's part, in a stable order (service, line)."""
+    """One invoice of each integration's part, in a stable order: lines by service; unbilled
+    by integration and service, those of no service last."""
     lines = sorted((line for part in parts.values() for line in part.lines),
                    key=lambda ln: (ln.service_id or 0, ln.integration, ln.line))
     unbilled = sorted((u for part in parts.values() for u in part.unbilled),
-                      key=lambda u: (u.integration, u.service_id or 0, u.line))
+                      key=lambda u: (u.integration, u.service_id is None, u.service_id or 0, u.line))
     return Invoice(kind, month, tuple(lines), tuple(unbilled),
                    sum(part.within_allowance for part in parts.values()),
                    {name: days for name, days in missing.items() if days})

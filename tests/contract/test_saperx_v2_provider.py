@@ -686,3 +686,57 @@ def test_an_answer_of_the_wrong_shape_is_a_provider_error_naming_the_call() -> N
             await provider.aclose()
 
     asyncio.run(main())
+
+
+# -- call records ------------------------------------------------------------------------------
+
+
+def test_call_records_read_every_page_of_the_period_normalized() -> None:
+    from datetime import date, datetime
+
+    async def scenario(h: Harness) -> None:
+        h.seed_range()
+        await create_line(h, "300001")
+        await create_line(h, "300002", caller_id="4832001001", dids=[
+            {"number": "4832001001", "monthly_value": "0.00", "collect_calls": False}])
+        for code in ("300001", "300002"):
+            h.store.backdate(h.env(), code, "2023-01-01")
+        first, last = date(2023, 1, 1), date(2023, 11, 10)  # the fake clock is in 2023-11
+        pages = [page async for page in h.provider.call_records(first, last)]
+        listed = h.store.cdr_page(h.env(), first, last, None, 0, 100_000)[0]
+        assert len(listed) > 1000  # more than one page of the platform's largest size
+        assert len(pages) == -(-len(listed) // 1000)
+        records = [r for page in pages for r in page]
+        assert [r["record_id"] for r in records] == [r["id"] for r in listed]
+        one = records[0]
+        assert set(one) == {"record_id", "account_code", "started_at", "call_type",
+                            "duration_seconds", "cost", "destination"}
+        assert isinstance(one["started_at"], datetime) and one["started_at"].tzinfo is None
+        assert one["started_at"].date() == first and one["cost"] == listed[0]["cost"]
+        assert h.requests()["GET /api/v2/cdr"] == len(pages)
+
+    run(scenario, options={"page_size": 10})
+
+
+def test_a_malformed_call_record_is_an_error_naming_the_call() -> None:
+    from datetime import date
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/token"):
+            return httpx.Response(200, json={"access_token": "a-1", "expires_in": 300})
+        return httpx.Response(200, json={"items": [{"id": "cdr-1", "account_code": "300001",
+                                                    "started_at": "2026-11-02T10:00:00Z",
+                                                    "call_type": "XX", "duration_seconds": 60,
+                                                    "cost": "0.10"}], "pages": 1})
+
+    async def main() -> None:
+        integration = Integration(NAME, "saperx-v2", "https://voip.example", {})
+        provider = SaperxV2Provider(integration, CREDENTIALS, httpx.MockTransport(platform))
+        try:
+            with pytest.raises(errors.ProviderError, match="GET /cdr: unexpected"):
+                async for _ in provider.call_records(date(2026, 11, 2), date(2026, 11, 2)):
+                    pass
+        finally:
+            await provider.aclose()
+
+    asyncio.run(main())

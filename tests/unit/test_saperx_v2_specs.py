@@ -156,3 +156,39 @@ def test_an_account_code_is_held_once_per_integration(tmp_path: Path) -> None:
                             "            password: generate")
     (issue,) = issues(spec_set(tmp_path, clients=twice))
     assert issue.message.startswith("account code 483920 is already held by service 1001")
+
+
+def test_a_cdr_import_schedule_out_of_step_with_the_integration_is_a_warning(
+        tmp_path: Path) -> None:
+    from reconciler.specs import load_specs
+
+    spec_set(tmp_path)
+    write(tmp_path, "schedules.yaml", """\
+        schedules:
+          weekly: {cron: "0 7 * * mon", run: cdr-import, integration: voip}
+          daily: {cron: "30 7 * * *", run: cdr-import}
+        """)
+    warnings = load_specs(tmp_path).warnings  # valid: warnings, no error
+    assert [(w.file.endswith("schedules.yaml"), w.line) for w in warnings] == [(True, 2)]
+    assert "integration voip imports call records daily (options.cdr_import), but this " \
+           "schedule (0 7 * * mon) does not run every day" in warnings[0].message
+    assert "30 7 * * *" in warnings[0].hint
+    text = (tmp_path / "integrations.yaml").read_text().replace(
+        "options: {", "options: {cdr_import: monthly, ")
+    (tmp_path / "integrations.yaml").write_text(text)
+    warnings = load_specs(tmp_path).warnings
+    assert [w.line for w in warnings] == [2, 3]
+    assert all("imports call records monthly" in w.message for w in warnings)
+    assert load_desired(tmp_path).settings["warnings"] == [str(w) for w in warnings]
+
+
+def test_a_cdr_import_of_an_integration_without_call_records_is_an_error(tmp_path: Path) -> None:
+    spec_set(tmp_path)
+    write(tmp_path, "schedules.yaml", """\
+        schedules:
+          wrong: {cron: "30 7 * * *", run: cdr-import, integration: [voip, stfc]}
+        """)
+    found = issues(tmp_path)
+    assert [(i.line, i.message) for i in found] == [
+        (2, "integration 'stfc' has no call records to import")]
+    assert found[0].hint == "integrations with call records: voip"
