@@ -72,13 +72,18 @@ class Platform:
 
     name: str  # as written in `platform:` (saperx-stfc)
     options: type[SpecModel]  # the integration's `options:`, defaults filled in
-    credentials: tuple[str, ...]  # exactly these credential fields
+    credentials: tuple[str, ...]  # exactly these credential fields (or one of the choices)
     kinds: tuple[Kind, ...]
+
+    # Where a platform takes its credentials in more than one way (an API key, or a user and
+    # password): the sets of fields, one of which the integration gives whole.
+    credential_choices: tuple[tuple[str, ...], ...] = ()
 
     # -- the spec language ---------------------------------------------------------------
     number_ranges: bool = False  # `number_ranges:` entries may point to it
     phone_numbers: bool = False  # a client service's `phone_numbers:` may point to it
     sip_lines: bool = False  # a client service's `sip_lines:` may point to it
+    customer_ports: bool = False  # a client service's `port:` may point to it (mapping platforms)
     sells_packages: bool = False  # packages (content add-ons) may point to it
     # The parameters its packages take on a service, each with its JSON Schema shape.
     package_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.errors import SpecIssue
 from reconciler.model import Desired
+from reconciler.specs import ports
 
 Catalog = Callable[[str, str], list[dict[str, Any]] | None]
 
@@ -28,8 +29,9 @@ def product_codes(desired: Desired, integration: str, synced: Catalog) -> set[st
 
 def catalog_problems(desired: Desired, synced: Catalog) -> list[SpecIssue]:
     """One issue per package product its integration's catalog lacks (every declared package,
-    whether or not a service holds it yet)."""
-    issues: list[SpecIssue] = []
+    whether or not a service holds it yet), and per declared port the synced network does not
+    offer (:func:`reconciler.specs.ports.problems`)."""
+    issues: list[SpecIssue] = ports.problems(desired, synced)
     codes: dict[str, set[str] | None] = {}
     packages: Mapping[str, Mapping[str, Any]] = desired.settings.get("packages", {})
     for name, package in sorted(packages.items()):

@@ -371,6 +371,16 @@ class SipLineSpec(SpecModel):
         return self.caller_id or self.dids[0].number
 
 
+class PortSpec(SpecModel):
+    """The customer port of a mapping platform (OZmap, Geosite) a client service is connected to:
+    the element as operators name it on the map, and the port's number on it."""
+
+    integration: NonEmpty
+    box: NonEmpty  # the box (CTO) by name, in the integration's project
+    splitter: NonEmpty | None = None  # the customer splitter of the box; its only one when absent
+    port: int = Field(ge=1, le=1024, strict=True)
+
+
 class ServiceSpec(SpecModel):
     """A client service (id_cliente_servico) and what hangs off it."""
 
@@ -382,6 +392,7 @@ class ServiceSpec(SpecModel):
     exclude_packages: list[NonEmpty] = Field(default_factory=list)  # optional plan defaults
     phone_numbers: list[PhoneNumberSpec] = Field(default_factory=list)
     sip_lines: list[SipLineSpec] = Field(default_factory=list)
+    port: PortSpec | None = None  # the mapping platform's customer port it is connected to
 
 
 class ClientSpec(SpecModel):

@@ -233,6 +233,8 @@ def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: 
     for line, raw_line in zip(service.sip_lines, raw.get("sip_lines") or (), strict=True):
         _place_list(line, raw_line, "dids")
     _place_list(service, raw, "packages")
+    if service.port is not None:
+        service.port.place(Where(doc, path + ("port",), *doc.mark_of(raw.get("port"))))
 
 
 def _place_list(owner: SpecModel, raw: Any, key: str) -> None:
@@ -422,7 +424,8 @@ def _platform_checks(raw: Any, where: Where, issues: Issues) -> dict[str, Any] |
 
 
 def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any], issues: Issues) -> None:
-    path, allowed = ("credentials",), registry.get(platform).credentials
+    descriptor = registry.get(platform)
+    path, allowed = ("credentials",), descriptor.credentials
     for key, value in credentials.items():
         if key not in allowed:
             hint = choices_hint(key, allowed, f"{platform} takes exactly")
@@ -431,6 +434,13 @@ def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any],
         problem = credential_problem(str(key), value)
         if problem is not None:
             issues.at(where, path + (key,), problem, REF_HINT)
+    if descriptor.credential_choices:
+        given = {key for key in credentials if key in allowed}
+        if not any(given == set(choice) for choice in descriptor.credential_choices):
+            ways = " or ".join(" and ".join(choice) for choice in descriptor.credential_choices)
+            issues.at(where, path, f"{platform} takes {ways}", "give exactly one of these sets, "
+                      "each as ${env:NAME} or ${file:PATH}", True)
+        return
     for key in allowed:
         if key not in credentials:
             issues.at(where, path, f"missing credential '{key}'", f"add {key}: ${{env:NAME}}", True)
@@ -464,7 +474,7 @@ def _reference_problem(key: str, value: str) -> str | None:
 
 
 _TAKES = {"number_ranges": "number ranges", "phone_numbers": "phone numbers",
-          "sip_lines": "SIP lines"}
+          "sip_lines": "SIP lines", "customer_ports": "customer ports"}
 
 
 def _integration_for(collected: Collected, name: str, where: Where, issues: Issues,
@@ -608,6 +618,9 @@ def _check_service(
         _check_phone(collected, index, seen, service, phone, issues)
     for line in service.sip_lines:
         _integration_for(collected, line.integration, line.where, issues, "sip_lines")
+    if service.port is not None:
+        _integration_for(collected, service.port.integration, service.port.where, issues,
+                         "customer_ports")
 
 
 def _check_phone(
