@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import httpx
 
 from reconciler.errors import ReconcilerError
+from reconciler.feasibility import Feasibility
 from reconciler.model import Change, Integration, Observed
 from reconciler.platforms import registry
 
@@ -91,6 +92,13 @@ class CallRecordSource(Protocol):
     environment: str
 
     def call_records(self, first: date, last: date) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+@runtime_checkable
+class FeasibilitySource(Protocol):
+    """A provider whose platform answers feasibility searches: `reconcile feasibility`."""
+
+    async def feasibility(self, lat: float, lng: float, radius_m: float | None) -> Feasibility: ...
 
 
 def provider_class(platform: str) -> type[Provider]:

@@ -24,14 +24,49 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
 
 from reconciler.errors import SpecIssue
 from reconciler.model import Desired, Resource, address
+from reconciler.specs.models import NonEmpty, SpecModel, spec_error
 
 if TYPE_CHECKING:
     from reconciler.specs.collected import Collected, Issues
     from reconciler.specs.desired import DesiredBuild
+
+ElementKind = Literal["boxes", "splitters", "poles", "cables"]
+ELEMENT_KINDS: tuple[ElementKind, ...] = ("boxes", "splitters", "poles", "cables")
+
+
+def _boxes_and_splitters() -> list[ElementKind]:
+    return ["boxes", "splitters"]
+
+
+class MappingOptions(SpecModel):
+    """Options of a mapping integration (the seed's Projetos and Elementos actions)."""
+
+    # The platform's project, by its exact name: one per integration.
+    project: NonEmpty
+    # Which kinds of element `reconcile sync` pulls from the project; boxes are always needed.
+    elements: list[ElementKind] = Field(default_factory=_boxes_and_splitters)
+    # Splitters that serve customers, by name, where the platform cannot say so itself.
+    customer_splitters: list[NonEmpty] = Field(default_factory=list)
+    # A cancelled service's port is freed: its client removed with the premises, or the
+    # premises kept (disconnected from the port) for a later client.
+    on_cancel: Literal["remove_client", "keep_property"] = "remove_client"
+    page_size: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(4, ge=1, le=32)
+
+    @field_validator("elements")
+    @classmethod
+    def _boxes_needed(cls, value: list[ElementKind]) -> list[ElementKind]:
+        if "boxes" not in value:
+            raise spec_error("elements must include boxes", "client services are connected "
+                             "to the ports of boxes: add boxes to the list")
+        return sorted(set(value), key=ELEMENT_KINDS.index)
+
 
 KIND = "port_link"
 ELEMENTS = "elements"  # the catalog of the network
