@@ -23,7 +23,7 @@ import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
@@ -41,6 +41,7 @@ EARTH_RADIUS = 6_371_008.8  # metres, the mean radius (IUGG)
 METRES_PER_DEGREE = EARTH_RADIUS * math.pi / 180
 RESERVED_NOTE = "Reservada pela operação"
 PREFIXES = {CTO: "CTO", CEO: "CEO", POLE: "POSTE"}
+T = TypeVar("T")
 
 
 class ApiError(PortugueseError):
@@ -222,10 +223,8 @@ class Store(Counters):
         return [self.projects[found]] if found is not None else []
 
     def get_project(self, project_id: int) -> Project:
-        found = self.projects.get(project_id)
-        if found is None:
-            raise ApiError(404, "projeto_inexistente", f"Projeto {project_id} inexistente.")
-        return found
+        return _known(self.projects.get(project_id), "projeto_inexistente",
+                      f"Projeto {project_id} inexistente.")
 
     def project_named(self, nome: str) -> Project:
         """The project named ``nome``, created when there is none (the admin routes' way)."""
@@ -257,16 +256,13 @@ class Store(Counters):
         return listing
 
     def get_element(self, element_id: int) -> Element:
-        found = self.elements.get(element_id)
-        if found is None:
-            raise ApiError(404, "elemento_inexistente", f"Elemento {element_id} inexistente.")
-        return found
+        return _known(self.elements.get(element_id), "elemento_inexistente",
+                      f"Elemento {element_id} inexistente.")
 
     def get_cto(self, cto_id: int) -> Element:
         found = self.elements.get(cto_id)
-        if found is None or found.tipo != CTO:
-            raise ApiError(404, "cto_inexistente", f"CTO {cto_id} inexistente.")
-        return found
+        return _known(found if found is not None and found.tipo == CTO else None,
+                      "cto_inexistente", f"CTO {cto_id} inexistente.")
 
     def add_elements(self, project: Project, drafts: Iterable[Element]) -> list[Element]:
         """Add new elements to ``project`` (their ``id`` and ``projeto`` are set here); a name
@@ -409,11 +405,9 @@ class Store(Counters):
         return listing
 
     def find_client(self, codigo: str) -> tuple[Element, int]:
-        where = self._client_at.get(codigo)
-        if where is None:
-            raise ApiError(404, "cliente_inexistente",
-                           f"Cliente {codigo} não está em nenhuma porta.")
-        return self.elements[where[0]], where[1]
+        cto_id, numero = _known(self._client_at.get(codigo), "cliente_inexistente",
+                                f"Cliente {codigo} não está em nenhuma porta.")
+        return self.elements[cto_id], numero
 
     def client_wire(self, cto: Element, numero: int) -> dict[str, Any]:
         return {**fields_of(cto.clientes[numero]), "projeto": cto.projeto, "cto": cto.id,
@@ -435,6 +429,13 @@ class Store(Counters):
                     near.append((metres, cto))
         near.sort(key=lambda found: (found[0], found[1].id))
         return near[:limit]
+
+
+def _known(found: T | None, erro: str, mensagem: str) -> T:
+    """``found``, or a 404 ``erro`` when there is none."""
+    if found is None:
+        raise ApiError(404, erro, mensagem)
+    return found
 
 
 def _scatter(rng: random.Random, lat: float, lon: float, radius: float) -> tuple[float, float]:
