@@ -379,6 +379,12 @@ def test_clients_are_listed_by_cto_and_port_paginated_and_filtered() -> None:
         same_document = await ok(api.get("/api/v1/clientes",
                                          params={"documento": "00000000007"}))
         assert [c["codigo"] for c in same_document["itens"]] == ["c7", "1001"]
+        box, porta = 20 - 7 // 8, 8 - 7 % 8
+        await put(api, box, porta, {"codigo": "c7", "documento": "00000000008",
+                                    "nome": "Cliente 7"}, 200)  # a corrected document
+        same_document = await ok(api.get("/api/v1/clientes",
+                                         params={"documento": "00000000007"}))
+        assert [c["codigo"] for c in same_document["itens"]] == ["1001"]
         await refused(api.get("/api/v1/clientes", params={"projeto": 9}), 404,
                       "projeto_inexistente")
 

@@ -405,9 +405,10 @@ async def _add_element(sim: Sim, request: Request) -> Response:
                       _choice(body, "status", STATUSES, IMPLANTED),
                       _text(body, "observacao", None))
     if tipo == CTO:
-        element.total_portas = _number(body.get("portas", DEFAULT_PORTS), "portas", int, 1,
-                                       MAX_PORTS)
-        element.reservadas = _reserved(body.get("reservadas", []), element.total_portas)
+        ports = body.get("portas")
+        element.total_portas = _number(DEFAULT_PORTS if ports is None else ports, "portas", int,
+                                       1, MAX_PORTS)
+        element.reservadas = _reserved(body.get("reservadas") or [], element.total_portas)
     elif body.get("portas") is not None or body.get("reservadas") is not None:
         raise _invalid("Só uma CTO tem portas.")
     project = sim.store.project_named(_text(body, "projeto"))

@@ -360,6 +360,7 @@ class Store(Counters):
         if current is not None and current.codigo == client.codigo:
             if current != client:
                 cto.clientes[numero] = client
+                self._client_lists.clear()  # the document filter may now choose otherwise
                 self.wrote(key, "update")
             return False, None
         if current is not None and not replace:
