@@ -1,4 +1,5 @@
-"""Access tokens for the simulators of platforms with a login step (Qualifica, Campsoft, SaperX v2).
+"""Access tokens for the simulators of platforms with a login step (Qualifica, Campsoft,
+SaperX v2, Geosite).
 
 A :class:`TokenIssuer` hands out random tokens that expire ``ttl`` seconds after issue, by the
 simulator's :class:`~reconciler.sim.clock.Clock`; :meth:`expire_all` makes every token issued so

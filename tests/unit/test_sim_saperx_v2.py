@@ -18,6 +18,7 @@ from reconciler.platforms.saperx_v2.sim import create_app, embedded_app
 from reconciler.platforms.saperx_v2.sim_store import DEFAULT_PLANS, Store
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import Faults
+from tests.unit.sim_helpers import ok
 
 SECRET = "unit-api-secret"
 LOGIN = {"username": "ixc", "password": "pw", "api_key": "key", "api_secret": SECRET}
@@ -64,12 +65,6 @@ def run(app: Starlette, scenario: Scenario, base: str = "") -> None:
             await scenario(api)
 
     asyncio.run(main())
-
-
-async def ok(response: Awaitable[httpx.Response], status: int = 200) -> Any:
-    done = await response
-    assert done.status_code == status, done.text
-    return done.json()
 
 
 async def refused(response: Awaitable[httpx.Response], status: int, erro: str) -> str:
