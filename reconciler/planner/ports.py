@@ -26,11 +26,35 @@ from typing import Any
 
 from reconciler.model import Action, Change, Resource
 from reconciler.planner.core import Partial, View, differing
+from reconciler.platforms.descriptor import Kind
 from reconciler.specs.ports import ELEMENTS, KIND, Spot, boxes_of, resolve
 
 FIELDS = ("box", "splitter", "port", "document", "name")
 COMPARED = {KIND: FIELDS}
 Place = tuple[str, str, int]  # box, splitter, port, as the platform names them
+
+
+def _describe(change: Change) -> str | None:
+    after, before = change.after or {}, change.before or {}
+    match change.action:
+        case Action.LINK:
+            return f"connect service {after.get('service')} to {_shown(after)}"
+        case Action.UPDATE if _place(before) != _place(after):
+            return f"move service {after.get('service')} from {_shown(before)} to {_shown(after)}"
+        case Action.UNLINK:
+            return f"free {_shown(before)} (client {change.keys[0]})"
+    return None
+
+
+# A port is freed (unlink) before it is given again (a move, then a link); depends_on orders
+# the changes that need a port another client holds.
+PORT_LINK = Kind(
+    KIND,
+    phases={Action.UNLINK: 0, Action.UPDATE: 1, Action.LINK: 2},
+    noun="ports",
+    describe=_describe,
+    summary=lambda res: f"service {res.attrs.get('service')} on {_shown(res.attrs)}",
+)
 
 
 def plan_ports(view: View) -> Partial:

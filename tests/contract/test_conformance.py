@@ -64,7 +64,8 @@ class Rig:
         self.app: Starlette = adapter.app(self.clock, faults)
         inner = transport or SimTransport(app=self.app)
         self.transport = wrap(inner) if wrap is not None else inner
-        integration = Integration(NAME, platform.name, "embedded", {}, dict(options or {}))
+        integration = Integration(NAME, platform.name, "embedded", {},
+                                  {**adapter.options, **(options or {})})
         self.provider: Any = platform.provider_class()(  # type: ignore[call-arg]
             integration, dict(credentials or adapter.credentials), self.transport,
             max_attempts=max_attempts, sleep=self._sleep, clock=self.clock.now)

@@ -70,7 +70,8 @@ def write_specs(root: Path, text: str = SPECS) -> Path:
 
 
 def test_the_registry_finds_the_plugin_beside_the_built_in_platforms(plugin: Path) -> None:
-    assert registry.names() == ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "toy-directory")
+    assert registry.names() == ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "geosite",
+                                "toy-directory")
     toy = registry.get("toy-directory")
     assert toy.credentials == ("api_key",)
     assert registry.kind("entry") is toy.kinds[0]

@@ -42,6 +42,7 @@ class Adapter:
     login: str | None = None  # the login route of a platform that issues tokens
     renew: str | None = None  # its refresh route, when its tokens renew without a login
     bad_settings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the integration options it needs
     code: Callable[[httpx.Response], str] = lambda r: str(r.json().get("erro", ""))
 
 
