@@ -61,6 +61,7 @@ class _Service:
     votes: set[str] = field(default_factory=set)  # "active" / "suspended" from each source
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     phone_numbers: list[dict[str, Any]] = field(default_factory=list)
+    port: dict[str, Any] | None = None
 
 
 @dataclass
@@ -202,6 +203,8 @@ class Builder:
                 entry["packages"] = list(service.packages.values())
             if service.phone_numbers:
                 entry["phone_numbers"] = service.phone_numbers
+            if service.port:
+                entry["port"] = service.port
             services.append(entry)
         data["services"] = services
         return data
