@@ -965,8 +965,11 @@ class Store(wire.Counters):
         self._changed(prop)
 
     def _target(self, body: Mapping[str, Any], box_id: str | None, *, holder: str | None,
-                current: tuple[str, int] | None) -> tuple[Record, int] | None:
-        """The (splitter, port) a property body asks for, checked; None: no connection asked."""
+                current: tuple[str, int] | None,
+                home: str | None = None) -> tuple[Record, int] | None:
+        """The (splitter, port) a property body asks for, checked; None: no connection asked.
+        ``box_id`` is the box the body names, ``home`` the one ``auto_connect`` falls back to
+        (the property's)."""
         force = bool(body.get("force"))
         if body.get("force") is not None:
             _bool(body["force"], "force")
@@ -991,6 +994,7 @@ class Store(wire.Counters):
             raise invalid("connector", "is required with port")
         if not auto:
             return None
+        box_id = box_id or home
         if box_id is None:
             raise invalid("auto_connect", "needs a box or a connector")
         if current is not None and self.tables[SPLITTERS][current[0]]["parent"] == box_id:
@@ -1032,9 +1036,8 @@ class Store(wire.Counters):
         current = ((prop["connections"][0]["id"], prop["connections"][0]["port"])
                    if prop["connections"] else None)
         disconnect = "connector" in body and body["connector"] is None
-        box_id = changes.get("box", prop["box"])
-        target = None if disconnect else self._target(body, box_id, holder=prop["id"],
-                                                      current=current)
+        target = None if disconnect else self._target(
+            body, changes.get("box"), holder=prop["id"], current=current, home=prop["box"])
         if target is not None and (target[0]["id"], target[1]) == current:
             target = None
         if "box" in changes and target is None and current is not None and not disconnect \
@@ -1129,7 +1132,7 @@ class Store(wire.Counters):
         if unknown:
             raise invalid("seed", f"knows {', '.join((*RESOURCES, 'generate'))}, not "
                           f"{', '.join(sorted(unknown))}")
-        writes = self.writes  # seeding is not the platform's traffic: no writes counted
+        writes, self.writes = self.writes, {}  # seeding is not the platform's traffic
         try:
             return self._seed(body)
         finally:
