@@ -16,7 +16,7 @@ unless the dialect's ``challenge`` says otherwise (OZmap's raw API key has no sc
 - :func:`admin_routes` serves ``/_sim/counters``, ``reset``, ``config`` (GET/POST) and, with
   tokens, ``tokens/expire``. A POST to config checks the platform's settings, then applies the
   fault settings (:data:`~reconciler.sim.faults.FAULT_SETTINGS`), then the platform's: a bad
-  value leaves everything as it was.
+  value leaves everything as it was; :func:`seconds` checks a lifetime setting.
 """
 
 from __future__ import annotations
@@ -268,6 +268,14 @@ def routes(
 def token_check(tokens: TokenIssuer) -> Callable[[Request], bool]:
     """Whether a request's ``Authorization: Bearer`` token is one ``tokens`` issued, still live."""
     return lambda request: tokens.valid(bearer(request.headers.get("authorization")))
+
+
+def seconds(value: Any, name: str) -> float:
+    """A lifetime setting (``token_ttl`` and the like): a number of seconds > 0, else a
+    ValueError naming it (what :func:`admin_routes`' ``check`` raises for a 422)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a number of seconds > 0")
+    return float(value)
 
 
 def admin_routes(

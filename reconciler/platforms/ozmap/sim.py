@@ -158,7 +158,7 @@ def create_app(
             store.clock = clock
         if viability_radius is not None:
             store.viability_radius = _radius(viability_radius, "viability_radius")
-    tokens = TokenIssuer(_ttl(token_ttl), store.clock)
+    tokens = TokenIssuer(wire.seconds(token_ttl, "token_ttl"), store.clock)
     sim = Sim(store, faults or Faults(seed=seed), tokens, (username, password), token)
     return wire.app(sim, DIALECT, _routes(sim))
 
@@ -393,14 +393,8 @@ def _config(sim: Sim) -> dict[str, Any]:
 
 
 def _check_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: (_ttl if name == "token_ttl" else _radius)(value, name)
+    return {name: (wire.seconds if name == "token_ttl" else _radius)(value, name)
             for name, value in changes.items()}
-
-
-def _ttl(value: Any, name: str = "token_ttl") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a number of seconds > 0")
-    return float(value)
 
 
 def _radius(value: Any, name: str) -> float:
