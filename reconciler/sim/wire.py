@@ -4,7 +4,8 @@ Each simulator (:mod:`reconciler.platforms.saperx_stfc.sim`, :mod:`reconciler.pl
 :mod:`reconciler.platforms.campsoft.sim`) keeps its own routes, handlers and rules; what they do alike is
 here, worded by a :class:`Dialect`: SaperX STFC and Qualifica answer ``{"erro", "mensagem"}`` in
 Portuguese, Campsoft ``{"message", ...extra}`` in English. Every refusal is an :class:`ApiError`
-whose platform subclass shapes the JSON body; a 401 also carries ``www-authenticate: Bearer``.
+whose platform subclass shapes the JSON body; a 401 also carries ``www-authenticate: Bearer``
+unless the dialect's ``challenge`` says otherwise (OZmap's raw API key has no scheme).
 
 - :func:`routes` wraps each handler: count the request (``"METHOD /route"``), authenticate
   (admin routes and the ``public`` ones excepted), and turn an ApiError into its response.
@@ -15,7 +16,7 @@ whose platform subclass shapes the JSON body; a 401 also carries ``www-authentic
 - :func:`admin_routes` serves ``/_sim/counters``, ``reset``, ``config`` (GET/POST) and, with
   tokens, ``tokens/expire``. A POST to config checks the platform's settings, then applies the
   fault settings (:data:`~reconciler.sim.faults.FAULT_SETTINGS`), then the platform's: a bad
-  value leaves everything as it was.
+  value leaves everything as it was; :func:`seconds` checks a lifetime setting.
 """
 
 from __future__ import annotations
@@ -132,20 +133,23 @@ class Dialect:
 
     ``refusal(status, erro, text)`` builds the platform's ApiError (an English one ignores the
     code); ``texts`` are the templates above; ``choices`` writes a list of allowed values;
-    ``blank`` tells a refused blank text (None: empty text is accepted).
+    ``blank`` tells a refused blank text (None: empty text is accepted); ``challenge`` is the
+    ``www-authenticate`` of a 401 (None: no such header).
     """
 
     refusal: Callable[[int, str, str], ApiError]
     texts: Mapping[str, str]
     choices: Callable[[Sequence[str]], str]
     blank: Callable[[str], bool] | None = None
+    challenge: str | None = "Bearer"
 
     def refuse(self, kind: str, **values: Any) -> ApiError:
         status, erro = _KINDS[kind]
         return self.refusal(status, erro, self.texts[kind].format(**values))
 
     def response(self, exc: ApiError) -> JSONResponse:
-        headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
+        challenge = self.challenge if exc.status == 401 else None
+        headers = {"www-authenticate": challenge} if challenge else None
         return JSONResponse(exc.body(), exc.status, headers=headers)
 
     async def no_route(self, request: Request, exc: Exception) -> Response:
@@ -264,6 +268,14 @@ def routes(
 def token_check(tokens: TokenIssuer) -> Callable[[Request], bool]:
     """Whether a request's ``Authorization: Bearer`` token is one ``tokens`` issued, still live."""
     return lambda request: tokens.valid(bearer(request.headers.get("authorization")))
+
+
+def seconds(value: Any, name: str) -> float:
+    """A lifetime setting (``token_ttl`` and the like): a number of seconds > 0, else a
+    ValueError naming it (what :func:`admin_routes`' ``check`` raises for a 422)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a number of seconds > 0")
+    return float(value)
 
 
 def admin_routes(

@@ -150,11 +150,11 @@ def create_app(
                 international_plans, "international_plans")
         if clock is not None:
             store.clock = clock
-    store.refresh_ttl = _ttl(refresh_ttl, "refresh_ttl")
+    store.refresh_ttl = wire.seconds(refresh_ttl, "refresh_ttl")
     production = (username, password, api_key, token)
     homologation = production if homologation_credentials is None else _credentials(
         homologation_credentials, "homologation_credentials")
-    tokens = TokenIssuer(_ttl(token_ttl, "token_ttl"), store.clock)
+    tokens = TokenIssuer(wire.seconds(token_ttl, "token_ttl"), store.clock)
     refresh = TokenIssuer(store.refresh_ttl, store.clock)
     sim = Sim(store, faults or Faults(seed=seed), tokens, (username, token), refresh,
               {"production": production, "homologation": homologation})
@@ -510,7 +510,7 @@ def _check_settings(sim: Sim, changes: Mapping[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     for name, value in changes.items():
         if name in ("token_ttl", "refresh_ttl"):
-            checked[name] = _ttl(value, name)
+            checked[name] = wire.seconds(value, name)
         elif name == "cdr_max_per_day":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
                 raise ValueError("cdr_max_per_day must be an integer from 0 to 50")
@@ -524,12 +524,6 @@ def _check_settings(sim: Sim, changes: Mapping[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"{name}: plans {sorted(dropped)} are used by extensions")
             checked[name] = plans
     return checked
-
-
-def _ttl(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a number of seconds > 0")
-    return float(value)
 
 
 async def _expire_refresh(sim: Sim, request: Request) -> Response:
