@@ -29,6 +29,7 @@ BUILTIN = {
     "qualifica": "reconciler.platforms.qualifica",
     "campsoft": "reconciler.platforms.campsoft",
     "saperx-v2": "reconciler.platforms.saperx_v2",
+    "ozmap": "reconciler.platforms.ozmap",
     "geosite": "reconciler.platforms.geosite",
 }
 

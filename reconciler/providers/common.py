@@ -92,6 +92,7 @@ class Auth:
     secrets: tuple[str, ...]
     headers: Mapping[str, str] = field(default_factory=dict)
     login: Login | None = None
+    scheme: str = "Bearer"  # how the access token is sent; raw when empty
 
 
 class HttpProvider:
@@ -145,6 +146,7 @@ class HttpProvider:
             sleep=sleep,
             rate=budget_for(integration.endpoint, integration.options.get("rate_limit")),
             token=self.token,
+            scheme=auth.scheme,
         )
 
     def _configure(self) -> None:

@@ -52,7 +52,8 @@ class ApiClient:
     """An httpx.AsyncClient that raises typed errors and retries what is worth retrying.
 
     ``secrets`` are values to mask in any error text (the token in ``headers``, typically).
-    ``token``, for platforms with a login step, is sent as ``Authorization: Bearer`` on every
+    ``token``, for platforms with a login step, is sent as ``Authorization: Bearer`` (or with
+    the ``scheme`` given, or raw when it is empty: OZmap) on every
     request but the login itself (``request(..., auth=False)``); a 401 renews it once and sends
     the request again, so an expired or revoked token never fails a run by itself.
     ``sleep`` and ``rand`` are injectable so tests neither wait nor depend on chance.
@@ -74,9 +75,11 @@ class ApiClient:
         rand: Callable[[], float] | None = None,
         rate: RateBudget | None = None,
         token: AccessToken | None = None,
+        scheme: str = "Bearer",
     ) -> None:
         self.integration = integration
         self.token = token
+        self.scheme = scheme  # how the token is sent: "Bearer <token>", or raw when empty
         self.rate = rate
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -154,7 +157,7 @@ class ApiClient:
     ) -> httpx.Response:
         headers = None
         if token is not None:
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {"Authorization": f"{self.scheme} {token}" if self.scheme else token}
         if self.rate is not None:
             await self.rate.acquire()
         try:

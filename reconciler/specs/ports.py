@@ -51,8 +51,6 @@ class MappingOptions(SpecModel):
     project: NonEmpty
     # Which kinds of element `reconcile sync` pulls from the project; boxes are always needed.
     elements: list[ElementKind] = Field(default_factory=_boxes_and_splitters)
-    # Splitters that serve customers, by name, where the platform cannot say so itself.
-    customer_splitters: list[NonEmpty] = Field(default_factory=list)
     # A cancelled service's port is freed: its client removed with the premises, or the
     # premises kept (disconnected from the port) for a later client.
     on_cancel: Literal["remove_client", "keep_property"] = "remove_client"

@@ -70,7 +70,7 @@ def write_specs(root: Path, text: str = SPECS) -> Path:
 
 
 def test_the_registry_finds_the_plugin_beside_the_built_in_platforms(plugin: Path) -> None:
-    assert registry.names() == ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "geosite",
+    assert registry.names() == ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "ozmap", "geosite",
                                 "toy-directory")
     toy = registry.get("toy-directory")
     assert toy.credentials == ("api_key",)

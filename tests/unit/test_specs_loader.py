@@ -334,7 +334,7 @@ def test_an_unknown_platform_lists_the_supported_ones(specs: Path) -> None:
     issue = only_issue(specs)
     assert (issue.line, issue.message) == (3, "'platform': unknown platform 'saperx-stcf'")
     assert issue.hint == ("did you mean 'saperx-stfc'? supported platforms: saperx-stfc, qualifica, "
-                          "campsoft, saperx-v2, geosite")
+                          "campsoft, saperx-v2, ozmap, geosite")
 
 
 def test_an_endpoint_must_be_embedded_or_an_http_url(specs: Path) -> None:

@@ -43,6 +43,9 @@ class Adapter:
     renew: str | None = None  # its refresh route, when its tokens renew without a login
     bad_settings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     options: Mapping[str, Any] = field(default_factory=dict)  # the integration options it needs
+    writes_per_object: int = 1  # write counters one seeded object leaves (OZmap: 5)
+    invalid_code: str = "dados_invalidos"  # the code of a refused setting
+    refused: tuple[int, str] = (422, "parametro_invalido")  # a listing's refused parameters
     code: Callable[[httpx.Response], str] = lambda r: str(r.json().get("erro", ""))
 
 
