@@ -90,6 +90,10 @@ def cdr_import_cmd(integrations: tuple[str, ...], period: str | None, day: str |
     try:
         for chosen in _call_platforms(ws, integrations, "import"):
             days = _days(ws.store, chosen, period, day)
+            if not days:  # a daily import already run today: nothing is over that is not held
+                out.print(f"{escape(chosen.name)} ({environment(chosen)}): up to date: every "
+                          f"day up to yesterday is imported whole.")
+                continue
             _report(asyncio.run(_import(ws, chosen, days)))
     finally:
         ws.close()

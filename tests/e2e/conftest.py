@@ -286,17 +286,30 @@ def content_cli(tmp_path: Path, served_sim: Sim, qualifica: ContentSim,
     ))
 
 
-def wait_for_pending_change(db: Path, proc: subprocess.Popen[bytes], *, deadline: float) -> bool:
-    """Whether the apply wrote the intent of a change it has not finished (read-only polling of
-    its state file), waited for at most ``deadline`` seconds or until the apply exits."""
+def wait_for_state(db: Path, proc: subprocess.Popen[bytes], query: str, *,
+                   deadline: float) -> bool:
+    """Whether ``query`` (one value) on the state file answered something true while ``proc``
+    ran (read-only polling), waited for at most ``deadline`` seconds or until ``proc`` exits."""
     until = time.monotonic() + deadline
     while time.monotonic() < until and proc.poll() is None:
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-                pending = conn.execute("SELECT count(*) FROM journal WHERE outcome = 'pending'")
-                if pending.fetchone()[0]:
+                if conn.execute(query).fetchone()[0]:
                     return True
         except sqlite3.Error:
             pass  # not created yet, or busy: look again
         time.sleep(0.02)
     return False
+
+
+def wait_for_pending_change(db: Path, proc: subprocess.Popen[bytes], *, deadline: float) -> bool:
+    """Whether the apply wrote the intent of a change it has not finished."""
+    return wait_for_state(db, proc, "SELECT count(*) FROM journal WHERE outcome = 'pending'",
+                          deadline=deadline)
+
+
+def state_rows(cwd: Path, query: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of ``query`` on the SQLite state file of a CLI run in ``cwd``, as dicts."""
+    with contextlib.closing(sqlite3.connect(cwd / "state" / "reconciler.db")) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(query, params)]

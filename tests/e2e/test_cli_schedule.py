@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Cli, Sim
+from tests.e2e.conftest import Cli, Sim, state_rows
 from tests.e2e.specset import SpecSet
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +36,7 @@ def specs(cli: Cli, sim: Sim) -> SpecSet:
 
 def schedule_rows(cli: Cli) -> list[dict[str, Any]]:
     """The run records, read straight from the SQLite state file."""
-    with sqlite3.connect(cli.cwd / "state" / "reconciler.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM schedule_runs ORDER BY id")]
+    return state_rows(cli.cwd, "SELECT * FROM schedule_runs ORDER BY id")
 
 
 def test_schedule_run_writes_a_drift_report_and_a_run_record(cli: Cli, sim: Sim,
