@@ -125,7 +125,8 @@ def _report(result: Imported) -> None:
     span = (result.first.isoformat() if result.first == result.last
             else f"{result.first.isoformat()}..{result.last.isoformat()}")
     out.print(f"{escape(result.integration)} ({result.environment}): {span}: read "
-              f"{len(result.days)} days, {result.read:,} call records, {result.new:,} new "
+              f"{len(result.days)} day{'' if len(result.days) == 1 else 's'}, "
+              f"{result.read:,} call records, {result.new:,} new "
               f"({result.read - result.new:,} already held).")
     if result.skipped:
         out.print(f"Skipped {len(result.skipped)} days already imported whole: "

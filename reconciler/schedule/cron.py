@@ -65,17 +65,22 @@ def cron_problem(expression: str) -> tuple[str, str] | None:
 
 
 def cadence(expression: str) -> str:
-    """How often a valid expression fires, in an importer's words: ``daily`` (every day, maybe
-    several times), ``monthly`` (on chosen days of every month, any day of the week), or
-    ``other`` (some weekdays, some months...)."""
-    text = " ".join(expression.split()).lower()
-    if text.startswith("@"):
-        return {"@daily": "daily", "@midnight": "daily", "@hourly": "daily",
-                "@monthly": "monthly"}.get(text, "other")
-    _minute, _hour, day, month, weekday = text.split(" ")
-    if day == "*" and month == "*" and weekday == "*":
+    """How often a valid expression fires, in an importer's words: ``daily`` (on every day,
+    maybe several times), ``monthly`` (on one day of every month), or ``other`` (some weekdays,
+    some days or months...). Read from when it fires over January and February 2001 (one step
+    per day it fires, so "every minute" costs no more than "once a day")."""
+    start, end = datetime(2001, 1, 1), datetime(2001, 3, 1)
+    walk, days, at = croniter(expression, start - timedelta(seconds=1)), set(), start
+    while at < end:
+        at = walk.get_next(datetime)
+        if at >= end:
+            break
+        days.add(at.date())
+        walk = croniter(expression, datetime(at.year, at.month, at.day) + timedelta(days=1)
+                        - timedelta(seconds=1))
+    if len(days) == (end - start).days:
         return "daily"
-    if "*" not in day and "/" not in day and month == "*" and weekday == "*":
+    if sorted(d.month for d in days) == [1, 2]:
         return "monthly"
     return "other"
 

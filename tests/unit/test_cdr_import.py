@@ -127,7 +127,8 @@ def test_months_and_days_are_read_strictly() -> None:
 
 @pytest.mark.parametrize(("expression", "expected"), [
     ("30 7 * * *", "daily"), ("*/15 * * * *", "daily"), ("@daily", "daily"),
-    ("@hourly", "daily"), ("30 7 1 * *", "monthly"), ("0 6 1,15 * *", "monthly"),
+    ("@hourly", "daily"), ("0 7 1-31 * *", "daily"), ("30 7 1 * *", "monthly"),
+    ("0 6 1,15 * *", "other"), ("0 3 1-7 * *", "other"),
     ("@monthly", "monthly"), ("30 7 * * mon-fri", "other"), ("@weekly", "other"),
     ("0 3 1 1 *", "other"), ("0 3 */2 * *", "other"),
 ])
