@@ -76,13 +76,11 @@ def plan_ports(view: View) -> Partial:
         service = res.attrs["service"]
         if now is None:
             changes[key] = Change(view.integration, KIND, Action.LINK, (key,), None, target,
-                                  f"service {service} is connected to {_shown(target)}",
-                                  res.source)
+                                  f"service {service} declares this port", res.source)
         elif moved := differing(Resource(view.integration, KIND, key, target), now, FIELDS):
-            what = ("moved to " + _shown(target)) if {"box", "splitter", "port"} & set(moved) \
-                else "changed in the specs: " + ", ".join(moved)
             changes[key] = Change(view.integration, KIND, Action.UPDATE, (key,), dict(now.attrs),
-                                  {**now.attrs, **target}, f"service {service} {what}",
+                                  {**now.attrs, **target},
+                                  f"service {service} changed in the specs: " + ", ".join(moved),
                                   res.source)
         elif key not in known:
             out.adopt.append(replace(res, attrs=target, remote_id=now.remote_id))

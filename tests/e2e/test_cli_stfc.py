@@ -209,10 +209,11 @@ def test_default_specs_and_examples_converge_on_the_embedded_platform(cli: Cli,
                    CAMPSOFT_API_SECRET="example-secret", SAPERX_V2_PASSWORD="example",
                    SAPERX_V2_API_KEY="example-key", SAPERX_V2_API_SECRET="example-secret",
                    LINE_7001_PASSWORD="example-1", LINE_7002_PASSWORD="example-2",
-                   LINE_7003_PASSWORD="example-3")
+                   LINE_7003_PASSWORD="example-3", OZMAP_API_KEY="example-key",
+                   GEOSITE_PASSWORD="example-password")
     examples = sorted(p for p in (REPO / "examples").iterdir() if (p / "README.md").is_file()
                       and any(p.glob("*.yaml")))
-    assert {p.name for p in examples} >= {"telephony-only", "content-combos", "voip"}
+    assert {p.name for p in examples} >= {"telephony-only", "content-combos", "voip", "mapping"}
     for specs_dir in (REPO / "specs", *examples):
         name = specs_dir.name
         state = f"sqlite:///{tmp_path / name / 'reconciler.db'}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.model import Action, Resource
 from reconciler.planner.core import View
-from reconciler.planner.ports import plan_ports, unmanaged
+from reconciler.planner.ports import PORT_LINK, plan_ports, unmanaged
 from reconciler.specs.ports import KIND, free_ports, resolve
 
 M = "ozmap"
@@ -61,7 +61,9 @@ def test_a_declared_port_is_linked_with_the_box_and_splitter_the_platform_names(
     assert summary(out) == [("1003", Action.LINK, 3, ())]
     after = out.changes[0].after
     assert (after["splitter"], after["box_id"], after["splitter_id"]) == ("S1", "id-CTO-1", "id-S1")
-    assert out.changes[0].reason == "service 1003 is connected to box CTO-1, splitter S1, port 3"
+    assert out.changes[0].reason == "service 1003 declares this port"
+    assert PORT_LINK.describe is not None and PORT_LINK.describe(out.changes[0]) == \
+        "connect service 1003 to box CTO-1, splitter S1, port 3"
 
 
 def test_unchanged_is_nothing_and_a_new_one_to_the_state_is_adopted() -> None:
@@ -77,7 +79,9 @@ def test_a_migration_is_an_update_and_a_cancel_an_unlink() -> None:
                           [there(1001, "CTO-1", "S1", 1), there(1002, "CTO-1", "S1", 2)],
                           statuses={1002: "cancelled"}))
     assert summary(out) == [("1001", Action.UPDATE, 1, ()), ("1002", Action.UNLINK, None, ())]
-    assert out.changes[0].reason == "service 1001 moved to box CTO-2, splitter S2, port 1"
+    assert out.changes[0].reason == "service 1001 changed in the specs: box, splitter"
+    assert PORT_LINK.describe is not None and PORT_LINK.describe(out.changes[0]) == \
+        "move service 1001 from box CTO-1, splitter S1, port 1 to box CTO-2, splitter S2, port 1"
     assert out.changes[1].reason == "service 1002 is cancelled: its port is freed"
 
 

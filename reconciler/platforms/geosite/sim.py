@@ -140,13 +140,24 @@ def create_app(
     return wire.app(sim, DIALECT, _routes(sim))
 
 
+# What an embedded Geosite starts with (the examples' network): project "Demo FTTH" with 12 CTOs
+# of 16 ports, none in design or reserved, and 6 poles.
+DEMO_NETWORK = NetworkSeed(projeto="Demo FTTH", ctos=12, portas=16, em_projeto=0.0,
+                           reservadas=0.0, postes=6, seed=1)
+
+
 def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:
-    """The app behind an ``endpoint: embedded`` integration, resuming persisted ``data``;
+    """The app behind an ``endpoint: embedded`` integration, resuming persisted ``data`` (a new
+    one holds :data:`DEMO_NETWORK`);
     ``credentials`` are the integration's ``username`` and ``password`` (usuario, senha)."""
     for name in ("username", "password"):
         if not credentials.get(name):
             raise SecretError(f"a geosite integration needs credentials.{name}")
-    store = Store.from_json(data) if data else Store()
+    if data:
+        store = Store.from_json(data)
+    else:
+        store = Store()
+        store.seed(DEMO_NETWORK)
     return create_app(credentials["password"], username=credentials["username"], store=store)
 
 

@@ -163,15 +163,23 @@ def create_app(
     return wire.app(sim, DIALECT, _routes(sim))
 
 
+# What an embedded OZmap starts with (the examples' network): project "Demo FTTH", 12 boxes of
+# a 1x16 customer splitter (the last 2 ports reserved) and a 1x8 distribution one, CTO-0006 and
+# CTO-0012 in design.
+DEMO_NETWORK = {"generate": {"project": "Demo FTTH", "boxes": 12, "ports": 16, "reserve": 2,
+                             "design_every": 6, "distribution": True, "seed": 1}}
+
+
 def embedded_app(credentials: Mapping[str, str], data: Mapping[str, Any] | None) -> Starlette:
-    """The app behind an ``endpoint: embedded`` integration, resuming persisted ``data``: the
-    integration's ``api_key``, or its ``username`` and ``password`` (the login), or both."""
+    """The app behind an ``endpoint: embedded`` integration, resuming persisted ``data`` (a new
+    one holds :data:`DEMO_NETWORK`): the integration's ``api_key``, or its ``username`` and
+    ``password`` (the login), or both."""
     api_key = credentials.get("api_key") or ""
     username, password = credentials.get("username") or "", credentials.get("password") or ""
     if not api_key and not (username and password):
         raise SecretError("an ozmap integration needs credentials.api_key, or "
                           "credentials.username and credentials.password")
-    store = Store.from_json(data) if data else Store()
+    store = Store.from_json(data) if data else Store(network=DEMO_NETWORK)
     return create_app(api_key or secrets.token_urlsafe(32),
                       username=username or secrets.token_urlsafe(16),
                       password=password or secrets.token_urlsafe(32), store=store)
