@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 PLATFORM = "ozmap"
 
 
-class OzmapOptions(MappingOptions):
-    """Options of an OZmap integration. A splitter serves customers when OZmap flags it
-    ``isDrop``; ``customer_splitters`` names more, for a network drawn without the flag."""
+def _boxes_and_splitters() -> list[Literal["boxes", "splitters"]]:
+    return ["boxes", "splitters"]
 
+
+class OzmapOptions(MappingOptions):
+    """Options of an OZmap integration. Ports live on the boxes' splitters, so both are always
+    read. A splitter serves customers when OZmap flags it ``isDrop``; ``customer_splitters``
+    names more, for a network drawn without the flag."""
+
+    elements: list[Literal["boxes", "splitters"]] = Field(  # type: ignore[assignment]
+        default_factory=_boxes_and_splitters)
     customer_splitters: list[NonEmpty] = Field(default_factory=list)
 
 
