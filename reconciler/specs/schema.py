@@ -383,7 +383,7 @@ def _integration_per_platform(defs: dict[str, Any], name: str, platforms: tuple[
     for spec in platforms:
         platform = spec.name
         credentials = f"credentials-{platform}"
-        defs[credentials] = _credentials(platform, spec.credentials)
+        defs[credentials] = _credentials(platform, spec.credentials, spec.credential_choices)
         branches.append({
             "if": {"properties": {"platform": {"const": platform}}, "required": ["platform"]},
             "then": {"properties": {"options": options[platform],
@@ -392,8 +392,10 @@ def _integration_per_platform(defs: dict[str, Any], name: str, platforms: tuple[
     integration["allOf"] = branches
 
 
-def _credentials(platform: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """Exactly ``keys``; a secret one only as a reference, any other as text or a reference."""
+def _credentials(platform: str, keys: tuple[str, ...],
+                 choices: tuple[tuple[str, ...], ...] = ()) -> dict[str, Any]:
+    """Exactly ``keys`` (or exactly one of the ``choices``); a secret one only as a reference,
+    any other as text or a reference."""
     props: dict[str, Any] = {}
     for key in keys:
         if is_secret_field(key):
@@ -408,6 +410,13 @@ def _credentials(platform: str, keys: tuple[str, ...]) -> dict[str, Any]:
                           "patternErrorMessage": f"Not a well-formed secret reference: {REF_HINT}.",
                           "description": f"{key}: not a secret; text, or a ${{env:NAME}} / "
                                          "${file:PATH} reference."}
+    if choices:
+        ways = " or ".join(" and ".join(way) for way in choices)
+        return {"type": "object", "title": f"{platform} credentials",
+                "description": f"Credentials of a {platform} integration: {ways}.",
+                "properties": props, "additionalProperties": False,
+                "oneOf": [{"required": list(way), "properties": {
+                    k: False for k in keys if k not in way}} for way in choices]}
     return {"type": "object", "title": f"{platform} credentials",
             "description": f"Credentials of a {platform} integration: exactly {', '.join(keys)}.",
             "properties": props, "required": list(keys), "additionalProperties": False}
