@@ -80,6 +80,22 @@ def required(credentials: Mapping[str, str], fields: tuple[str, ...], integratio
                                    integration=integration)
 
 
+def answer_json(response: httpx.Response) -> Any:
+    """A response's JSON, or None when it is not JSON (an HTML error page, an empty body)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def answer_field(response: httpx.Response, name: str) -> str:
+    """One field of a JSON object answer as text (the platform's error code or message), ""
+    when the answer has none."""
+    body = answer_json(response)
+    value = body.get(name) if isinstance(body, dict) else None
+    return str(value) if value else ""
+
+
 Handler = Callable[[Change], Awaitable[Applied]]
 
 

@@ -573,6 +573,8 @@ def test_embedded_round_trip_keeps_the_network_and_its_clients() -> None:
     app = embedded_app(CREDENTIALS, None)
 
     async def fill(api: httpx.AsyncClient) -> None:
+        assert (await ok(api.get("/api/v1/projetos")))["itens"][0]["nome"] == "Demo FTTH"
+        await ok(api.post("/_sim/reset"))  # a new embedded platform holds the demo network
         await ok(api.post("/_sim/seed", json={"projeto": "Rede", "ctos": 30, "ceos": 2,
                                               "reservadas": 0.2, "em_projeto": 0.3}), 201)
         ports = (await ok(api.get("/api/v1/ctos/1")))["portas"]

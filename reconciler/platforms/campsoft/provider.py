@@ -33,7 +33,14 @@ from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.campsoft.spec import PASSWORDS, password_of
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import (
+    Auth,
+    HttpProvider,
+    answer_field,
+    answer_json,
+    bounded,
+    target,
+)
 from reconciler.providers.tokens import Issued
 
 EMBEDDED_URL = "http://campsoft.embedded"
@@ -247,7 +254,8 @@ class CampsoftProvider(HttpProvider):
         raise self._refusal(key, response, json)
 
     def _refusal(self, key: str, response: httpx.Response, payload: Any) -> errors.ProviderError:
-        status, message = response.status_code, _message(response)
+        status = response.status_code
+        message = answer_field(response, "message") or f"HTTP {status}"
         customer = payload.get("customer", {}) if isinstance(payload, dict) else {}
         if status == 422 and customer and not (customer.get("email") and customer.get("phone")):
             text = MISSING_CONTACT.format(key=key)
@@ -274,7 +282,7 @@ class CampsoftProvider(HttpProvider):
     # -- response helpers --------------------------------------------------------------------
 
     def _list(self, response: httpx.Response, call: str) -> list[Any]:
-        body = _json(response)
+        body = answer_json(response)
         if not isinstance(body, list):
             raise self._client.unexpected(call, {"body": response.text[:100]})
         return body
@@ -306,19 +314,6 @@ def _pick(body: Mapping[str, Any], *names: str) -> Any:
         if name in body:
             return body[name]
     return None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _message(response: httpx.Response) -> str:
-    body = _json(response)
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message) if message else f"HTTP {response.status_code}"
 
 
 

@@ -30,7 +30,14 @@ from reconciler import errors
 from reconciler.feasibility import Candidate, Feasibility
 from reconciler.model import Action, Change, Observed, Resource, index
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import (
+    Auth,
+    HttpProvider,
+    answer_field,
+    answer_json,
+    bounded,
+    target,
+)
 from reconciler.providers.tokens import Issued
 from reconciler.specs.ports import ELEMENTS, KIND
 
@@ -222,7 +229,7 @@ class GeositeProvider(HttpProvider):
             return
         response = await self._write(change, "DELETE", box, int(was["port"]),
                                      params={"codigo": change.keys[0]}, done=(404, 409))
-        if response.status_code == 409 and _code(response) != "porta_ocupada":
+        if response.status_code == 409 and answer_field(response, "erro") != "porta_ocupada":
             raise self._refusal(change, response)
 
     async def _write(self, change: Change, method: str, box: int, port: int, *,
@@ -236,7 +243,7 @@ class GeositeProvider(HttpProvider):
         raise self._refusal(change, response)
 
     def _refusal(self, change: Change, response: httpx.Response) -> errors.ProviderError:
-        body, code = _json(response), _code(response)
+        body, code = answer_json(response), answer_field(response, "erro")
         after = change.after or change.before or {}
         text = _REFUSALS.get(code, "client {key}: geosite refused the change").format(
             key=change.keys[0], box=after.get("box"), port=after.get("port"))
@@ -260,15 +267,3 @@ def _box(cto: Mapping[str, Any]) -> dict[str, Any]:
                            "reserved": [int(p["numero"]) for p in ports if p.get("reservada")],
                            "occupied": {str(p["numero"]): str(p["cliente"]["codigo"])
                                         for p in ports if p.get("cliente")}}]}
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _code(response: httpx.Response) -> str:
-    body = _json(response)
-    return str(body.get("erro") or "") if isinstance(body, dict) else ""

@@ -36,7 +36,7 @@ from reconciler import errors
 from reconciler.feasibility import Candidate, Feasibility
 from reconciler.model import Action, Change, Observed, Resource, index
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
 from reconciler.providers.tokens import Issued
 from reconciler.specs.ports import ELEMENTS, KIND
 
@@ -352,13 +352,13 @@ class OzmapProvider(HttpProvider):
                                               accept=(404, 409, 422))
         if response.is_success or response.status_code in done:
             return response
-        if method == "POST" and response.status_code == 409 and _code(response) in (
+        if method == "POST" and response.status_code == 409 and answer_field(response, "code") in (
                 "DUPLICATE_CODE", "PORT_IN_USE"):
             return response  # the caller looks for a client of this code that exists
         raise self._refusal(change, response)
 
     def _refusal(self, change: Change, response: httpx.Response) -> errors.ProviderError:
-        code, message = _code(response), _message(response)
+        code, message = answer_field(response, "code"), answer_field(response, "message")
         after = change.after or change.before or {}
         where = f"box {after.get('box')} port {after.get('port')}"
         text = {"PORT_IN_USE": f"{where} is held by another client or premises on ozmap",
@@ -372,20 +372,3 @@ class OzmapProvider(HttpProvider):
             response.status_code, errors.RejectedError)
         return cls(self._client.scrub(text), integration=self.name, status=response.status_code,
                    detail=self._client.scrub(response.text))
-
-
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _code(response: httpx.Response) -> str:
-    body = _body(response)
-    return str(body.get("code") or "") if isinstance(body, dict) else ""
-
-
-def _message(response: httpx.Response) -> str:
-    body = _body(response)
-    return str(body.get("message") or "") if isinstance(body, dict) else ""

@@ -33,7 +33,7 @@ from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.qualifica.spec import USER_FIELDS
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
 from reconciler.providers.tokens import Issued
 
 PLATFORM = "qualifica"
@@ -222,7 +222,7 @@ class QualificaProvider(HttpProvider):
         response = await self._client.request(method, path, json=json, accept=(404, 409, 422))
         if response.is_success:
             return response
-        code = _code(response)
+        code = answer_field(response, "erro")
         if code in done:
             return None
         status = response.status_code
@@ -283,14 +283,6 @@ def _user_payload(after: Mapping[str, Any]) -> dict[str, Any]:
 def _quote(text: str) -> str:
     return quote(text, safe="")
 
-
-
-def _code(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("erro", "")) if isinstance(body, dict) else ""
 
 
 

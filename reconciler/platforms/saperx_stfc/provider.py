@@ -28,7 +28,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Observed, Resource, index
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
@@ -225,7 +225,7 @@ class SaperxStfcProvider(HttpProvider):
         response = await self._client.request(method, path, json=json, accept=(404, 409))
         if response.is_success:
             return response
-        code = _code(response) or ("numero_inexistente" if response.status_code == 404 else "")
+        code = answer_field(response, "erro") or ("numero_inexistente" if response.status_code == 404 else "")
         if code in done:
             return None
         cls = errors.NotFoundError if response.status_code == 404 else errors.ConflictError
@@ -281,13 +281,4 @@ def _refusal_text(key: str, code: str) -> str:
     return _REFUSALS.get(code, "number {key}: the platform refused the change ({code})").format(
         key=key, code=code or "no reason given"
     )
-
-
-
-def _code(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("erro", "")) if isinstance(body, dict) else ""
 

@@ -49,7 +49,7 @@ from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.saperx_v2.passwords import password_for
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
 from reconciler.providers.tokens import DEFAULT_SKEW, Issued
 
 log = logging.getLogger(__name__)
@@ -370,7 +370,7 @@ class SaperxV2Provider(HttpProvider):
         """The account code of the extension a refused create had already made: the code is
         taken by the same contract, or (no code given) the DIDs are held by one extension of
         the same contract that holds exactly them. None: a real conflict."""
-        erro = _code(response)
+        erro = answer_field(response, "erro")
         if response.status_code != 409 or payload.get("contract") is None:
             return None
         if erro == "codigo_em_uso" and code is not None:
@@ -480,11 +480,11 @@ class SaperxV2Provider(HttpProvider):
 
     def _refusal(self, kind: str, key: str, response: httpx.Response) -> errors.ProviderError:
         """A clear error for a 404/409/422, carrying the platform's code and message."""
-        status, erro = response.status_code, _code(response)
+        status, erro = response.status_code, answer_field(response, "erro")
         default = ("{kind} {key} does not exist on saperx-v2" if status == 404
                    else "{kind} {key}: the platform refused the change")
         text = _REFUSALS.get(erro, default).format(kind=kind, key=key)
-        message = _message(response)
+        message = answer_field(response, "mensagem")
         text += f" ({self.environment}; saperx-v2 {erro or status}: {message})" if message else (
             f" ({self.environment}; HTTP {status})")
         cls = {404: errors.NotFoundError, 409: errors.ConflictError}.get(status,
@@ -585,20 +585,3 @@ def _did(did: Mapping[str, Any]) -> dict[str, Any]:
 def _national(number: str) -> str:
     """A full number (DDI 55 + DDD + subscriber) as the national one (DDD + subscriber)."""
     return number[len(COUNTRY):] if number.startswith(COUNTRY) else number
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _code(response: httpx.Response) -> str:
-    body = _json(response)
-    return str(body.get("erro") or "") if isinstance(body, dict) else ""
-
-
-def _message(response: httpx.Response) -> str:
-    body = _json(response)
-    return str(body.get("mensagem") or "") if isinstance(body, dict) else ""
