@@ -16,7 +16,7 @@ from reconciler.model import Action, Change, Integration
 from reconciler.providers.base import Applied, Health
 from reconciler.providers.http import ApiClient, Sleep
 from reconciler.providers.ratelimit import budget_for
-from reconciler.providers.tokens import AccessToken, Login
+from reconciler.providers.tokens import AccessToken, Issued, Login
 
 T = TypeVar("T")
 
@@ -204,6 +204,30 @@ class HttpProvider:
             return Health(False, f"{self.name}: cannot use the {self.platform} platform: {exc}")
         return Health(True, f"{self.name}: {where} answered with {count} {what}",
                       details={what.split()[-1]: count, **details})
+
+    async def _log_in(self, path: str, body: Mapping[str, Any], *, token: str,
+                      lifetime: str | None = None, fields: tuple[str, ...] = (),
+                      params: Mapping[str, Any] | None = None) -> Issued:
+        """POST a login ``body`` to ``path`` for an access token: the answer's ``token`` field,
+        living its ``lifetime`` field's seconds (unsaid: until the platform refuses it). A
+        refusal is an AuthError naming the credential ``fields`` to check."""
+        try:
+            response = await self._client.request("POST", path, json=body, params=params,
+                                                  auth=False)
+        except errors.AuthError as exc:
+            check = " and ".join(f"credentials.{f}" for f in fields) or "its credentials"
+            raise errors.AuthError(
+                f"the {self._described()} platform refused the login (HTTP {exc.status}); "
+                f"check the integration's {check}", integration=self.name, status=exc.status,
+                detail=exc.detail) from None
+        answer = self._client.json_object(response)
+        issued = answer.get(token)
+        if not isinstance(issued, str) or not issued:
+            raise self._client.unexpected(f"POST {path}", {"fields": sorted(answer)})
+        seconds = answer.get(lifetime) if lifetime else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return Issued(issued, None)
+        return Issued(issued, self._clock() + float(seconds))
 
     async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
         """What ``check`` reads: how many of what (``3, "plans"``), and details to add."""

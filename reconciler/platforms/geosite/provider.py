@@ -75,22 +75,8 @@ class GeositeProvider(HttpProvider):
         return Auth(secrets=(credentials["password"],), login=self._login)
 
     async def _login(self) -> Issued:
-        try:
-            response = await self._client.request("POST", API + "/auth/login",
-                                                  json=self._login_body, auth=False)
-        except errors.AuthError as exc:
-            raise errors.AuthError(
-                f"the geosite platform refused the credentials (HTTP {exc.status}); check the "
-                f"integration's credentials.username and credentials.password",
-                integration=self.name, status=exc.status, detail=exc.detail) from None
-        body = self._client.json_object(response)
-        token = body.get("token")
-        if not isinstance(token, str) or not token:
-            raise self._client.unexpected("POST /auth/login", {"fields": sorted(body)})
-        seconds = body.get("validade")
-        ttl = float(seconds) if isinstance(seconds, int | float) and not isinstance(
-            seconds, bool) else None
-        return Issued(token, None if ttl is None else self._clock() + ttl)
+        return await self._log_in(API + "/auth/login", self._login_body, token="token",
+                                  lifetime="validade", fields=CREDENTIALS)
 
     # -- reading -------------------------------------------------------------------------------
 

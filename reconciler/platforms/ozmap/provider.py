@@ -83,19 +83,9 @@ class OzmapProvider(HttpProvider):
         return Auth(secrets=(str(password),), login=self._login, scheme="")
 
     async def _login(self) -> Issued:
-        try:
-            response = await self._client.request("POST", API + "/users/login",
-                                                  params={"type": "API"},
-                                                  json=self._login_body, auth=False)
-        except errors.AuthError as exc:
-            raise errors.AuthError(
-                f"the ozmap platform refused the login (HTTP {exc.status}); check the "
-                f"integration's credentials.username and credentials.password",
-                integration=self.name, status=exc.status, detail=exc.detail) from None
-        token = self._client.json_object(response).get("authorization")
-        if not isinstance(token, str) or not token:
-            raise self._client.unexpected("POST /users/login", {"fields": "no authorization"})
-        return Issued(token, None)  # its lifetime is not said: renewed on a 401
+        """A login token (its lifetime is not said: renewed on a 401)."""
+        return await self._log_in(API + "/users/login", self._login_body, token="authorization",
+                                  fields=("username", "password"), params={"type": "API"})
 
     # -- reading -------------------------------------------------------------------------------
 
