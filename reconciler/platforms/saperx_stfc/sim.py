@@ -37,12 +37,18 @@ Everything below is ASSUMED (INFERRED) and is the place to correct once a real c
 - Transmission: ``transmitido`` at once on register/link/link change, unless the seeded
   ``transmission_error_rate`` draws ``erro``; ``retransmitir`` sets ``pendente`` and the next
   request's routine run transmits again.
+- Monthly charges (the seed's Processar/Faturar): ``GET /api/faturamento?mes&ano&detalhado``
+  lists, a page at a time in number order, each number linked at some moment of the month with
+  what the platform billed it (``valor_total``, ``franquia``, ``excedente``, minutes, and with
+  ``detalhado=true`` its ``chamadas``); ``fechado`` says the month is over. How charges are made
+  up is in :mod:`.sim_billing`.
 - Routines (transmissions, removal queue) run lazily at the start of every request, and in the
   served app also from a background task, so in-process and served behaviour are the same.
 
 Simulator-only admin endpoints, unauthenticated and never faulted, under ``/_sim/``: counters
 (``requests`` per "METHOD /route" that reached the platform, ``writes`` per number counting only
-calls that changed something), reset, config (GET/POST), forced transmission status, drain.
+calls that changed something), reset, config (GET/POST), forced transmission status, drain,
+a corrected charge (``/_sim/charges``) and links backdated (``/_sim/links/backdate``).
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -59,6 +67,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import SecretError
+from reconciler.platforms.saperx_stfc.sim_billing import month_bounds
 from reconciler.platforms.saperx_stfc.sim_store import (
     PLAN_TYPES,
     STATUSES,
@@ -76,7 +85,8 @@ from reconciler.sim.faults import Faults
 PLATFORM = "saperx-stfc"
 EMBEDDED_REMOVAL_DELAY = 2.0  # short, so a number cancelled in one demo run is free in the next
 TICK_INTERVAL = 0.5
-SETTINGS = ("removal_delay", "transmission_error_rate", "plans")
+SETTINGS = ("removal_delay", "transmission_error_rate", "plans", "calls_max_per_day")
+MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
 DIALECT = wire.portuguese(ApiError, unauthorized="Token de acesso inválido ou ausente.")
 
 
@@ -157,11 +167,14 @@ def _routes(sim: Sim, token: str) -> list[Route]:
         ("POST", "/api/numeros/{numero}/bloquear", _block),
         ("POST", "/api/numeros/{numero}/desbloquear", _unblock),
         ("POST", "/api/numeros/{numero}/retransmitir", _retransmit),
+        ("GET", "/api/faturamento", _list_charges),
     ]
     admin = wire.admin_routes(DIALECT, settings=SETTINGS, config=_config, check=_check_settings)
     admin += [
         ("POST", "/_sim/numbers/{numero}/transmission", _force_transmission),
         ("POST", "/_sim/drain", _drain),
+        ("POST", "/_sim/charges", _correct_charge),
+        ("POST", "/_sim/links/backdate", _backdate),
     ]
     return wire.routes(sim, DIALECT, api, admin, authorized=_bearer(token),
                        before=sim.store.tick)
@@ -311,6 +324,22 @@ async def _retransmit(sim: Sim, request: Request) -> Response:
     return _number_response(sim.store.retransmit(_numero(request)), 202)
 
 
+async def _list_charges(sim: Sim, request: Request) -> Response:
+    month = _query_int(request, "mes", 0, 1, 12)
+    year = _query_int(request, "ano", 0, 2000, 2100)
+    detailed = _query_choice(request, "detalhado", ("true", "false")) == "true"
+    page = _query_int(request, "pagina", 0, 0, 10**9)
+    size = _query_int(request, "itens_por_pagina", 100, 1, 1000)
+    text = f"{year:04d}-{month:02d}"
+    items, total = sim.store.charges(text, page * size, size, detailed)
+    return JSONResponse({
+        "mes": month, "ano": year, "fechado": month_bounds(text)[1] <= sim.store.clock.now(),
+        "cobrancas": items,
+        "paginacao": {"pagina_atual": page, "itens_por_pagina": size, "total_registros": total,
+                      "ultima_pagina": max(0, (total - 1) // size)},
+    })
+
+
 # -- admin endpoints ---------------------------------------------------------------------------
 
 
@@ -320,6 +349,7 @@ def _config(sim: Sim) -> dict[str, Any]:
         "removal_delay": store.removal_delay,
         "transmission_error_rate": store.transmission_error_rate,
         "plans": store.plans,
+        "calls_max_per_day": store.calls_max_per_day,
     }
 
 
@@ -330,6 +360,11 @@ def _check_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
 def _setting(name: str, value: Any) -> Any:
     if name == "plans":
         return [_plan(item) for item in (value if isinstance(value, list) else [None])]
+    if name == "calls_max_per_day":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
+            raise ApiError(422, "dados_invalidos", "'calls_max_per_day' deve ser um inteiro "
+                           "de 0 a 50.")
+        return value
     rate = name == "transmission_error_rate"
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= (
         1 if rate else float("inf")
@@ -362,3 +397,22 @@ async def _force_transmission(sim: Sim, request: Request) -> Response:
 
 async def _drain(sim: Sim, request: Request) -> Response:
     return JSONResponse({"liberados": sim.store.drain(force=True)})
+
+
+async def _correct_charge(sim: Sim, request: Request) -> Response:
+    body = await _body(request)
+    numero, month = _field(body, "numero", str), _field(body, "mes", str)
+    excedente = _field(body, "excedente", str)
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month) or not MONEY.match(excedente):
+        raise ApiError(422, "dados_invalidos", "Use 'mes' AAAA-MM e 'excedente' como '12.30'.")
+    return JSONResponse(sim.store.correct(numero, month, excedente))
+
+
+async def _backdate(sim: Sim, request: Request) -> Response:
+    body = await _body(request)
+    try:
+        since = datetime.strptime(_field(body, "desde", str), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ApiError(422, "dados_invalidos", "Use 'desde' AAAA-MM-DD.") from None
+    return JSONResponse({"movidos": sim.store.backdate(_field(body, "numero", str, None),
+                                                         since.timestamp())})

@@ -18,6 +18,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.platforms.saperx_stfc.sim_billing import (
+    DEFAULT_MAX_PER_DAY,
+    Tenure,
+    charge,
+    charged_in,
+)
 from reconciler.sim.clock import Clock, SystemClock, iso8601
 from reconciler.sim.records import fields_of
 from reconciler.sim.wire import Counters, PortugueseError
@@ -124,6 +130,7 @@ class Store(Counters):
         self.clock: Clock = clock or SystemClock()
         self.removal_delay = removal_delay
         self.transmission_error_rate = transmission_error_rate
+        self.calls_max_per_day = DEFAULT_MAX_PER_DAY
         self.seed = seed
         self.initial_plans = [dict(p) for p in (plans if plans is not None else DEFAULT_PLANS)]
         self.reset()
@@ -136,6 +143,10 @@ class Store(Counters):
         self.next_id = 1
         self.queue: list[tuple[float, str]] = []
         self.pending: set[str] = set()
+        # the billing side (sim_billing): when each number was linked, and corrected charges
+        self.tenures: dict[str, list[Tenure]] = {}
+        self.corrections: dict[tuple[str, str], str] = {}  # (numero, YYYY-MM) -> excedente
+        self._charged: tuple[tuple[str, int], list[str]] | None = None
         self.reset_counters()
         self.random = random.Random(self.seed)
 
@@ -149,6 +160,8 @@ class Store(Counters):
             "plans": self.plans,
             "numbers": [self.numbers[k].dump() for k in self.keys],
             "pending": sorted(self.pending),
+            "tenures": {n: [t.to_json() for t in ts] for n, ts in sorted(self.tenures.items())},
+            "corrections": [[n, m, v] for (n, m), v in sorted(self.corrections.items())],
         }
 
     @classmethod
@@ -163,6 +176,9 @@ class Store(Counters):
         store.pending = set(data.get("pending", ())) & store.numbers.keys()
         store.queue = [(n.previsao, n.numero) for n in store.numbers.values() if n.previsao]
         heapq.heapify(store.queue)
+        store.tenures = {str(n): [Tenure.load(t) for t in ts]
+                         for n, ts in data.get("tenures", {}).items()}
+        store.corrections = {(str(n), str(m)): str(v) for n, m, v in data.get("corrections", ())}
         return store
 
     # -- time-driven routines ----------------------------------------------------------------
@@ -256,6 +272,7 @@ class Store(Counters):
             raise ApiError(409, "numero_vinculado", f"Número {numero} vinculado a outro serviço "
                            "ou em fila de remoção.")
         number.status, number.vinculo, number.bloqueado = "vinculado", link, bloqueado
+        self._tenure_begins(numero, link)
         self._transmit(number)
         self.wrote(numero, "vincular")
         return number
@@ -267,6 +284,7 @@ class Store(Counters):
         if any(getattr(link, name) != value for name, value in changes.items()):
             for name, value in changes.items():
                 setattr(link, name, value)
+            self._tenure_changes(numero, link)
             self._transmit(number)
             self.wrote(numero, "atualizar")
         return number
@@ -281,6 +299,7 @@ class Store(Counters):
             number.status, number.bloqueado = "em_remocao", False
             number.desde, number.previsao = now, now + self.removal_delay
             heapq.heappush(self.queue, (number.previsao, numero))
+            self._tenure_ends(numero, now)
             self.wrote(numero, "desvincular")
         return number
 
@@ -304,6 +323,67 @@ class Store(Counters):
         number.transmissao = status
         self.pending.discard(numero)
         return number
+
+    # -- monthly charges (sim_billing) -------------------------------------------------------
+
+    def charges(self, month: str, start: int, size: int,
+                detailed: bool) -> tuple[list[dict[str, Any]], int]:
+        """Charges ``start``..``start+size`` of ``month`` (YYYY-MM) in number order, and how
+        many numbers it charges in all; only the page's charges are computed."""
+        numbers = self._charged_numbers(month)
+        plans = {int(p["id"]): p for p in self.plans}
+        now = self.clock.now()
+        page = []
+        for numero in numbers[start:start + size]:
+            found = charge(self.seed or 0, numero, month, self.tenures[numero], plans, now,
+                           self.calls_max_per_day, self.corrections.get((numero, month)), detailed)
+            if found is not None:
+                page.append(found)
+        return page, len(numbers)
+
+    def correct(self, numero: str, month: str, excedente: str) -> dict[str, Any]:
+        """Replace the ``excedente`` of one number's charge for ``month`` (admin)."""
+        if numero not in self._charged_numbers(month):
+            raise ApiError(404, "cobranca_inexistente", f"Nenhuma cobrança de {numero} em {month}.")
+        self.corrections[(numero, month)] = excedente
+        page, _ = self.charges(month, self._charged_numbers(month).index(numero), 1, False)
+        return page[0]
+
+    def backdate(self, numero: str | None, since: float) -> list[str]:
+        """Move the start of the current link of ``numero`` (of every linked number when None)
+        back to ``since`` (admin: a link made "months ago")."""
+        moved = []
+        for key, tenures in sorted(self.tenures.items()):
+            if (numero is None or key == numero) and tenures and tenures[-1].until is None:
+                low = tenures[-2].until if len(tenures) > 1 else None
+                tenures[-1].since = max(min(tenures[-1].since, since), low or since)
+                moved.append(key)
+        self._charged = None
+        return moved
+
+    def _charged_numbers(self, month: str) -> list[str]:
+        now = self.clock.now()
+        key = (month, int(now // 86400))
+        if self._charged is None or self._charged[0] != key:
+            self._charged = (key, [n for n in sorted(self.tenures)
+                                   if charged_in(self.tenures[n], month, now)])
+        return self._charged[1]
+
+    def _tenure_begins(self, numero: str, link: Link) -> None:
+        self.tenures.setdefault(numero, []).append(
+            Tenure(self.clock.now(), None, link.id_externo, link.id_plano))
+        self._charged = None
+
+    def _tenure_changes(self, numero: str, link: Link) -> None:
+        tenures = self.tenures.get(numero)
+        if tenures and tenures[-1].until is None:
+            tenures[-1].id_plano = link.id_plano
+
+    def _tenure_ends(self, numero: str, now: float) -> None:
+        tenures = self.tenures.get(numero)
+        if tenures and tenures[-1].until is None:
+            tenures[-1].until = now
+            self._charged = None
 
     # -- helpers -----------------------------------------------------------------------------
 
