@@ -2,13 +2,17 @@
 
 Money is :class:`~decimal.Decimal` throughout, rounded to centavos (half up) once per item,
 never a float: the totals are the sums of the rounded items, as an invoice shows them.
+
+An invoice's ``lines`` are a tuple when the billing holds them all (VoIP), or an iterable read
+once, as they are written, when a month is too large to hold (a platform's own charges of
+100,000 numbers): its ``count`` and ``total`` are then known before the first line is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -23,12 +27,24 @@ def cents(value: Decimal) -> Decimal:
 class Item:
     """One priced part of an invoice line (the calls of one type, one charge...)."""
 
-    label: str  # "LDN"
+    label: str  # "LDN", "franquia"
     calls: int
     minutes: int  # started minutes used
     allowance: int  # minutes the plan includes
     billable: int  # minutes beyond the allowance
-    unit_price: Decimal  # per billable minute
+    unit_price: Decimal | None  # per billable minute; None where the platform priced it
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of a line's detail, as the platform priced it (printed on the invoice)."""
+
+    started_at: datetime  # naive UTC
+    origin: str
+    destination: str
+    call_type: str  # LC, LDN, LDI, VC1, VC2, VC3
+    duration_seconds: int
     amount: Decimal
 
 
@@ -46,6 +62,7 @@ class InvoiceLine:
     period_from: date
     period_to: date
     items: tuple[Item, ...]
+    detail: tuple[Call, ...] = ()  # its calls, when the billing was asked for them
 
     @property
     def amount(self) -> Decimal:
@@ -74,6 +91,18 @@ class Unbilled:
     reason: str
     calls: int
     amount: Decimal  # what the line would have been charged
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A charge of a closed month that a new read of the platform found different: ``before``
+    or ``after`` is None for a charge that appeared or went away."""
+
+    integration: str
+    line: str
+    service_id: int | None  # the client service the platform charged
+    before: Decimal | None
+    after: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -110,33 +139,41 @@ class CallBiller:
 class Invoice:
     """The invoice lines of one month across integrations."""
 
-    kind: str  # voip
+    kind: str  # voip, stfc
     month: str  # YYYY-MM
-    lines: tuple[InvoiceLine, ...]
+    lines: Iterable[InvoiceLine]  # a tuple, or lines made as they are written (read once)
     unbilled: tuple[Unbilled, ...]
     within_allowance: int
-    missing: Mapping[str, tuple[date, ...]] = field(default_factory=dict)  # not imported, by integration
+    count: int  # of lines
+    total: Decimal  # of the lines' amounts
+    # days whose records were not imported, or were not over when the charges were read
+    missing: Mapping[str, tuple[date, ...]] = field(default_factory=dict)
+    type: str = ""  # the ERP's posting type (HubSoft's Tipo de Lançamento) of every line
+    detailed: bool = False  # the lines carry their calls
+    changes: tuple[Changed, ...] = ()  # charges of a closed month a refresh found different
 
     @property
     def complete(self) -> bool:
         return not any(self.missing.values())
 
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal("0.00"))
-
 
 def merge(kind: str, month: str, parts: Mapping[str, Billed],
-          missing: Mapping[str, tuple[date, ...]]) -> Invoice:
+          missing: Mapping[str, tuple[date, ...]], type: str = "") -> Invoice:
     """One invoice of each integration's part, in a stable order: lines by service; unbilled
     by integration and service, those of no service last."""
     lines = sorted((line for part in parts.values() for line in part.lines),
                    key=lambda ln: (ln.service_id or 0, ln.integration, ln.line))
-    unbilled = sorted((u for part in parts.values() for u in part.unbilled),
-                      key=lambda u: (u.integration, u.service_id is None, u.service_id or 0, u.line))
-    return Invoice(kind, month, tuple(lines), tuple(unbilled),
-                   sum(part.within_allowance for part in parts.values()),
-                   {name: days for name, days in missing.items() if days})
+    return Invoice(kind, month, tuple(lines),
+                   sort_unbilled(u for part in parts.values() for u in part.unbilled),
+                   sum(part.within_allowance for part in parts.values()), len(lines),
+                   sum((line.amount for line in lines), Decimal("0.00")),
+                   {name: days for name, days in missing.items() if days}, type)
+
+
+def sort_unbilled(items: Iterable[Unbilled]) -> tuple[Unbilled, ...]:
+    """By integration and service, those of no service last."""
+    return tuple(sorted(items, key=lambda u: (u.integration, u.service_id is None,
+                                              u.service_id or 0, u.line)))
 
 
 def day_ranges(days: Iterable[date]) -> str:

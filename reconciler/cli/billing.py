@@ -1,5 +1,7 @@
 """`reconcile cdr import` (call records into the state) and `reconcile billing voip` (the calls
-beyond the plans, as invoice lines). See docs/cli.md and docs/billing.md."""
+beyond the plans, as invoice lines); the `billing` group, and how every billing command writes
+its document (:func:`deliver`). `billing stfc` is in :mod:`reconciler.cli.charges`. See
+docs/cli.md and docs/billing.md."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 import click
 from rich.markup import escape
@@ -23,18 +26,18 @@ from reconciler.cdr_import import (
     parse_day,
     today,
 )
-from reconciler.cli.app import emit, err, handles_errors, main, out, warn, workspace_options
+from reconciler.cli.app import F, err, handles_errors, main, out, warn, workspace_options
 from reconciler.errors import ReconcilerError
 from reconciler.model import Integration
 from reconciler.platforms import registry
 from reconciler.providers.base import CallRecordSource
-from reconciler.render.invoice import RENDERERS
+from reconciler.render.invoice import WRITERS
 from reconciler.runtime import Workspace, connect
 from reconciler.secrets import redact
 from reconciler.state import calls as stored
 from reconciler.state.store import StateStore
 
-BILLING_FORMATS = tuple(RENDERERS)
+BILLING_FORMATS = tuple(WRITERS)
 
 
 def _call_platforms(ws: Workspace, names: Sequence[str], what: str) -> list[Integration]:
@@ -61,6 +64,15 @@ def _call_platform_names() -> str:
 
 def environment(integration: Integration) -> str:
     return str(integration.options.get("environment", "production"))
+
+
+def document_options(func: F) -> F:
+    """--format and --out, as every billing command takes them."""
+    func = click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+                        help="Write the document to FILE (replaced whole) instead of stdout.")(func)
+    return click.option("--format", "fmt", type=click.Choice(BILLING_FORMATS), default="csv",
+                        show_default=True,
+                        help="csv for the ERP, json for machines, markdown for people.")(func)
 
 
 # -- cdr import --------------------------------------------------------------------------------
@@ -147,17 +159,16 @@ def billing() -> None:
 @billing.command("voip")
 @click.argument("integrations", nargs=-1)
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month to bill.")
-@click.option("--format", "fmt", type=click.Choice(BILLING_FORMATS), default="csv",
-              show_default=True, help="csv for the ERP, json for machines, markdown for people.")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the document to FILE (replaced whole) instead of stdout.")
+@click.option("--type", "entry_type", default="", metavar="TIPO_LANCAMENTO",
+              help="The ERP's posting type (Tipo de Lançamento) written on every line.")
+@document_options
 @click.option("--partial", is_flag=True,
               help="Bill even when days of the period have no imported call records "
                    "(the document says which).")
 @workspace_options
 @handles_errors
-def billing_voip_cmd(integrations: tuple[str, ...], month: str, fmt: str, out_file: Path | None,
-                     partial: bool, specs: Path, state: str | None) -> None:
+def billing_voip_cmd(integrations: tuple[str, ...], month: str, entry_type: str, fmt: str,
+                     out_file: Path | None, partial: bool, specs: Path, state: str | None) -> None:
     """The calls of the month beyond each line's plan allowance, priced per call type, as
     invoice lines ("Adicional de Telefonia") per client service; from the call records in the
     state (see `reconcile cdr import`), no platform call. With the integration's
@@ -166,21 +177,16 @@ def billing_voip_cmd(integrations: tuple[str, ...], month: str, fmt: str, out_fi
     ws = Workspace.open(specs, state)
     try:
         chosen = _call_platforms(ws, integrations, "bill")
-        invoice = _bill(ws.store, chosen, first, month, partial)
+        invoice = _bill(ws.store, chosen, first, month, partial, entry_type)
     finally:
         ws.close()
     for name, days in invoice.missing.items():
         warn(f"{name}: no call records imported for {day_ranges(days)}; this bill is partial")
-    document = RENDERERS[fmt](invoice)
-    if out_file is None:
-        emit(document)
-        return
-    _write(out_file, document)
-    err.print(f"Wrote {len(invoice.lines)} invoice lines (R$ {invoice.total:.2f}) to {out_file}.")
+    deliver(invoice, fmt, out_file)
 
 
 def _bill(store: StateStore, chosen: Sequence[Integration], first: date, month: str,
-          partial: bool) -> Invoice:
+          partial: bool, entry_type: str) -> Invoice:
     parts: dict[str, Billed] = {}
     missing: dict[str, tuple[date, ...]] = {}
     for integration in chosen:
@@ -199,7 +205,7 @@ def _bill(store: StateStore, chosen: Sequence[Integration], first: date, month: 
                 f"{_import_hint(name, missing[name])} (after the days are over), or pass "
                 f"--partial to bill what is there")
         parts[name] = biller.bill(stored.records(store, name, env, start, end))
-    return merge("voip", month, parts, missing)
+    return merge("voip", month, parts, missing, entry_type)
 
 
 def _import_hint(name: str, days: Sequence[date]) -> str:
@@ -207,14 +213,37 @@ def _import_hint(name: str, days: Sequence[date]) -> str:
     return " and ".join(f"reconcile cdr import {name} --period {m}" for m in months)
 
 
-def _write(path: Path, document: str) -> None:
-    """Replace ``path`` whole, never leaving half a document behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def deliver(invoice: Invoice, fmt: str, out_file: Path | None) -> None:
+    """Write the document of ``invoice`` as it is made (its lines are read once): to stdout, or
+    to ``out_file``, replaced whole (never half a document left), and say so on stderr. Every
+    secret this process resolved is masked, as :func:`~reconciler.cli.app.emit` does."""
+    writer = WRITERS[fmt]
+    if out_file is None:
+        stdout = click.get_text_stream("stdout")
+        writer(invoice, _Masked(stdout))
+        stdout.flush()
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(redact(document), encoding="utf-8")
-        os.replace(tmp, path)
+        with tmp.open("w", encoding="utf-8", newline="") as stream:
+            writer(invoice, _Masked(stream))
+        os.replace(tmp, out_file)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ReconcilerError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ReconcilerError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    err.print(f"Wrote {invoice.count} invoice lines (R$ {invoice.total:.2f}) to {out_file}.")
 
+
+class _Masked:
+    """A text stream whose every write has the resolved secrets masked (the writers write a
+    line or a row at a time, so a secret is never cut in two)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(redact(text))

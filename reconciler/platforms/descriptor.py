@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
+    from reconciler.billing.charges import ChargeBiller, ChargeInput
     from reconciler.billing.invoice import BillingInput, CallBiller
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
@@ -123,6 +124,10 @@ class Platform:
     # with it keeps call records: its provider is a reconciler.providers.base.CallRecordSource,
     # which `reconcile cdr import` reads.
     bill_calls: Callable[[BillingInput], CallBiller] | None = None
+    # Reads a month of the charges the platform billed itself (it prices its numbers) as invoice
+    # lines per client service. A platform with it has a provider that is a
+    # reconciler.providers.base.ChargeSource, which `reconcile billing stfc` reads.
+    bill_charges: Callable[[ChargeInput], ChargeBiller] | None = None
 
     # -- I/O, imported on use ---------------------------------------------------------------
     provider: str = ""  # "package.module:Class" implementing reconciler.providers.base.Provider
@@ -149,6 +154,7 @@ HOOK_NAMES = {
     "refine_drift": "refine_drift",
     "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",
     "settle": "settle", "generate": "generate", "bill_calls": "bill_calls",
+    "bill_charges": "bill_charges",
 }
 
 

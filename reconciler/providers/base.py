@@ -95,6 +95,20 @@ class CallRecordSource(Protocol):
 
 
 @runtime_checkable
+class ChargeSource(Protocol):
+    """A provider whose platform bills its numbers itself (SaperX STFC): `reconcile billing
+    stfc` reads a month's charges. ``charges`` yields, a page at a time, whether the platform
+    says the month is over and the page's charges, each as the columns of
+    :class:`reconciler.state.tables.ChargeRow` (``number``, ``service_id``, ``plan_id``,
+    ``allowance_minutes``, ``minutes``, ``calls``, ``total``, ``franchise``, ``overage``:
+    amounts as exact decimal text) and ``detail``: the calls (``started_at`` naive UTC,
+    ``origin``, ``destination``, ``call_type``, ``duration_seconds``, ``amount``) when
+    ``detailed``, else None."""
+
+    def charges(self, month: date, detailed: bool) -> AsyncIterator[tuple[bool, list[dict[str, Any]]]]: ...
+
+
+@runtime_checkable
 class FeasibilitySource(Protocol):
     """A provider whose platform answers feasibility searches: `reconcile feasibility`."""
 

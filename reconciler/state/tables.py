@@ -11,6 +11,9 @@ Invariants:
 - ``runs`` is the history of plan/apply/drift runs.
 - ``catalogs`` mirrors read-only catalogs synced from the platforms (STFC plans...).
 - ``schedule_runs`` has one row per scheduled job run (see :mod:`reconciler.schedule`).
+- ``call_records``/``call_days`` hold imported CDRs (:mod:`reconciler.state.calls`);
+  ``charge_fetches``/``charges``/``charge_calls`` the monthly charges a platform billed itself
+  (:mod:`reconciler.state.charges`).
 - ``plan_files`` has one row per plan file `plan --out` wrote, keyed by the sha256 of its bytes:
   `apply PLANFILE` refuses a file whose digest is not there. Recording one is not a write of
   resources: the serial does not move, so a saved plan never makes itself stale.
@@ -220,3 +223,59 @@ class CallDayRow(Base):
     records: Mapped[int] = mapped_column(Integer)
     complete: Mapped[bool] = mapped_column(Boolean)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ChargeFetchRow(Base):
+    """One read of a month's charges from a platform that bills its numbers itself (SaperX
+    STFC's Processar/Faturar). The month's charges are those of its latest *finished* fetch; a
+    fetch still unfinished belongs to a run that died, and its rows are dropped by the next.
+    ``closed`` when the platform said the month was over (no charge of it can change but by a
+    correction); ``detailed`` when each charge's calls were read too; ``total`` is the sum of
+    the charges as exact decimal text. Times are naive UTC."""
+
+    __tablename__ = "charge_fetches"
+    __table_args__ = (Index("ix_charge_fetches_month", "integration", "month"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    detailed: Mapped[bool] = mapped_column(Boolean)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    numbers: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[str] = mapped_column(String(24), default="0")
+
+
+class ChargeRow(Base):
+    """What the platform billed one number in the month of a fetch: ``total`` (its valor_total),
+    ``franchise`` (the plan's monthly fee) and ``overage`` (the calls beyond the plan's
+    ``allowance_minutes``), exact decimal text as the platform gave them, never floats;
+    ``service_id`` is the client service the platform charged (its id_externo)."""
+
+    __tablename__ = "charges"
+    fetch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[int | None] = mapped_column(Integer)
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    allowance_minutes: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
+    total: Mapped[str] = mapped_column(String(24))
+    franchise: Mapped[str] = mapped_column(String(24))
+    overage: Mapped[str] = mapped_column(String(24))
+
+
+class ChargeCallRow(Base):
+    """One call behind a charge (the platform's call detail), in the platform's order
+    (``seq``); only a detailed fetch has them."""
+
+    __tablename__ = "charge_calls"
+    fetch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    origin: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(32))
+    call_type: Mapped[str] = mapped_column(String(16))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[str] = mapped_column(String(24))

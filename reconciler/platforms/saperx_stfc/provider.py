@@ -13,6 +13,9 @@ Resources it observes and changes:
   it; ``#<id>`` for a plan missing from the catalog), ``params``, ``blocked``, ``document``,
   ``name``.
 
+It also reads what the platform billed each number in a month (``charges``: the seed's
+Processar/Faturar), page by page, for `reconcile billing stfc`.
+
 Every write is safe to repeat: "already registered", "already linked to this service", "already
 free" and "already deleted" answers count as success, so the applier may retry after a timeout.
 The token only lives in the HTTP client's headers; it is masked from every error message.
@@ -20,7 +23,10 @@ The token only lives in the HTTP client's headers; it is masked from every error
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
@@ -32,6 +38,8 @@ from reconciler.providers.common import Auth, HttpProvider, answer_field, bounde
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
+DETAIL_PAGE = 100  # charges per page when each carries its calls
+CALL_TYPES = ("LC", "LDN", "LDI", "VC1", "VC2", "VC3")
 STATUS = {"livre": "free", "vinculado": "linked", "em_remocao": "removing"}
 TRANSMISSION = {"pendente": "pending", "transmitido": "sent", "erro": "error"}
 
@@ -111,6 +119,42 @@ class SaperxStfcProvider(HttpProvider):
         keys = ("id", "nome", "tipo", "valor", "franquia_minutos")
         self._plans = tuple({k: plan.get(k) for k in keys} for plan in body["planos"])
         return self._plans
+
+    # -- monthly charges ---------------------------------------------------------------------
+
+    async def charges(self, month: date, detailed: bool) -> AsyncIterator[tuple[bool, list[dict[str, Any]]]]:
+        """What the platform billed each number in ``month`` (its first day), a page at a time
+        in the platform's (number) order: (whether the platform says the month is over, the
+        page's charges as :func:`charge_row` makes them). The next page is asked for while the
+        caller stores this one, and no more than two pages are held."""
+        size = min(self.page_size, DETAIL_PAGE) if detailed else self.page_size
+        params = {"mes": month.month, "ano": month.year, "detalhado": str(detailed).lower(),
+                  "itens_por_pagina": size}
+
+        async def page(number: int) -> Mapping[str, Any]:
+            return await self._listing_page("/api/faturamento", {**params, "pagina": number},
+                                            "cobrancas", "paginacao", dict)
+
+        body, number = await page(0), 0
+        while True:
+            last = int(body["paginacao"].get("ultima_pagina", 0))
+            following = asyncio.ensure_future(page(number + 1)) if number < last else None
+            try:
+                rows = [charge_row(item, detailed) for item in body["cobrancas"]]
+            except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+                if following is not None:
+                    following.cancel()
+                raise self._client.unexpected("GET /api/faturamento",
+                                              {"missing or malformed": str(exc)}) from None
+            try:
+                yield bool(body.get("fechado")), rows
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
+                return
+            body, number = await following, number + 1
 
     # -- execute -----------------------------------------------------------------------------
 
@@ -282,3 +326,54 @@ def _refusal_text(key: str, code: str) -> str:
         key=key, code=code or "no reason given"
     )
 
+
+def charge_row(item: Mapping[str, Any], detailed: bool) -> dict[str, Any]:
+    """One charge as the state keeps it (columns of ``reconciler.state.tables.ChargeRow``, and
+    ``detail``: its calls, or None without detail). Amounts stay the platform's exact decimals,
+    as text; one that is not a decimal (a float on the wire included) raises ValueError."""
+    numero = str(item["numero"])
+    if not numero.isdigit() or len(numero) > 32:
+        raise ValueError(f"numero {numero!r}")
+    service, plan = item.get("id_externo"), item.get("id_plano")
+    row = {"number": numero, "service_id": _count(service, "id_externo", none=True),
+           "plan_id": _count(plan, "id_plano", none=True),
+           "allowance_minutes": _count(item.get("franquia_minutos", 0), "franquia_minutos"),
+           "minutes": _count(item.get("minutos", 0), "minutos"),
+           "calls": _count(item.get("quantidade_chamadas", 0), "quantidade_chamadas"),
+           "total": _decimal(item["valor_total"], "valor_total"),
+           "franchise": _decimal(item.get("franquia", "0"), "franquia"),
+           "overage": _decimal(item.get("excedente", "0"), "excedente"), "detail": None}
+    if detailed:
+        row["detail"] = [_call(call) for call in item["chamadas"]]
+    return row
+
+
+def _call(call: Mapping[str, Any]) -> dict[str, Any]:
+    call_type = str(call["tipo"])
+    if call_type not in CALL_TYPES:
+        raise ValueError(f"tipo {call_type!r}")
+    started = datetime.fromisoformat(str(call["data"]).replace("Z", "+00:00"))
+    if started.tzinfo is not None:
+        started = started.astimezone(UTC).replace(tzinfo=None)
+    return {"started_at": started, "origin": str(call.get("origem") or "")[:32],
+            "destination": str(call.get("destino") or "")[:32], "call_type": call_type,
+            "duration_seconds": _count(call["duracao_seg"], "duracao_seg"),
+            "amount": _decimal(call["valor"], "valor")}
+
+
+def _count(value: Any, name: str, *, none: bool = False) -> Any:
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} {value!r}")
+    return value
+
+
+def _decimal(value: Any, name: str) -> str:
+    """A decimal amount as exact text: a string or an int, never a float (which is not exact)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{name} {value!r} is not a decimal string")
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError(f"{name} {value!r}")
+    return str(amount)
