@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reconciler.model import Source
 from reconciler.schedule.cron import Cron
@@ -18,6 +20,7 @@ OUTCOMES: dict[str, dict[int, str]] = {
     "plan": {0: "ok", 2: "changes", 3: "over-limit"},
     "sync": {0: "ok"},
     "cdr-import": {0: "ok"},
+    "billing": {0: "ok"},
 }
 FAILED = ("failed", "timeout", "interrupted")  # outcomes where the job did not finish its work
 FOUND = ("drift", "changes", "over-limit")  # outcomes where it did, and found something to act on
@@ -28,10 +31,11 @@ class Job:
     """One entry of ``schedules:``."""
 
     name: str
-    run: str  # drift, sync, plan, cdr-import
+    run: str  # drift, sync, plan, cdr-import, billing
     cron: Cron
     integrations: tuple[str, ...] = ()
     source: Source | None = None
+    billing: str = ""  # a billing job's command (voip, stfc): its integration's kind of billing
 
     @property
     def describe(self) -> str:
@@ -49,19 +53,27 @@ def jobs_from_settings(settings: Mapping[str, Any]) -> list[Job]:
     schedules: Mapping[str, Mapping[str, Any]] = settings.get("schedules", {})
     return [
         Job(name, entry["run"], Cron(entry["cron"], entry.get("timezone", "UTC")),
-            tuple(entry.get("integrations", ())), entry.get("source"))
+            tuple(entry.get("integrations", ())), entry.get("source"), entry.get("billing", ""))
         for name, entry in sorted(schedules.items())
     ]
 
 
-def command(job: Job, specs: Path, lock_timeout: float) -> list[str]:
+def command(job: Job, specs: Path, lock_timeout: float,
+            now: datetime | None = None) -> list[str]:
     """The command line that runs ``job``: the `reconcile` command itself, in this interpreter.
 
     drift and plan print Markdown, the report's format; plan exits 2 when it has changes. The
     lock timeout lets a job wait for an apply in progress rather than fail at once. The state's
     URL is not on it (any user of the host can read a command line, and the URL may hold a
-    password): the job inherits it in RECONCILER_STATE.
+    password): the job inherits it in RECONCILER_STATE. A billing job bills the month before
+    the one it runs in (``now``, read in the job's time zone), as Markdown for the report; the
+    month's charges it fetched stay in the state, so the ERP's CSV is written again from there
+    without a platform call.
     """
+    if job.run == "billing":  # takes no state lock: it reads the state, and adds fetches only
+        return [sys.executable, "-m", "reconciler", "billing", job.billing, *job.integrations,
+                "--month", previous_month(now, job.cron.timezone), "--format", "markdown",
+                "--specs", str(specs)]
     if job.run == "cdr-import":  # takes no state lock: an import adds records idempotently
         return [sys.executable, "-m", "reconciler", "cdr", "import", "--specs", str(specs),
                 *job.integrations]
@@ -78,3 +90,9 @@ def command(job: Job, specs: Path, lock_timeout: float) -> list[str]:
 def outcome(run: str, exit_code: int) -> str:
     """The outcome of a job of kind ``run`` that exited with ``exit_code``."""
     return OUTCOMES.get(run, {0: "ok"}).get(exit_code, "failed")
+
+
+def previous_month(now: datetime | None, zone: str) -> str:
+    """The month before the one ``now`` (the wall clock when None) falls in, in ``zone``."""
+    here = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone))
+    return (here.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")

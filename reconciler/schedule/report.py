@@ -19,7 +19,7 @@ from reconciler.schedule.due import Due, describe_missed
 from reconciler.schedule.jobs import Job
 from reconciler.secrets import redact
 
-MARKDOWN_JOBS = ("drift", "plan")  # jobs run with --format markdown
+MARKDOWN_JOBS = ("drift", "plan", "billing")  # jobs run with --format markdown
 
 
 @dataclass(frozen=True)

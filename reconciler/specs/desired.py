@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.billing import billing_command
 from reconciler.model import Desired, Integration, Resource, SecretRef, Source, address
 from reconciler.platforms import registry
 from reconciler.specs.content import Held, held_packages
@@ -152,15 +153,21 @@ def _settings(specs: SpecSet) -> dict[str, Any]:
         "protected": protected(specs),
         "products": {name: [p.code for p in products] for name, products in specs.products.items()},
         "packages": {name: _package_setting(spec) for name, spec in specs.packages.items()},
-        "schedules": {name: _schedule_setting(spec) for name, spec in specs.schedules.items()},
+        "schedules": {name: _schedule_setting(spec, specs)
+                      for name, spec in specs.schedules.items()},
         "warnings": [str(issue) for issue in specs.warnings],  # shown by validate and plan
     }
 
 
-def _schedule_setting(spec: ScheduleSpec) -> dict[str, Any]:
-    """A schedule as plain values for :mod:`reconciler.schedule` (which never sees spec models)."""
-    return {"cron": spec.cron, "run": spec.run, "integrations": list(spec.integration or ()),
-            "timezone": spec.timezone, "source": spec.source}
+def _schedule_setting(spec: ScheduleSpec, specs: SpecSet) -> dict[str, Any]:
+    """A schedule as plain values for :mod:`reconciler.schedule` (which never sees spec models);
+    a billing job with the billing command of its integration's platform."""
+    out = {"cron": spec.cron, "run": spec.run, "integrations": list(spec.integration or ()),
+           "timezone": spec.timezone, "source": spec.source}
+    declared = specs.integrations.get(spec.integration[0]) if spec.integration else None
+    if spec.run == "billing" and declared is not None:
+        out["billing"] = billing_command(registry.get(declared.platform)) or ""
+    return out
 
 
 def _package_setting(spec: PackageSpec) -> dict[str, Any]:

@@ -468,7 +468,7 @@ class SafetyLimit(SpecModel):
 
 # --- schedules ---------------------------------------------------------------------------------
 
-SCHEDULE_JOBS = ("drift", "sync", "plan", "cdr-import")  # the jobs a schedule may run
+SCHEDULE_JOBS = ("drift", "sync", "plan", "cdr-import", "billing")  # the jobs a schedule may run
 # Jobs that work on chosen integrations; the others always cover every integration.
 
 
@@ -503,8 +503,9 @@ class ScheduleSpec(SpecModel):
     )
     run: str = Field(
         description="The job: drift (report what changed behind the tool's back), sync (pull the "
-                    "platforms' catalogs into the state), plan (report what apply would do) or "
-                    "cdr-import (pull the VoIP platforms' call records into the state).",
+                    "platforms' catalogs into the state), plan (report what apply would do), "
+                    "cdr-import (pull the VoIP platforms' call records into the state) or "
+                    "billing (the invoice lines of the previous month, of one integration).",
         json_schema_extra={"enum": list(SCHEDULE_JOBS)},
     )
     integration: Annotated[list[NonEmpty] | None, BeforeValidator(

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler.billing import billing_command
 from reconciler.errors import SpecError
 from reconciler.platforms import registry
 from reconciler.specs import content_rules
@@ -371,13 +372,20 @@ def _check_safety_names(collected: Collected, issues: Issues) -> None:
 
 def _check_schedules(collected: Collected, issues: Issues) -> None:
     """A schedule's integrations must be declared (every job works on the named ones only); a
-    cdr-import works on integrations whose platform keeps call records."""
+    cdr-import works on integrations whose platform keeps call records; a billing job on one
+    integration whose platform bills (call records or its own charges)."""
     declared = sorted(n for (section, n) in collected.declared if section == "integrations")
     with_calls = sorted(name for name, spec in collected.integrations.items()
                         if registry.get(spec.platform).bill_calls is not None)
     for schedule in collected.schedules.values():
         if not collected.complete:
             continue
+        if schedule.run == "billing" and len(schedule.integration or ()) != 1:
+            billed = sorted(name for name, spec in collected.integrations.items()
+                            if billing_command(registry.get(spec.platform)))
+            issues.at(schedule.where, ("run",), "a billing job bills one integration: name it "
+                      "with integration:", "integrations that bill: "
+                      f"{', '.join(billed) or 'none'}; one job per integration")
         if schedule.run == "cdr-import" and schedule.integration is None and not with_calls:
             issues.at(schedule.where, ("run",), "a cdr-import job needs an integration with call "
                       "records, and none is declared", "declare a saperx-v2 integration, or "
@@ -387,6 +395,11 @@ def _check_schedules(collected: Collected, issues: Issues) -> None:
                 hint = choices_hint(name, declared, "declared integrations")
                 # a single name points at its own line too: the walk stops at the scalar
                 issues.at(schedule.where, ("integration", i), f"unknown integration '{name}'", hint)
+            elif (schedule.run == "billing" and name in collected.integrations
+                  and not billing_command(registry.get(collected.integrations[name].platform))):
+                issues.at(schedule.where, ("integration", i), f"integration '{name}' has nothing "
+                          "to bill", "billing works on integrations with call records (saperx-v2) "
+                          "or charges of their own (saperx-stfc)")
             elif (schedule.run == "cdr-import" and name in collected.integrations
                   and name not in with_calls):
                 issues.at(schedule.where, ("integration", i), f"integration '{name}' has no call "
