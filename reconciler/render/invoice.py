@@ -127,6 +127,7 @@ def _changed_json(item: Changed) -> dict[str, Any]:
 
 
 _TITLES = {"voip": "VoIP calls beyond the plans", "stfc": "Fixed telephony (STFC) charges"}
+_WITHIN = {"voip": "called within their plan", "stfc": "within their plan's minutes"}
 _INCOMPLETE = {
     "voip": "has no call records imported for {days}.",
     "stfc": "was read before the month was over ({days} to come): its charges may still grow.",
@@ -139,7 +140,7 @@ def write_markdown(invoice: Invoice, out: Sink) -> None:
     out.write("\n".join([
         f"## {escape(title)}: {invoice.month}", "",
         f"**{invoice.count} invoice lines, R$ {money(invoice.total)}**{posted}; "
-        f"{invoice.within_allowance} lines called within their plan; "
+        f"{invoice.within_allowance} lines {_WITHIN.get(invoice.kind, _WITHIN['voip'])}; "
         f"{len(invoice.unbilled)} left unbilled.", "", ""]))
     for name, days in sorted(invoice.missing.items()):
         said = _INCOMPLETE.get(invoice.kind, _INCOMPLETE["voip"]).format(days=day_ranges(days))

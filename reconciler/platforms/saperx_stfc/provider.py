@@ -373,7 +373,10 @@ def _decimal(value: Any, name: str) -> str:
     """A decimal amount as exact text: a string or an int, never a float (which is not exact)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"{name} {value!r} is not a decimal string")
-    amount = Decimal(str(value))
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{name} {value!r} is not a decimal") from None
     if not amount.is_finite():
         raise ValueError(f"{name} {value!r}")
     return str(amount)
