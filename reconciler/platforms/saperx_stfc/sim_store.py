@@ -160,6 +160,7 @@ class Store(Counters):
             "plans": self.plans,
             "numbers": [self.numbers[k].dump() for k in self.keys],
             "pending": sorted(self.pending),
+            "seed": self.seed,  # the calls are drawn from it: the same after a save
             "tenures": {n: [t.to_json() for t in ts] for n, ts in sorted(self.tenures.items())},
             "corrections": [[n, m, v] for (n, m), v in sorted(self.corrections.items())],
         }
@@ -169,7 +170,7 @@ class Store(Counters):
         """A store holding what :meth:`to_json` wrote; ``settings`` as for the constructor."""
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(f"unsupported saperx-stfc store version {data.get('version')!r}")
-        store = cls(data["plans"], **settings)
+        store = cls(data["plans"], **{"seed": data.get("seed"), **settings})
         store.next_id = data["next_id"]
         numbers = sorted(data["numbers"], key=lambda item: str(item["numero"]))
         store._add(Number.load(item) for item in numbers)
