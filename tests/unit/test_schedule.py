@@ -151,6 +151,50 @@ def test_schedule_errors_point_at_file_and_line_with_hints(tmp_path: Path) -> No
     assert messages[5][1] == "unknown key 'every'" and "timezone" in found[messages[5]]
 
 
+def test_a_billing_job_bills_the_previous_month_of_its_one_integration(tmp_path: Path) -> None:
+    write(tmp_path, "integrations.yaml", INTEGRATIONS)
+    write(tmp_path, "schedules.yaml", """\
+        schedules:
+          monthly-bill: {cron: "0 6 1 * *", run: billing, integration: stfc-sp,
+                         timezone: America/Sao_Paulo}
+        """)
+    job = jobs_from_settings(load_desired(tmp_path).settings)[0]
+    assert (job.run, job.billing, job.integrations) == ("billing", "stfc", ("stfc-sp",))
+    # 02:30 UTC on Dec 1st is still Nov 30th in São Paulo: the month billed is October
+    argv = command(job, tmp_path, 300, now=utc(2026, 12, 1, 2, 30))
+    assert argv[:6] == [sys.executable, "-m", "reconciler", "billing", "stfc", "stfc-sp"]
+    assert argv[6:10] == ["--month", "2026-10", "--format", "markdown"]
+    assert "--state" not in argv and "--lock-timeout" not in argv  # billing takes no lock
+    assert command(job, tmp_path, 300, now=utc(2026, 12, 1, 9, 0))[7] == "2026-11"
+    assert command(job, tmp_path, 300, now=utc(2027, 1, 15))[7] == "2026-12"
+    assert outcome("billing", 0) == "ok" and outcome("billing", 1) == "failed"
+
+
+def test_a_billing_job_names_one_integration_that_bills(tmp_path: Path) -> None:
+    write(tmp_path, "integrations.yaml", INTEGRATIONS)
+    write(tmp_path, "more.yaml", """\
+        integrations:
+          qualifica:
+            platform: qualifica
+            endpoint: embedded
+            credentials: {client_id: c, client_secret: "${env:QS}"}
+        """)
+    write(tmp_path, "schedules.yaml", """\
+        schedules:
+          none: {cron: "@monthly", run: billing}
+          two: {cron: "@monthly", run: billing, integration: [stfc-sp, stfc-sp]}
+          content: {cron: "@monthly", run: billing, integration: qualifica}
+          fine: {cron: "@monthly", run: billing, integration: stfc-sp}
+        """)
+    found = {(i.line, i.message): i.hint for i in issues(tmp_path)}
+    assert sorted(line for line, _ in found) == [2, 3, 4]
+    by_line = {line: (message, hint) for (line, message), hint in found.items()}
+    assert by_line[2][0] == "a billing job bills one integration: name it with integration:"
+    assert "integrations that bill: stfc-sp" in by_line[2][1]
+    assert by_line[3][0] == by_line[2][0]
+    assert by_line[4][0] == "integration 'qualifica' has nothing to bill"
+
+
 # --- the scheduler --------------------------------------------------------------------------
 
 
