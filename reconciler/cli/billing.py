@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -219,9 +220,8 @@ def deliver(invoice: Invoice, fmt: str, out_file: Path | None) -> None:
     secret this process resolved is masked, as :func:`~reconciler.cli.app.emit` does."""
     writer = WRITERS[fmt]
     if out_file is None:
-        stdout = click.get_text_stream("stdout")
-        writer(invoice, _Masked(stdout))
-        stdout.flush()
+        writer(invoice, _Masked(sys.stdout))
+        sys.stdout.flush()
         return
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
