@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -63,6 +64,13 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int) -> li
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
     return [task.result() for task in tasks]
+
+
+def utc_naive(value: Any) -> datetime:
+    """A platform's ISO 8601 time (``Z``, an offset, or none: UTC) as the naive UTC datetime the
+    state keeps; ValueError when it is not one."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def target(change: Change) -> Mapping[str, Any]:

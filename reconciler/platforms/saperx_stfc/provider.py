@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -34,7 +34,7 @@ import httpx
 from reconciler import errors
 from reconciler.model import Action, Change, Observed, Resource, index
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target, utc_naive
 
 EMBEDDED_URL = "http://saperx-stfc.embedded"
 MAX_RANGE = 10_000  # numbers per registration or removal call
@@ -352,10 +352,7 @@ def _call(call: Mapping[str, Any]) -> dict[str, Any]:
     call_type = str(call["tipo"])
     if call_type not in CALL_TYPES:
         raise ValueError(f"tipo {call_type!r}")
-    started = datetime.fromisoformat(str(call["data"]).replace("Z", "+00:00"))
-    if started.tzinfo is not None:
-        started = started.astimezone(UTC).replace(tzinfo=None)
-    return {"started_at": started, "origin": str(call.get("origem") or "")[:32],
+    return {"started_at": utc_naive(call["data"]), "origin": str(call.get("origem") or "")[:32],
             "destination": str(call.get("destino") or "")[:32], "call_type": call_type,
             "duration_seconds": _count(call["duracao_seg"], "duracao_seg"),
             "amount": _decimal(call["valor"], "valor")}

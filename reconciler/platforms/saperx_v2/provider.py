@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -49,7 +49,7 @@ from reconciler import errors
 from reconciler.model import Action, Change, Integration, Observed, Resource, index
 from reconciler.platforms.saperx_v2.passwords import password_for
 from reconciler.providers.base import Applied
-from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target
+from reconciler.providers.common import Auth, HttpProvider, answer_field, bounded, target, utc_naive
 from reconciler.providers.tokens import DEFAULT_SKEW, Issued
 
 log = logging.getLogger(__name__)
@@ -553,9 +553,7 @@ def _call_record(item: Mapping[str, Any]) -> dict[str, Any]:
     call_type = str(item["call_type"])
     if call_type not in CALL_TYPES:
         raise ValueError(f"call_type {call_type!r}")
-    started = datetime.fromisoformat(str(item["started_at"]).replace("Z", "+00:00"))
-    if started.tzinfo is not None:
-        started = started.astimezone(UTC).replace(tzinfo=None)
+    started = utc_naive(item["started_at"])
     duration = item["duration_seconds"]
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         raise ValueError(f"duration_seconds {duration!r}")
