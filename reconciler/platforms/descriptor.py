@@ -24,6 +24,7 @@ from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
     from reconciler.billing.invoice import BillingInput, CallBiller
+    from reconciler.errors import SpecIssue
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
@@ -96,6 +97,10 @@ class Platform:
     # of declared number ranges, the issues to add to).
     check: Callable[[Collected, RangeIndex, Issues], None] | None = None
     build: Callable[[DesiredBuild], None] | None = None  # add its resources to the desired state
+    # What the declared resources lack in the catalogs last synced into the state (plans,
+    # the network): (the desired state, the synced catalog by (integration, name)) -> issues,
+    # each at its spec's file and line. `validate` runs it without reaching the platform.
+    catalog_problems: Callable[[Desired, Callable[[str, str], Any]], list[SpecIssue]] | None = None
     # The desired state with what needs the state's own key added (fingerprints of secrets);
     # run at the edge, after the spec cache. The callable gives the key.
     fingerprint: Callable[[Desired, Callable[[], bytes]], Desired] | None = None
@@ -145,6 +150,7 @@ class Platform:
 HOOK_NAMES = {
     "build": "build", "check": "check", "claims": "claims", "param_problem": "param_problem",
     "package_params": "PARAMS", "fingerprint": "fingerprint",
+    "catalog_problems": "catalog_problems",
     "rules": "plan_integration", "compared": "COMPARED", "unmanaged": "unmanaged",
     "refine_drift": "refine_drift",
     "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",

@@ -176,15 +176,17 @@ def boxes_of(entries: Iterable[Mapping[str, Any]] | None) -> dict[str, Mapping[s
     return {str(box.get("name")): box for box in entries or ()}
 
 
-def problems(desired: Desired, synced: Any) -> list[SpecIssue]:
-    """Each declared port checked against the integration's synced network (its ``elements``
-    catalog); an integration never synced is checked at plan time instead. Two services that
-    land on one port once resolved (one naming the splitter, one not) are reported too."""
+def problems(desired: Desired, synced: Any, platform: str) -> list[SpecIssue]:
+    """Each port declared on ``platform``'s integrations checked against the integration's
+    synced network (its ``elements`` catalog); an integration never synced is checked at plan
+    time instead. Two services that land on one port once resolved (one naming the splitter,
+    one not) are reported too."""
+    mine = {n for n, i in desired.integrations.items() if i.platform == platform}
     out: list[SpecIssue] = []
     networks: dict[str, dict[str, Mapping[str, Any]] | None] = {}
     taken: dict[tuple[str, str, str, int], str] = {}
     for res in sorted(desired.resources.values(), key=lambda r: r.address):
-        if res.kind != KIND:
+        if res.kind != KIND or res.integration not in mine:
             continue
         if res.integration not in networks:
             entries = synced(res.integration, ELEMENTS)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -12,6 +12,8 @@ from reconciler.specs.models import NonEmpty
 from reconciler.specs.ports import MappingOptions
 
 if TYPE_CHECKING:
+    from reconciler.errors import SpecIssue
+    from reconciler.model import Desired
     from reconciler.specs.collected import Collected, Issues
     from reconciler.specs.desired import DesiredBuild
     from reconciler.specs.validate import RangeIndex
@@ -39,3 +41,7 @@ def check(collected: Collected, index: RangeIndex, issues: Issues) -> None:
 
 def build(ctx: DesiredBuild) -> None:
     ports.build(ctx)
+
+
+def catalog_problems(desired: Desired, synced: Any) -> list[SpecIssue]:
+    return ports.problems(desired, synced, PLATFORM)
