@@ -158,7 +158,7 @@ HOOK_NAMES = {
 }
 
 
-def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
+def from_modules(*modules: object, **fields: Any) -> Platform:
     """A descriptor whose hooks are what the platform's ``modules`` (spec, rules, imports...)
     define under the names of :data:`HOOK_NAMES`, and whose other ``fields`` are given: each
     hook is written once, where it is defined, and the descriptor lists the modules. A field
@@ -171,7 +171,8 @@ def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
             if value is None:
                 continue
             if name in hooks and hooks[name] is not value:
-                raise TypeError(f"{module.__name__}.{attribute} and another module of the "
+                raise TypeError(f"{getattr(module, '__name__', module)}.{attribute} and another "
+                                f"module of the "
                                 f"platform both define the hook {name}")
             hooks[name] = value
     return Platform(**{**hooks, **fields})

@@ -88,6 +88,23 @@ def check(collected: Collected, platform: str, issues: Issues) -> None:
                           "service: give one of them another port")
 
 
+class PortHooks:
+    """A mapping platform's spec hooks, bound to its name: what its descriptor takes from it
+    (``from_modules`` reads ``check``, ``build`` and ``catalog_problems`` off this object)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+
+    def check(self, collected: Collected, index: object, issues: Issues) -> None:
+        check(collected, self.platform, issues)
+
+    def build(self, ctx: DesiredBuild) -> None:
+        build(ctx)
+
+    def catalog_problems(self, desired: Desired, synced: Any) -> list[SpecIssue]:
+        return problems(desired, synced, self.platform)
+
+
 def build(ctx: DesiredBuild) -> None:
     mine = ctx.mine()
     for client in ctx.specs.clients:

@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from reconciler.specs import ports
 from reconciler.specs.models import NonEmpty
 from reconciler.specs.ports import MappingOptions
-
-if TYPE_CHECKING:
-    from reconciler.errors import SpecIssue
-    from reconciler.model import Desired
-    from reconciler.specs.collected import Collected, Issues
-    from reconciler.specs.desired import DesiredBuild
-    from reconciler.specs.validate import RangeIndex
 
 PLATFORM = "ozmap"
 
@@ -35,13 +28,4 @@ class OzmapOptions(MappingOptions):
     customer_splitters: list[NonEmpty] = Field(default_factory=list)
 
 
-def check(collected: Collected, index: RangeIndex, issues: Issues) -> None:
-    ports.check(collected, PLATFORM, issues)
-
-
-def build(ctx: DesiredBuild) -> None:
-    ports.build(ctx)
-
-
-def catalog_problems(desired: Desired, synced: Any) -> list[SpecIssue]:
-    return ports.problems(desired, synced, PLATFORM)
+HOOKS = ports.PortHooks(PLATFORM)  # check, build, catalog_problems: the shared port rules
