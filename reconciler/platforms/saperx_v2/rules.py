@@ -7,10 +7,13 @@ A line is found on the platform by its account code: the declared one, else the 
 platform gave it, which the state keeps as its remote id.
 - declared, not on the platform -> create (not when it should be inactive: a cancelled
   service's line that never existed is left absent);
-- declared and present -> update what differs; block or unblock to follow a suspended service
-  (where the integration blocks); inactivate (a DELETE: the platform keeps it) when the service
-  is cancelled or the line says ``active: false``, reactivate when it is active again;
-- managed, no longer declared -> inactivate.
+- declared and present -> update what differs (an UNLINK when it takes DIDs off the line: what
+  the safety limits count, as they count numbers unlinked from services); block or unblock to
+  follow a suspended service (where the integration blocks); inactivate (a DELETE: the platform
+  keeps it) when the service is cancelled or the line says ``active: false``, reactivate when it
+  is active again; nothing to do but a state that recorded something else (a change that landed
+  in a run killed before it recorded it) -> adopt, so the state holds what the platform holds;
+- managed, no longer declared -> inactivate; found inactive already -> forget.
 A password is never read back: its rule (a reference, or ``generate``) is compared with the one
 the state recorded, and a changed rule sends it again.
 A DID moved from one line to another is taken off the old line before the new one gets it: the
@@ -69,7 +72,8 @@ def _ranges(view: View, out: Partial) -> None:
                                       dict(now.attrs), {**now.attrs, **res.attrs},
                                       "range changed in the specs: " + ", ".join(moved),
                                       res.source))
-        elif key not in known:
+        elif key not in known or differing(res, known[key], RANGE_FIELDS):
+            # new to the state, or a change that landed without being recorded (a killed apply)
             out.adopt.append(replace(res, remote_id=now.remote_id))
     for key, was in sorted(known.items()):
         if key in want:
@@ -116,7 +120,7 @@ def _lines(view: View, out: Partial) -> None:
                 {**now.attrs, "account_code": now.key}, None,
                 f"service {was.attrs.get('service')} no longer declares this SIP line: "
                 f"inactivated (the platform keeps it)"))
-        elif now is None:
+        else:  # gone, or inactivated already (by a run killed before it forgot the line)
             out.forget.append(was.address)
     # DID -> the change that takes it off its old line
     releases = {number: change.id for change in pending
@@ -164,14 +168,19 @@ def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | No
         target.update(password_from=want.attrs.get("password_from"),
                       password_file=want.attrs.get("password_file"))
     if moved:
-        return Change(view.integration, "extension", Action.UPDATE, (key,), before,
+        # Taking DIDs off a line is what the safety limits count as an unlink (a customer's
+        # number stops reaching them); any other change is an update.
+        action = Action.UNLINK if _numbers(before) - _numbers(target) else Action.UPDATE
+        return Change(view.integration, "extension", action, (key,), before,
                       target, "changed in the specs: " + ", ".join(moved), want.source)
     if bool(now.attrs.get("blocked")) != bool(want.attrs["blocked"]):
         action = Action.SUSPEND if want.attrs["blocked"] else Action.RESUME
         why = "suspended" if want.attrs["blocked"] else "active again"
         return Change(view.integration, "extension", action, (key,), before, target,
                       f"service {service} is {why}", want.source)
-    if key not in view.side("known", "extension"):
+    if was is None or changed_fields(want, was, COMPARED["extension"]):
+        # new to the state, or a change that landed without being recorded (a killed apply):
+        # the state takes what the platform now holds, so drift does not report it
         out.adopt.append(replace(want, remote_id=code))
     return None
 
