@@ -85,6 +85,19 @@ def test_suspension_blocks_and_reactivation_unblocks() -> None:
     assert [c.action for c in made.changes] == [Action.RESUME]
 
 
+def test_a_block_that_comes_with_other_changes_stays_a_suspend_of_its_own() -> None:
+    want = line("483920", 1001, "4830001000", account_code="483920", blocked=True, call_limit=4)
+    made, _ = planned([want], [], [on_platform("483920", 1001, "4830001000")])
+    update, block = made.changes
+    assert (update.action, update.after["call_limit"], update.after["blocked"]) == (
+        Action.UPDATE, 4, False)
+    assert (block.action, block.after["blocked"], block.depends_on) == (
+        Action.SUSPEND, True, (update.id,))
+    free = line("483920", 1001, "4830001000", account_code="483920", call_limit=4)
+    made, _ = planned([free], [], [on_platform("483920", 1001, "4830001000", blocked=True)])
+    assert [c.action for c in made.changes] == [Action.UPDATE, Action.RESUME]
+
+
 def test_cancelling_inactivates_and_a_line_never_made_is_left_absent() -> None:
     gone = line("483920", 1001, "4830001000", account_code="483920", active=False)
     made, _ = planned([gone], [], [on_platform("483920", 1001, "4830001000")])
