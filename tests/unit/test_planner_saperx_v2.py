@@ -164,7 +164,7 @@ def test_a_change_that_landed_unrecorded_is_adopted_and_an_inactive_undeclared_l
     now = [on_platform("483920", 1001, "4830001000", call_limit=4),
            on_platform("483921", 1002, "4830001001", active=False),
            on_platform("483922", 1003, "4830001002", active=False), voip_range(last="30001199")]
-    made, (state, observed, desired) = planned(want, was, now)
+    made, (_, observed, _) = planned(want, was, now)
     assert made.changes == ()
     assert sorted(r.address for r in made.adopt) == [
         'voip.extension["483920"]', 'voip.extension["483921"]', 'voip.voip_range["floripa"]']
