@@ -100,7 +100,7 @@ def _clean_results(cli: Cli, voip: VoipSim) -> tuple[dict[str, Any], dict[str, A
 
 
 KILL_TRIALS = 6
-KILL_BUDGET = 40.0  # seconds
+KILL_BUDGET = 30.0  # seconds: fewer trials on a slow or loaded machine
 
 
 def test_apply_killed_at_random_points_is_recovered_by_the_next_run(voip_cli: Cli,
