@@ -61,6 +61,10 @@ class Kind:
     touches: tuple[str, ...] = ()  # other kinds whose object under the same key a change touches
     describe: Callable[[Change], str | None] | None = None  # what a change does, in words
     summary: Callable[[Resource], str] | None = None  # one object in a line (import listings)
+    # Whether a journaled change an apply left unfinished landed, judged on the observed
+    # objects of its integration, where the generic judge (an object live under each key)
+    # cannot tell; None leaves it to the generic judge.
+    landed: Callable[[Action, tuple[str, ...], Mapping[str, Resource]], bool | None] | None = None
 
     @property
     def counted_as(self) -> str:

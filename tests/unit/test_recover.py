@@ -90,13 +90,6 @@ def test_a_pending_saperx_v2_change_keyed_by_account_code_or_range_name_is_judge
     assert judged(tmp_path, change, seen) == verdict
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recover() judges an entry by whether an object is live under the entry's own key: a SaperX "
-    "v2 line declared without an account code is keyed <service>/<caller id> in the specs but by "
-    "the platform's account code when observed, and an inactivated line stays listed (no "
-    "'cancelled' status), so both verdicts are wrong. Only the message is: the plan that follows "
-    "is made from the platform and converges (tests/e2e/test_voip_safety.py). A fix needs a "
-    "per-platform judge in the core"))
 @pytest.mark.parametrize(
     ("key", "action", "seen"),
     [("7001/4830001000", Action.CREATE, [extension("100000")]),  # created, under its new code

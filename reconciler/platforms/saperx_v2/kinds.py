@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from reconciler.model import Action, Change
+from collections.abc import Mapping
+
+from reconciler.model import Action, Change, Resource
 from reconciler.platforms.descriptor import Kind
 
 
@@ -34,6 +36,29 @@ def _extension(change: Change) -> str | None:
     return None
 
 
+def _line_landed(action: Action, keys: tuple[str, ...],
+                 observed: Mapping[str, Resource]) -> bool | None:
+    """A SIP line as the platform shows it: under its account code, or, for a line keyed by
+    ``<service>/<presented number>``, the extension of that service holding that number; an
+    inactivated line stays listed, inactive."""
+    lines = [r for r in observed.values() if r.kind == "extension"]
+
+    def find(key: str) -> Resource | None:
+        if "/" not in key:
+            return next((r for r in lines if r.key == key), None)
+        service, number = key.split("/", 1)
+        return next((r for r in lines if str(r.attrs.get("service")) == service and (
+            r.attrs.get("caller_id") == number
+            or number in {d.get("number") for d in r.attrs.get("dids") or ()})), None)
+
+    found = [find(key) for key in keys]
+    if action is Action.DELETE:
+        return all(r is None or not r.attrs.get("active") for r in found)
+    if action is Action.CREATE:
+        return all(r is not None and bool(r.attrs.get("active", True)) for r in found)
+    return None
+
+
 VOIP_RANGE = Kind(
     "voip_range",
     phases={Action.CREATE: 0, Action.UPDATE: 1, Action.DELETE: 6},
@@ -51,6 +76,7 @@ EXTENSION = Kind(
     cancels=True,  # inactivated, never deleted: the platform keeps the extension
     noun="SIP lines",
     describe=_extension,
+    landed=_line_landed,
     summary=lambda res: (f"service {res.attrs.get('service')}, plan {res.attrs.get('plan')}, "
                          f"caller id {res.attrs.get('caller_id')}"),
 )
