@@ -1,10 +1,13 @@
 """What every provider's contract harness shares: the simulator app's admin API, a recorded
-sleep for the retry backoff, request counters, and running a scenario then closing."""
+sleep for the retry backoff, request counters, a transport recording what went over the wire,
+and running a scenario then closing."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -37,6 +40,42 @@ class SimHarness:
 
     def requests(self) -> dict[str, int]:
         return dict(self.app.state.store.requests)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the platform received it, and the status it answered."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    body: Any  # the JSON body, GET bodies included; None without one
+    authorization: str | None
+    status: int  # 0 when no answer came back
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """A transport recording every request the provider sends through ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.calls: list[Call] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        status = 0  # no answer came back (a dropped connection, a lost response)
+        try:
+            response = await self.inner.handle_async_request(request)
+            status = response.status_code
+            return response
+        finally:
+            raw = request.content
+            self.calls.append(Call(request.method, request.url.path, dict(request.url.params),
+                                   json.loads(raw) if raw else None,
+                                   request.headers.get("authorization"), status))
+
+    def of(self, method: str, path: str) -> list[Call]:
+        """The calls of one route, in order."""
+        return [c for c in self.calls if (c.method, c.path) == (method, path)]
 
 
 def collector(seen: list[str]) -> Callable[[Awaitable[Any]], Awaitable[None]]:

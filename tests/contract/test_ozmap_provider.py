@@ -5,9 +5,7 @@ can say what went over the wire, not only what the platform ended up holding."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,7 +19,7 @@ from reconciler.platforms.ozmap.sim_store import Store
 from reconciler.providers.base import Applied
 from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import SimTransport
-from tests.contract.harness import SimHarness, drive
+from tests.contract.harness import Call, Recorder, SimHarness, drive
 
 NAME = "ozmap"
 PROJECT = "Floripa Norte"
@@ -33,29 +31,6 @@ DOCUMENT = "52998224725"
 LAT, LNG = -27.5954, -48.5480
 LOGIN_PATH = "/api/v2/users/login"
 Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    path: str
-    params: Mapping[str, str]
-    body: Any
-    authorization: str | None
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Every request the provider sends, as the platform received it."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.calls = inner, []  # type: list[Call]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raw = request.content
-        self.calls.append(Call(request.method, request.url.path, dict(request.url.params),
-                               json.loads(raw) if raw else None,
-                               request.headers.get("authorization")))
-        return await self.inner.handle_async_request(request)
 
 
 class Harness(SimHarness):
@@ -81,7 +56,7 @@ class Harness(SimHarness):
         return self.app.state.store  # type: ignore[no-any-return]
 
     def calls(self, method: str, path: str) -> list[Call]:
-        return [c for c in self.recorder.calls if (c.method, c.path) == (method, path)]
+        return self.recorder.of(method, path)
 
     def box(self, name: str, *, project: str | None = None, implanted: bool = True,
             draft: bool = False, reserve: int = 0, north: float = 0.0,
@@ -168,6 +143,7 @@ def test_the_login_token_is_sent_raw_and_a_401_logs_in_again_once() -> None:
         await h.provider.observe()
         again = h.recorder.calls[before:]
         assert [c.path for c in again][:3] == ["/api/v2/boxes", LOGIN_PATH, "/api/v2/boxes"]
+        assert [c.status for c in again[:3]] == [401, 200, 200]
         assert again[0].authorization == token and again[2].authorization != token
         assert h.store.logins == 2 and len(h.calls("POST", LOGIN_PATH)) == 2
 
@@ -481,7 +457,8 @@ def test_a_link_whose_answer_was_lost_is_retried_into_one_client() -> None:
         assert client is not None and applied == Applied(remote_ids={"7001": client["id"]})
         assert len(h.store.tables["ftth-clients"]) == len(h.store.tables["properties"]) == 1
         assert h.where("7001") == (splitters["S1"], 3) and len(h.slept) == 1
-        assert len(h.calls("POST", "/api/v2/properties")) == 2
+        # the first answer lost, the retry refused (the port is taken: by that first try)
+        assert [c.status for c in h.calls("POST", "/api/v2/properties")] == [0, 409]
 
     run(scenario, wrap=LoseFirstCreate)
 
