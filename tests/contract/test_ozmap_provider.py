@@ -176,7 +176,9 @@ def test_refused_or_missing_credentials_are_clear_and_never_show_the_secret() ->
             await h.provider.observe()
         assert "wrong-password-31337" not in f"{refused.value} {refused.value.detail}"
         health = await h.provider.check()
-        assert not health.ok and "refused" in health.message
+        assert not health.ok and health.message.endswith(
+            "refused the credentials (HTTP 401); check credentials.username and "
+            "credentials.password")
 
     run(wrong, credentials={"username": USER, "password": "wrong-password-31337"})
 
@@ -185,6 +187,8 @@ def test_refused_or_missing_credentials_are_clear_and_never_show_the_secret() ->
             await h.provider.observe()
         assert refused.value.status == 401 and h.store.logins == 0
         assert "bad-key-27182" not in f"{refused.value} {refused.value!r} {refused.value.detail}"
+        health = await h.provider.check()  # names the credential it was given
+        assert not health.ok and health.message.endswith("check credentials.api_key")
 
     run(bad_key, credentials={"api_key": "bad-key-27182"})
 
