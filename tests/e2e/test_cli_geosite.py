@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Cli, child_env, serve_simulator
+from tests.e2e.mapping import Service, write_specs
 
 pytestmark = pytest.mark.e2e
 
@@ -69,25 +70,14 @@ def cli(tmp_path: Path, geo: Geosite) -> Cli:
     return Cli(tmp_path, child_env(GEO_PASSWORD=geo.password, NO_COLOR="1", COLUMNS="250"))
 
 
-def specs(root: Path, url: str, services: list[tuple[int, str, str, int]]) -> None:
+def specs(root: Path, url: str, services: list[Service]) -> None:
     """One Geosite integration and one client per (service, status, box, port)."""
-    folder = root / "specs"
-    folder.mkdir(exist_ok=True)
-    (folder / "integrations.yaml").write_text(f"""\
-integrations:
-  geo:
+    write_specs(root, "geo", f"""\
     platform: geosite
     endpoint: {url}
     credentials: {{username: {USER}, password: "${{env:GEO_PASSWORD}}"}}
     options: {{project: {PROJECT}}}
-""")
-    documents = ["52998224725", "11144477735", "39053344705", "07068093868", "86288366757"]
-    lines = ["clients:"]
-    for n, (service, status, box, port) in enumerate(services):
-        lines += [f'  - document: "{documents[n]}"', f"    name: Client {service}",
-                  "    services:", f"      - id: {service}", f"        status: {status}",
-                  f"        port: {{integration: geo, box: {box}, port: {port}}}"]
-    (folder / "clients.yaml").write_text("\n".join(lines) + "\n")
+""", services)
 
 
 START = [(101, "active", "CTO-0001", 1), (102, "active", "CTO-0001", 2),
