@@ -326,7 +326,7 @@ def test_feasibility_lists_implanted_ctos_with_a_free_port_by_distance() -> None
 
 
 @pytest.mark.parametrize(("path", "body", "call"), [
-    ("/auth/login", {"tipo": "Bearer"}, "POST /auth/login: unexpected"),
+    ("/auth/login", {"tipo": "Bearer"}, "POST /api/v1/auth/login: unexpected"),
     ("/projetos", {"itens": "x", "paginas": 1}, "GET /projetos: unexpected"),
     ("/elementos", {"itens": [{"id": 1, "nome": "CTO-1"}], "paginas": 1},
      "GET /elementos: unexpected"),

@@ -526,7 +526,7 @@ def _platform(overrides: Mapping[str, Any]) -> Callable[[httpx.Request], httpx.R
 
 
 @pytest.mark.parametrize(("overrides", "call", "credentials"), [
-    ({"POST /api/v2/users/login": {"token": "x"}}, "POST /users/login: unexpected", LOGIN),
+    ({"POST /api/v2/users/login": {"token": "x"}}, "POST /api/v2/users/login: unexpected", LOGIN),
     ({"GET /api/v2/projects": {"rows": "none"}}, "GET /projects: unexpected", KEY),
     ({"GET /api/v2/boxes": {"total": "1", "rows": []}}, "GET /boxes: unexpected", KEY),
     ({"GET /api/v2/properties": {"total": 1, "rows": [{"id": "p", "client": "c",
