@@ -3,54 +3,47 @@ paged network, clients put on and taken off ports, a displacement and a feasibil
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
 from reconciler import errors
-from reconciler.model import Action, Change, Integration, SecretRef
+from reconciler.model import Action, Integration
 from reconciler.platforms.geosite.provider import GeositeProvider
 from reconciler.platforms.geosite.sim import create_app
-from reconciler.platforms.geosite.sim_store import Client, Element, Store
+from reconciler.platforms.geosite.sim_store import Client, Element
 from reconciler.providers.base import Applied
-from reconciler.sim.clock import FakeClock
-from reconciler.sim.faults import SimTransport
-from tests.contract.harness import Call, Recorder, SimHarness, drive
+from tests.contract.harness import (
+    DOCUMENT,
+    LAT,
+    LNG,
+    PROJECT_NAME,
+    RecordedHarness,
+    Wrap,
+    drive,
+    mapping_integration,
+    port_change,
+    wrong_shape,
+)
 
 NAME = "geo"
-PROJECT = "Floripa Norte"
+PROJECT = PROJECT_NAME
 USER, PASSWORD = "geo-api-user", "contract-geo-password-2718"
 CREDENTIALS = {"username": USER, "password": PASSWORD}
-DOCUMENT = "52998224725"
-LAT, LNG = -27.5954, -48.5480
 API = "/api/v1"
-Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
-class Harness(SimHarness):
+class Harness(RecordedHarness):
     def __init__(self, *, credentials: Mapping[str, str] = CREDENTIALS,
                  options: Mapping[str, Any] | None = None, wrap: Wrap | None = None) -> None:
         super().__init__()
-        self.clock = FakeClock()
-        self.app = create_app(PASSWORD, username=USER, clock=self.clock, token_ttl=600)
-        inner: httpx.AsyncBaseTransport = SimTransport(app=self.app)
-        self.recorder = Recorder(wrap(inner) if wrap is not None else inner)
-        refs = {name: SecretRef("env", f"GEO_{name.upper()}") for name in credentials}
-        opts = {"project": PROJECT, "page_size": 100, **(options or {})}
-        integration = Integration(NAME, "geosite", "embedded", refs, opts)
-        self.provider = GeositeProvider(integration, dict(credentials), self.recorder,
-                                        max_attempts=3, sleep=self._sleep, clock=self.clock.now)
+        self.connect(create_app(PASSWORD, username=USER, clock=self.clock, token_ttl=600),
+                     GeositeProvider, mapping_integration(NAME, "geosite", credentials, options),
+                     credentials, wrap, max_attempts=3)
         self.project = self.store.project_named(PROJECT)
-
-    @property
-    def store(self) -> Store:
-        return self.app.state.store  # type: ignore[no-any-return]
-
-    def calls(self, method: str, path: str) -> list[Call]:
-        return self.recorder.of(method, path)
 
     def ctos(self, names: Sequence[str], *, ports: int = 8, project: str = PROJECT,
              status: str = "implantado", north: float = 0.0,
@@ -82,9 +75,7 @@ def link(**attrs: Any) -> dict[str, Any]:
             "name": "Maria Silva", **attrs}
 
 
-def change(action: Action, key: str = "7001", after: Mapping[str, Any] | None = None,
-           before: Mapping[str, Any] | None = None) -> Change:
-    return Change(NAME, "port_link", action, (key,), before, after, reason="test")
+change = partial(port_change, NAME)
 
 
 # -- authentication ----------------------------------------------------------------------------
@@ -340,14 +331,6 @@ def test_an_answer_of_the_wrong_shape_is_a_provider_error_naming_the_call(
             return httpx.Response(200, json={"token": "t-1", "validade": 600})
         return httpx.Response(200, json={"itens": [{"id": 1, "nome": PROJECT}], "paginas": 1})
 
-    async def main() -> None:
-        integration = Integration(NAME, "geosite", "https://isp.geosite.example", {},
-                                  {"project": PROJECT})
-        provider = GeositeProvider(integration, CREDENTIALS, httpx.MockTransport(platform))
-        try:
-            with pytest.raises(errors.ProviderError, match=call):
-                await provider.observe()
-        finally:
-            await provider.aclose()
-
-    asyncio.run(main())
+    integration = Integration(NAME, "geosite", "https://isp.geosite.example", {},
+                              {"project": PROJECT})
+    wrong_shape(GeositeProvider(integration, CREDENTIALS, httpx.MockTransport(platform)), call)

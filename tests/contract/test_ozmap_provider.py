@@ -4,59 +4,50 @@ can say what went over the wire, not only what the platform ended up holding."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
 from reconciler import errors
-from reconciler.model import Action, Change, Integration, SecretRef
+from reconciler.model import Action, Integration
 from reconciler.platforms.ozmap.provider import OzmapProvider
 from reconciler.platforms.ozmap.sim import create_app
-from reconciler.platforms.ozmap.sim_store import Store
 from reconciler.providers.base import Applied
-from reconciler.sim.clock import FakeClock
 from reconciler.sim.faults import SimTransport
-from tests.contract.harness import Call, Recorder, SimHarness, drive
+from tests.contract.harness import (
+    DOCUMENT,
+    LAT,
+    LNG,
+    PROJECT_NAME,
+    LoseFirst,
+    RecordedHarness,
+    Wrap,
+    drive,
+    mapping_integration,
+    port_change,
+    wrong_shape,
+)
 
 NAME = "ozmap"
-PROJECT = "Floripa Norte"
+PROJECT = PROJECT_NAME
 API_KEY = "contract-ozmap-key-4711"
 USER, PASSWORD = "ozmap-api-user", "contract-ozmap-password-0815"
 LOGIN = {"username": USER, "password": PASSWORD}
 KEY = {"api_key": API_KEY}
-DOCUMENT = "52998224725"
-LAT, LNG = -27.5954, -48.5480
 LOGIN_PATH = "/api/v2/users/login"
-Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
-class Harness(SimHarness):
+class Harness(RecordedHarness):
     def __init__(self, *, credentials: Mapping[str, str] = KEY,
-                 options: Mapping[str, Any] | None = None, wrap: Wrap | None = None,
-                 max_attempts: int = 3) -> None:
+                 options: Mapping[str, Any] | None = None, wrap: Wrap | None = None) -> None:
         super().__init__()
-        self.clock = FakeClock()
-        self.app = create_app(API_KEY, username=USER, password=PASSWORD, clock=self.clock)
-        inner: httpx.AsyncBaseTransport = SimTransport(app=self.app)
-        self.recorder = Recorder(wrap(inner) if wrap is not None else inner)
-        refs = {name: SecretRef("env", f"OZMAP_{name.upper()}") for name in credentials}
-        # page_size 100: the specs' default (MappingOptions), the SDK's findAll page
-        opts = {"project": PROJECT, "page_size": 100, **(options or {})}
-        integration = Integration(NAME, "ozmap", "embedded", refs, opts)
-        self.provider = OzmapProvider(integration, dict(credentials), self.recorder,
-                                      max_attempts=max_attempts, sleep=self._sleep,
-                                      clock=self.clock.now)
+        self.connect(create_app(API_KEY, username=USER, password=PASSWORD, clock=self.clock),
+                     OzmapProvider, mapping_integration(NAME, "ozmap", credentials, options),
+                     credentials, wrap, max_attempts=3)
         self.project = self.store.create("projects", {"name": PROJECT})["id"]
-
-    @property
-    def store(self) -> Store:
-        return self.app.state.store  # type: ignore[no-any-return]
-
-    def calls(self, method: str, path: str) -> list[Call]:
-        return self.recorder.of(method, path)
 
     def box(self, name: str, *, project: str | None = None, implanted: bool = True,
             draft: bool = False, reserve: int = 0, north: float = 0.0,
@@ -109,9 +100,18 @@ def link(**attrs: Any) -> dict[str, Any]:
             "name": "Maria Silva", **attrs}
 
 
-def change(action: Action, key: str = "7001", after: Mapping[str, Any] | None = None,
-           before: Mapping[str, Any] | None = None) -> Change:
-    return Change(NAME, "port_link", action, (key,), before, after, reason="test")
+change = partial(port_change, NAME)
+
+
+async def link_one(h: Harness) -> tuple[dict[str, str], dict[str, Any]]:
+    """Box CTO-A (one 1x8 customer splitter S1) observed, then service 7001 linked to its port
+    3: the splitters by name and the client made, which the Applied names."""
+    splitters = h.box("CTO-A")
+    await h.provider.observe()
+    applied = await h.provider.execute(change(Action.LINK, after=link()))
+    client = h.client("7001")
+    assert client is not None and applied == Applied(remote_ids={"7001": client["id"]})
+    return splitters, client
 
 
 # -- authentication ----------------------------------------------------------------------------
@@ -323,11 +323,7 @@ def test_an_unknown_project_or_none_is_a_clear_error() -> None:
 
 def test_a_link_creates_the_property_on_the_port_with_its_client_and_repeats_as_done() -> None:
     async def scenario(h: Harness) -> None:
-        splitters = h.box("CTO-A")
-        await h.provider.observe()
-        applied = await h.provider.execute(change(Action.LINK, after=link()))
-        client = h.client("7001")
-        assert client is not None and applied == Applied(remote_ids={"7001": client["id"]})
+        splitters, client = await link_one(h)
         assert (client["name"], client["observation"], client["implanted"]) == (
             "Maria Silva", f"CPF/CNPJ {DOCUMENT}", True)
         assert h.where("7001") == (splitters["S1"], 3)
@@ -339,7 +335,8 @@ def test_a_link_creates_the_property_on_the_port_with_its_client_and_repeats_as_
         (res,) = observed.resources.values()
         assert res.attrs == link()
         writes = dict(h.store.writes)
-        assert await h.provider.execute(change(Action.LINK, after=link())) == applied
+        assert await h.provider.execute(change(Action.LINK, after=link())) == Applied(
+            remote_ids={"7001": client["id"]})
         assert len(h.store.tables["ftth-clients"]) == len(h.store.tables["properties"]) == 1
         assert h.store.writes == writes  # nothing changed the second time
 
@@ -394,9 +391,7 @@ def test_a_move_patches_the_property_to_its_new_connector_and_port() -> None:
 @pytest.mark.parametrize("on_cancel", ["remove_client", "keep_property"])
 def test_a_freed_port_follows_on_cancel(on_cancel: str) -> None:
     async def scenario(h: Harness) -> None:
-        splitters = h.box("CTO-A")
-        await h.provider.observe()
-        await h.provider.execute(change(Action.LINK, after=link()))
+        splitters, _ = await link_one(h)
         prop = h.property_of("7001")
         assert prop is not None
         await h.provider.observe()
@@ -441,30 +436,14 @@ def test_a_swap_disconnects_the_displaced_client_first_then_both_move() -> None:
 
 
 def test_a_link_whose_answer_was_lost_is_retried_into_one_client() -> None:
-    class LoseFirstCreate(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner, self.lost = inner, 0
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await self.inner.handle_async_request(request)
-            if (request.method, request.url.path) == ("POST", "/api/v2/properties") \
-                    and not self.lost:
-                self.lost += 1
-                raise httpx.RemoteProtocolError("the platform did it, the answer was lost")
-            return response
-
     async def scenario(h: Harness) -> None:
-        splitters = h.box("CTO-A")
-        await h.provider.observe()
-        applied = await h.provider.execute(change(Action.LINK, after=link()))
-        client = h.client("7001")
-        assert client is not None and applied == Applied(remote_ids={"7001": client["id"]})
+        splitters, _ = await link_one(h)
         assert len(h.store.tables["ftth-clients"]) == len(h.store.tables["properties"]) == 1
         assert h.where("7001") == (splitters["S1"], 3) and len(h.slept) == 1
         # the first answer lost, the retry refused (the port is taken: by that first try)
         assert [c.status for c in h.calls("POST", "/api/v2/properties")] == [0, 409]
 
-    run(scenario, wrap=LoseFirstCreate)
+    run(scenario, wrap=lambda inner: LoseFirst(inner, "POST", "/api/v2/properties"))
 
 
 # -- feasibility -------------------------------------------------------------------------------
@@ -507,6 +486,9 @@ def test_feasibility_lists_viable_boxes_by_distance_then_the_others_with_their_r
 # -- answers of the wrong shape ----------------------------------------------------------------
 
 
+REAL = Integration(NAME, "ozmap", "https://isp.ozmap.example:9994", {}, {"project": PROJECT})
+
+
 def _platform(overrides: Mapping[str, Any]) -> Callable[[httpx.Request], httpx.Response]:
     """A fake OZmap answering every listing empty, the project found, except ``overrides``
     ("METHOD /path" -> the JSON body to answer)."""
@@ -536,32 +518,13 @@ def _platform(overrides: Mapping[str, Any]) -> Callable[[httpx.Request], httpx.R
 ], ids=["login", "projects", "boxes", "properties"])
 def test_an_answer_of_the_wrong_shape_is_a_provider_error_naming_the_call(
         overrides: Mapping[str, Any], call: str, credentials: Mapping[str, str]) -> None:
-    async def main() -> None:
-        integration = Integration(NAME, "ozmap", "https://isp.ozmap.example:9994", {},
-                                  {"project": PROJECT})
-        provider = OzmapProvider(integration, credentials,
-                                 httpx.MockTransport(_platform(overrides)))
-        try:
-            with pytest.raises(errors.ProviderError, match=call):
-                await provider.observe()
-        finally:
-            await provider.aclose()
-
-    asyncio.run(main())
+    wrong_shape(OzmapProvider(REAL, credentials, httpx.MockTransport(_platform(overrides))),
+                call)
 
 
 def test_a_viability_answer_of_the_wrong_shape_names_the_call() -> None:
-    async def main() -> None:
-        integration = Integration(NAME, "ozmap", "https://isp.ozmap.example:9994", {},
-                                  {"project": PROJECT})
-        overrides = {"GET /api/v2/ftth-viability/radius": {"radius": 100, "boxes": [
-            {"name": "CTO-1", "distance": "far"}]}}
-        provider = OzmapProvider(integration, KEY, httpx.MockTransport(_platform(overrides)))
-        try:
-            with pytest.raises(errors.ProviderError, match="GET /ftth-viability/radius: "
-                               "unexpected"):
-                await provider.feasibility(LAT, LNG, 100)
-        finally:
-            await provider.aclose()
-
-    asyncio.run(main())
+    overrides = {"GET /api/v2/ftth-viability/radius": {"radius": 100, "boxes": [
+        {"name": "CTO-1", "distance": "far"}]}}
+    wrong_shape(OzmapProvider(REAL, KEY, httpx.MockTransport(_platform(overrides))),
+                "GET /ftth-viability/radius: unexpected",
+                lambda provider: provider.feasibility(LAT, LNG, 100))

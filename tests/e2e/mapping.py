@@ -1,10 +1,19 @@
-"""What the end-to-end tests of the mapping platforms (Geosite, OZmap) share: the spec files of
-one integration and its clients' services on ports, and the check that a secret shows nowhere."""
+"""What the end-to-end tests of the mapping platforms (Geosite, OZmap) share: a served simulator
+with a fresh secret, the spec files of one integration and its clients' services on ports, and
+the check that a secret shows nowhere."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from tests.e2e.conftest import serve_simulator
+
+T = TypeVar("T")
 
 # valid CPFs, one per client, in the order the services are given
 DOCUMENTS = ("52998224725", "11144477735", "39053344705", "07068093868", "86288366757",
@@ -39,3 +48,11 @@ def assert_nowhere(secret: str, texts: Iterable[str], files: Iterable[Path]) -> 
         assert secret not in text, f"the secret shows in output {n}"
     for path in files:
         assert secret.encode() not in path.read_bytes(), f"the secret shows in {path}"
+
+
+def served(platform: str, make: Callable[[str, str, httpx.Client], T]) -> Iterator[T]:
+    """``platform``'s simulator served on loopback with a fresh secret (its SIM_TOKEN: OZmap's
+    API key, Geosite's password), as ``make(url, secret, client)``; stopped afterwards."""
+    secret = f"{platform[:3]}-{secrets.token_hex(12)}"
+    with serve_simulator(platform, secret) as (url, client):
+        yield make(url, secret, client)

@@ -6,7 +6,6 @@ specs do not hold, and ask for feasibility."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Cli, child_env, serve_simulator
+from tests.e2e import mapping
+from tests.e2e.conftest import Cli, child_env
 from tests.e2e.mapping import Service, write_specs
 
 pytestmark = pytest.mark.e2e
@@ -46,9 +46,7 @@ class Geosite:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Geosite]:
-    password = "geo-" + secrets.token_hex(8)
-    with serve_simulator("geosite", password) as (url, client):
-        yield Geosite(url, password, client)
+    yield from mapping.served("geosite", Geosite)
 
 
 @pytest.fixture

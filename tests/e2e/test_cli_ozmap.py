@@ -8,7 +8,6 @@ API key and the login password reach the CLI through `${env:...}` only and show 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Cli, child_env, serve_simulator, state_rows
+from tests.e2e import mapping
+from tests.e2e.conftest import Cli, child_env, state_rows
 from tests.e2e.mapping import DOCUMENTS, Service, assert_nowhere, write_specs
 
 pytestmark = pytest.mark.e2e
@@ -71,9 +71,7 @@ class Ozmap:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Ozmap]:
-    key = "oz-" + secrets.token_hex(12)
-    with serve_simulator("ozmap", key) as (url, client):
-        yield Ozmap(url, key, client)
+    yield from mapping.served("ozmap", Ozmap)
 
 
 @pytest.fixture
