@@ -52,6 +52,7 @@ PORT_LINK = Kind(
     KIND,
     phases={Action.UNLINK: 0, Action.UPDATE: 1, Action.LINK: 2},
     noun="ports",
+    carried=frozenset({"box_id", "splitter_id", "displace"}),
     describe=_describe,
     summary=lambda res: f"service {res.attrs.get('service')} on {_shown(res.attrs)}",
 )

@@ -57,6 +57,9 @@ class Kind:
     phases: Mapping[Action, int] = field(default_factory=dict)
     cancels: bool = False  # a DELETE cancels: the platform keeps the record (plans say "cancel")
     observed_only: frozenset[str] = frozenset()  # attributes only the platform sets, never recorded
+    # What a change carries for its provider alone (ids the planner resolved, a displacement):
+    # never recorded as applied, never shown as a field the change moves.
+    carried: frozenset[str] = frozenset()
     noun: str = ""  # how an operator counts them in safety limits ("numbers"); name + "s" when empty
     touches: tuple[str, ...] = ()  # other kinds whose object under the same key a change touches
     describe: Callable[[Change], str | None] | None = None  # what a change does, in words

@@ -68,6 +68,7 @@ class OzmapProvider(HttpProvider):
     def _auth(self, credentials: Mapping[str, str]) -> Auth:
         key = credentials.get("api_key")
         if key:
+            self._used: tuple[str, ...] = ("api_key",)
             return Auth(secrets=(key,), headers={"Authorization": key})
         user, password = credentials.get("username"), credentials.get("password")
         if not user and not password:
@@ -80,7 +81,11 @@ class OzmapProvider(HttpProvider):
                                        f"integration (or give credentials.api_key)",
                                        integration=self.integration.name)
         self._login_body = {"login": str(user), "password": str(password)}
+        self._used = ("username", "password")
         return Auth(secrets=(str(password),), login=self._login, scheme="")
+
+    def _credentials_used(self) -> tuple[str, ...]:
+        return self._used  # credential_fields is empty: either set will do
 
     async def _login(self) -> Issued:
         """A login token (its lifetime is not said: renewed on a 401)."""
