@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from reconciler.model import Resource
+from reconciler.planner.core import MAX_BLOCK
 from reconciler.specs.models import RangeSpec, SpecModel
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ class SaperxStfcOptions(SpecModel):
     page_size: int = Field(500, ge=1, le=1000)
     concurrency: int = Field(4, ge=1, le=32)
     block_on_suspend: bool = True  # a suspended client service blocks its numbers
+    # numbers per registration or bulk removal call: the platform's limit per call
+    batch_size: int = Field(MAX_BLOCK, ge=1, le=MAX_BLOCK)
 
 
 def build(ctx: DesiredBuild) -> None:
