@@ -97,6 +97,9 @@ def plan_ports(view: View) -> Partial:
     return out
 
 
+plan_integration = plan_ports  # the descriptor hook's name
+
+
 def _target(res: Resource, spot: Spot) -> dict[str, Any]:
     return {**res.attrs, "splitter": spot.splitter.get("name"), "box_id": spot.box.get("id"),
             "splitter_id": spot.splitter.get("id")}

@@ -24,6 +24,7 @@ from reconciler.model import Action, Change, Desired, Drift, Resource
 
 if TYPE_CHECKING:
     from reconciler.billing.invoice import BillingInput, CallBiller
+    from reconciler.errors import SpecIssue
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
@@ -96,6 +97,10 @@ class Platform:
     # of declared number ranges, the issues to add to).
     check: Callable[[Collected, RangeIndex, Issues], None] | None = None
     build: Callable[[DesiredBuild], None] | None = None  # add its resources to the desired state
+    # What the declared resources lack in the catalogs last synced into the state (plans,
+    # the network): (the desired state, the synced catalog by (integration, name)) -> issues,
+    # each at its spec's file and line. `validate` runs it without reaching the platform.
+    catalog_problems: Callable[[Desired, Callable[[str, str], Any]], list[SpecIssue]] | None = None
     # The desired state with what needs the state's own key added (fingerprints of secrets);
     # run at the edge, after the spec cache. The callable gives the key.
     fingerprint: Callable[[Desired, Callable[[], bytes]], Desired] | None = None
@@ -145,6 +150,7 @@ class Platform:
 HOOK_NAMES = {
     "build": "build", "check": "check", "claims": "claims", "param_problem": "param_problem",
     "package_params": "PARAMS", "fingerprint": "fingerprint",
+    "catalog_problems": "catalog_problems",
     "rules": "plan_integration", "compared": "COMPARED", "unmanaged": "unmanaged",
     "refine_drift": "refine_drift",
     "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",
@@ -152,7 +158,7 @@ HOOK_NAMES = {
 }
 
 
-def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
+def from_modules(*modules: object, **fields: Any) -> Platform:
     """A descriptor whose hooks are what the platform's ``modules`` (spec, rules, imports...)
     define under the names of :data:`HOOK_NAMES`, and whose other ``fields`` are given: each
     hook is written once, where it is defined, and the descriptor lists the modules. A field
@@ -165,7 +171,8 @@ def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
             if value is None:
                 continue
             if name in hooks and hooks[name] is not value:
-                raise TypeError(f"{module.__name__}.{attribute} and another module of the "
+                raise TypeError(f"{getattr(module, '__name__', module)}.{attribute} and another "
+                                f"module of the "
                                 f"platform both define the hook {name}")
             hooks[name] = value
     return Platform(**{**hooks, **fields})

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, Cli, Sim, state_rows, wait_for_pending_change
+from tests.e2e.conftest import REPO, Cli, Sim, state_rows
+from tests.e2e.safe_apply import (
+    NO_FAULT_RATES,
+    apply_under_faults,
+    bounded_trials,
+    every_write_once,
+    forget_state,
+    kill_an_apply,
+    recovered_by_the_next_run,
+)
 from tests.e2e.specset import SpecSet
 
 pytestmark = pytest.mark.e2e
@@ -326,43 +335,20 @@ KILL_TRIALS = 20
 
 def test_apply_killed_at_random_points_is_recovered_by_the_next_run(cli: Cli, sim: Sim,
                                                                     specs: SpecSet) -> None:
-    """20 seeded trials: SIGKILL an apply somewhere in its run, apply again, check the result."""
+    """20 seeded trials: SIGKILL an apply somewhere in its run, apply again, check the result
+    (fewer when they take over 75 s: each takes about 5 s, and a loaded machine must not run
+    into the test's timeout)."""
     import random
-    import signal
-    import subprocess
-    import sys
-
-    from reconciler.state import StateStore
 
     rng = random.Random(20261125)
     recovered = 0
-    for trial in range(KILL_TRIALS):
+    for trial in bounded_trials(KILL_TRIALS, 75):
         sim.client.post("/_sim/reset").raise_for_status()
-        for path in (cli.cwd / "state").glob("reconciler.db*"):
-            path.unlink()
-        sim.configure(latency=0.25)  # each call in flight long enough for kills to land in one
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-                                cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        # Kill once the changes have begun (however long startup takes on a loaded machine),
-        # somewhere in the run: at once, or several calls later.
-        changing = wait_for_pending_change(cli.cwd / "state" / "reconciler.db", proc, deadline=30)
-        time.sleep(rng.uniform(0.0, 1.2) if changing else 0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        sim.configure(latency=0.0)
-        store = StateStore(f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}")
-        interrupted = {row.change_id for row in store.journal_pending()}
-        recovered += len(interrupted)
-
-        again = cli("apply", "--auto-approve", check=0)
-        for change_id in interrupted:
-            assert f"left unfinished: {change_id}" in again.stderr, (trial, again.stderr)
-        cli("plan", "--detailed-exitcode", check=0)
-        assert store.journal_pending() == []
-        store.close()
-        writes = sim.counters()["writes"]
-        assert all(n == 1 for per_key in writes.values() for n in per_key.values()), (trial, writes)
+        forget_state(cli)
+        # each call in flight long enough for kills to land in one
+        kill_an_apply(cli, rng, [sim], latency=0.25, longest=1.2)
+        recovered += recovered_by_the_next_run(cli, trial)
+        assert every_write_once({"stfc-sp": sim}) == {}, trial
         linked = {n for n, v in sim.numbers().items() if v["status"] == "vinculado"}
         assert linked == {"1130001001", "1130001002", "1130001003", "1140045000"}, trial
     assert recovered >= 1  # some kills did land mid-change
@@ -392,23 +378,16 @@ def test_apply_under_injected_faults_converges_to_the_clean_result(cli: Cli, sim
     cli("apply", "--auto-approve", check=0)
     clean = platform_snapshot(sim)
     sim.client.post("/_sim/reset").raise_for_status()
-    for path in (cli.cwd / "state").glob("reconciler.db*"):
-        path.unlink()
+    forget_state(cli)
     # 20% of requests faulted, every kind: 503, 429, dropped, response lost after the work
     sim.configure(error_rate=0.05, rate_limit_rate=0.05, drop_rate=0.05,
                   lost_response_rate=0.05, retry_after=0, seed=seed)
-    logs = ""
-    for _attempt in range(3):  # retries inside a run absorb most faults; a rerun the rest
-        run = cli("-vv", "apply", "--auto-approve")
-        logs += run.stderr
-        if run.returncode == 0:
-            break
+    logs = apply_under_faults(cli)
     assert logs.count("; retry ") >= 1  # the faults did happen, and were retried
-    sim.configure(error_rate=0, rate_limit_rate=0, drop_rate=0, lost_response_rate=0)
+    sim.configure(**NO_FAULT_RATES)
     cli("plan", "--detailed-exitcode", check=0)
     assert platform_snapshot(sim) == clean  # nothing lost
-    writes = sim.counters()["writes"]
-    assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
+    assert every_write_once({"stfc-sp": sim}) == {}  # no write landed twice
 
 
 def test_saved_plan_is_refused_when_a_touched_remote_object_changed(cli: Cli, sim: Sim,

@@ -82,7 +82,7 @@ def test_desired_integrations_carry_references_defaults_and_source(specs: Path) 
         options={
             "page_size": 500,
             "concurrency": 4,
-            "block_on_suspend": True,
+            "block_on_suspend": True, "fiscal_number_param": False,
             "batch_size": 10_000,
             "environment": "production",
             "rate_limit": {"per_second": 5.0, "burst": 10},
@@ -163,6 +163,7 @@ def test_load_specs_returns_options_with_defaults_filled_in(specs: Path) -> None
         "concurrency": 4,
         "block_on_suspend": True,
         "batch_size": 10_000,
+        "fiscal_number_param": False,
     }
     assert spec_set.files == ["specs/clients/0001.yaml", "specs/integrations.yaml", "specs/numbers.yaml"]
 

@@ -23,6 +23,10 @@ def _extension(change: Change) -> str | None:
                     f"{after.get('plan')}, DIDs {dids}")
         case Action.DELETE:
             return f"inactivate the SIP line of service {before.get('service')}"
+        case Action.UNLINK:
+            off = sorted({d["number"] for d in before.get("dids") or ()}
+                         - {d["number"] for d in after.get("dids") or ()})
+            return f"take DIDs {', '.join(off)} off the SIP line of service {after.get('service')}"
         case Action.SUSPEND:
             return "block"
         case Action.RESUME:
@@ -40,10 +44,10 @@ VOIP_RANGE = Kind(
 )
 EXTENSION = Kind(
     "extension",
-    # DIDs leave one line (update) before another takes them (create or update, ordered by
-    # depends_on); a deactivation comes last.
-    phases={Action.UPDATE: 2, Action.CREATE: 3, Action.SUSPEND: 4, Action.RESUME: 4,
-            Action.DELETE: 5},
+    # DIDs leave one line (an unlink: an update that takes DIDs off) before another takes them
+    # (create or update, ordered by depends_on); a deactivation comes last.
+    phases={Action.UNLINK: 2, Action.UPDATE: 2, Action.CREATE: 3, Action.SUSPEND: 4,
+            Action.RESUME: 4, Action.DELETE: 5},
     cancels=True,  # inactivated, never deleted: the platform keeps the extension
     noun="SIP lines",
     describe=_extension,
