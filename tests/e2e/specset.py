@@ -42,6 +42,7 @@ class SpecSet:
         self.endpoint = endpoint
         self.clients = copy.deepcopy(CLIENTS)
         self.ranges = copy.deepcopy(RANGES)
+        self.options: dict[str, Any] = {"page_size": 4}  # the integration's options
 
     def service(self, service_id: int) -> dict[str, Any]:
         return next(s for c in self.clients for s in c["services"] if s["id"] == service_id)
@@ -49,7 +50,7 @@ class SpecSet:
     def write(self) -> Path:
         integrations = {"stfc-sp": {"platform": "saperx-stfc", "endpoint": self.endpoint,
                                     "credentials": {"token": "${env:E2E_STFC_TOKEN}"},
-                                    "options": {"page_size": 4}}}
+                                    "options": self.options}}
         return write_files(self.root, {"integrations.yaml": {"integrations": integrations},
                                        "numbers.yaml": {"number_ranges": self.ranges},
                                        "clients.yaml": {"clients": self.clients}})

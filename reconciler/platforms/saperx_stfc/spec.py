@@ -16,6 +16,7 @@ from pydantic import Field
 
 from reconciler.errors import SpecIssue
 from reconciler.model import Desired, Resource
+from reconciler.planner.core import MAX_BLOCK
 from reconciler.specs.models import RangeSpec, SpecModel
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class SaperxStfcOptions(SpecModel):
     page_size: int = Field(500, ge=1, le=1000)
     concurrency: int = Field(4, ge=1, le=32)
     block_on_suspend: bool = True  # a suspended client service blocks its numbers
+    # numbers per registration or bulk removal call: the platform's limit per call
+    batch_size: int = Field(MAX_BLOCK, ge=1, le=MAX_BLOCK)
     # HubSoft's "numero_telefone_nf" parameter (Tipo de Utilização 1 / Classificação 0101): on,
     # a number's numero_telefone_nf defaults to the number itself, and one given must be a
     # number of the same client.
