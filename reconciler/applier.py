@@ -186,9 +186,10 @@ class _Runner:
                 [a for a, k in zip(change.addresses(), change.keys, strict=True) if k in landed]
             )
             return
-        # Platform-side facts (a number's status) are observed, never recorded as applied.
+        # Platform-side facts (a number's status) are observed, never recorded as applied; what
+        # the change carried for its provider (a port's resolved ids) is not the object's.
         kind = registry.kind(change.kind)
-        skip = kind.observed_only if kind is not None else frozenset()
+        skip = kind.observed_only | kind.carried if kind is not None else frozenset()
         attrs = {k: v for k, v in change.after.items() if k not in skip}
         merge = change.action not in (Action.CREATE, Action.LINK)
         self.store.record(

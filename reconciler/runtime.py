@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Desired, Integration, Known, Observed, address, live
+from reconciler.model import Action, Desired, Integration, Known, Observed, address, live
+from reconciler.platforms import registry
 from reconciler.providers.base import Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
@@ -136,7 +137,20 @@ def keep_catalogs(
             store.save_catalog(name, catalog, items)
 
 
-_REMOVES = {"unlink", "delete"}
+_REMOVES = {Action.UNLINK, Action.DELETE}
+
+
+def _landed(kind: str, action: Action, keys: tuple[str, ...], integration: str,
+            obs: Observed) -> bool:
+    """The kind's own judge where it has one, else: a removal landed when no object is live
+    under its keys, anything else when every one is."""
+    described = registry.kind(kind)
+    judge = described.landed if described is not None else None
+    verdict = judge(action, keys, obs.resources) if judge is not None else None
+    if verdict is not None:
+        return verdict
+    present = [live(obs.resources.get(address(integration, kind, k))) for k in keys]
+    return not any(present) if action in _REMOVES else all(present)
 
 
 def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
@@ -152,9 +166,8 @@ def recover(store: StateStore, observed: Mapping[str, Observed]) -> list[str]:
         obs = observed.get(entry.integration)
         if obs is None:
             continue  # not observed this run: stays pending until it is
-        present = [live(obs.resources.get(address(entry.integration, entry.kind, k)))
-                   for k in entry.keys]
-        landed = not any(present) if entry.action in _REMOVES else all(present)
+        landed = _landed(entry.kind, Action(entry.action), tuple(entry.keys), entry.integration,
+                         obs)
         verdict = "found done on the platform" if landed else "not done on the platform"
         lines.append(f"{entry.change_id} (interrupted at {entry.intent_at:%Y-%m-%d %H:%M:%S} UTC): "
                      f"{verdict}")

@@ -16,6 +16,11 @@ Three checks, all pure (no I/O, no clock):
   ``--allow <integration>.empty=N`` (N = the resources managed).
 * **protect**: deleting or unlinking a resource covered by ``protect: true`` is refused, and no
   ``--allow`` passes it: the flag must be removed from the spec, which leaves a trace in review.
+* **linked numbers of a shrunk or removed range**: a plan that unlinks numbers from their
+  client services because no declared range holds them any more (a ``last`` cut short, a
+  range deleted) is refused, naming each number and its service, unless the range says
+  ``on_remove: unlink`` or the operator passes ``--allow <integration>.range-unlink=N`` (N the
+  exact count) for this run. Those unlinks count against the unlink limit as well.
 
 Limits come from ``Desired.settings["safety"]`` and protection from
 ``Desired.settings["protected"]`` (see :mod:`reconciler.specs.desired`).
@@ -28,13 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import UnsafePlanError
-from reconciler.model import Action, Change, Desired, Known, Observed, Plan
+from reconciler.model import Action, Change, Desired, Known, Observed, Plan, Resource, address
 from reconciler.platforms import registry
 from reconciler.specs.models import DEFAULT_LIMIT
 
 EXIT_UNSAFE = UnsafePlanError.exit_code  # 3
 LIMITED = (Action.DELETE, Action.UNLINK, Action.SUSPEND)
 PROTECT = "protect"  # the limit name of protection violations; never passable by --allow
+RANGE_UNLINK = "range-unlink"  # <integration>.range-unlink: linked numbers a range let go
+SHOWN = 10  # numbers named per range in a range-unlink refusal
 
 # For each limited action: the verb in messages, and which resources the percentage is of.
 _VERB = {Action.DELETE: "deletes", Action.UNLINK: "unlinks", Action.SUSPEND: "suspends"}
@@ -89,6 +96,9 @@ def check(
         empty = _emptied(plan, known, desired, allow, integration)
         if empty is not None:
             out.append(empty)
+        let_go = _range_unlinks(plan, known, desired, allow, integration)
+        if let_go is not None:
+            out.append(let_go)
     out.extend(_protected(plan, desired))
     return out
 
@@ -261,6 +271,81 @@ def _emptied(
         f"if this is intended"
     ) + _wrong_allow(name, managed, allow.get(name))
     return Violation(name, integration, "empty", managed, managed, message)
+
+
+# --- linked numbers of a shrunk or removed range ----------------------------------------------
+
+
+def _range_unlinks(
+    plan: Plan, known: Known, desired: Desired, allow: Mapping[str, int], integration: str
+) -> Violation | None:
+    """The plan's unlinks on ``integration`` of numbers that no declared range holds any more,
+    unless their range says ``on_remove: unlink`` or ``--allow`` names their exact count."""
+    held: dict[str, list[str]] = {}  # range name -> "number (service, holder)"
+    for change in plan.changes:
+        if change.integration != integration or change.action is not Action.UNLINK:
+            continue
+        for key in change.keys:
+            number = _let_go(change, key, known, desired)
+            if number is None:
+                continue
+            name = str(number.attrs["range"])
+            if _on_remove(desired, integration, name) != "unlink":
+                held.setdefault(name, []).append(_holder(key, change.before or {}))
+    count = sum(len(numbers) for numbers in held.values())
+    name = f"{integration}.{RANGE_UNLINK}"
+    if count == 0 or allow.get(name) == count:
+        return None
+    return Violation(name, integration, Action.UNLINK.value, count, count,
+                     _range_unlink_message(desired, integration, held, count, allow.get(name)))
+
+
+def _let_go(change: Change, key: str, known: Known, desired: Desired) -> Resource | None:
+    """The managed object a change's object hangs on (a link's number), when a range held it
+    (the ``range`` it was declared in) and the specs no longer declare it; else None."""
+    kind = registry.kind(change.kind)
+    for parent in kind.touches if kind is not None else ():
+        where = address(change.integration, parent, key)
+        was = known.resources.get(where)
+        if was is not None and "range" in was.attrs and where not in desired.resources:
+            return was
+    return None
+
+
+def _on_remove(desired: Desired, integration: str, name: str) -> str | None:
+    """What the declared range ``name`` says to do with linked numbers it lets go (None: the
+    range is not declared any more)."""
+    for entry in (desired.settings.get("ranges") or {}).get(integration, ()):
+        if entry.get("name") == name:
+            return str(entry.get("on_remove") or "refuse")
+    return None
+
+
+def _holder(key: str, link: Mapping[str, Any]) -> str:
+    holder = f", {link['name']}" if link.get("name") else ""
+    return f"{key} (service {link.get('service')}{holder})"
+
+
+def _range_unlink_message(desired: Desired, integration: str, held: Mapping[str, list[str]],
+                          count: int, given: int | None) -> str:
+    parts: list[str] = []
+    declared: list[str] = []  # the ranges still declared (shrunk), where on_remove can go
+    for name, numbers in sorted(held.items()):
+        shrunk = _on_remove(desired, integration, name) is not None
+        if shrunk:
+            declared.append(name)
+        state = "shrunk" if shrunk else "removed from the specs"
+        more = f" and {len(numbers) - SHOWN} more" if len(numbers) > SHOWN else ""
+        parts.append(f"range {name} ({state}): {', '.join(numbers[:SHOWN])}{more}")
+    name = f"{integration}.{RANGE_UNLINK}"
+    setting = (f"set `on_remove: unlink` on range {', '.join(declared)}, or "
+               if declared else "")
+    noun = "number" if count == 1 else "numbers"
+    return (
+        f"this plan unlinks {count:,} {noun} from their client services on integration "
+        f"{integration} because no declared range holds them any more: {'; '.join(parts)}: "
+        f"{setting}pass --allow {name}={count} to unlink them in this run, if this is intended"
+    ) + _wrong_allow(name, count, given)
 
 
 # --- protect -----------------------------------------------------------------------------------

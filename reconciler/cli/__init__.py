@@ -9,6 +9,7 @@ from reconciler.cli import (  # noqa: F401  (they register commands)
     feasibility,
     importing,
     inspect,
+    numbers,
     plan,
     schedule,
     schema,

@@ -147,7 +147,7 @@ def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock
 # -- show -------------------------------------------------------------------------------
 
 
-@main.command("show")
+@main.group("show", invoke_without_command=True)
 @workspace_options
 @click.option("--integration", help="Only this integration.")
 @click.option("--kind", help="Only this kind of resource (number, link, user, subscription).")
@@ -156,9 +156,13 @@ def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock
                                "suspended, cancelled...).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handles_errors
-def show_cmd(specs: Path, state: str | None, integration: str | None, kind: str | None,
-             status: str | None, as_json: bool) -> None:
-    """List the managed resources recorded in the state."""
+@click.pass_context
+def show_cmd(ctx: click.Context, specs: Path, state: str | None, integration: str | None,
+             kind: str | None, status: str | None, as_json: bool) -> None:
+    """List the managed resources recorded in the state (`show numbers`: the telephone numbers,
+    searched as the platform's screen does)."""
+    if ctx.invoked_subcommand is not None:
+        return
     store = StateStore(state_url(state))
     try:
         rows = [r for r in store.rows(integration=integration, kind=kind)

@@ -55,7 +55,7 @@ def plan(
         if rules is None or name not in observed:
             raise PlanError(f"integration {name}: no observation of platform {integration.platform}")
         view = View(name, want.get(name, {}), have.get(name, {}), actual.get(name, {}),
-                    observed[name].catalogs, desired.settings)
+                    observed[name].catalogs, desired.settings, integration.options)
         part = rules(view)
         _merge(merged, part)
     merged.warnings.extend(_orphaned(desired, known, only))

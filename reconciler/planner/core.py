@@ -48,6 +48,7 @@ class View:
     actual: Mapping[str, Mapping[str, Resource]]
     catalogs: Mapping[str, tuple[Mapping[str, Any], ...]]
     settings: Mapping[str, Any]
+    options: Mapping[str, Any] = field(default_factory=dict)  # the integration's, defaults in
 
     def side(self, name: str, kind: str) -> Mapping[str, Resource]:
         return getattr(self, name).get(kind, {})
@@ -65,8 +66,9 @@ def differing(ruler: Resource, other: Resource, fields: Iterable[str]) -> list[s
             if ruler.attrs.get(f) is not None and ruler.attrs.get(f) != other.attrs.get(f)]
 
 
-def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None) -> Iterator[tuple[str, ...]]:
-    """Sorted numeric keys cut into runs of consecutive numbers (at most MAX_BLOCK long).
+def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None,
+         size: int = MAX_BLOCK) -> Iterator[tuple[str, ...]]:
+    """Sorted numeric keys cut into runs of consecutive numbers (at most ``size`` long).
 
     With ``same``, a run also breaks where ``same[key]`` changes (e.g. the range a number
     belongs to), so that each block has one reason.
@@ -75,7 +77,7 @@ def runs(keys: Iterable[str], *, same: Mapping[str, Any] | None = None) -> Itera
     for key in sorted(keys, key=int):
         if run and (
             int(key) != int(run[-1]) + 1
-            or len(run) >= MAX_BLOCK
+            or len(run) >= size
             or (same is not None and same[key] != same[run[-1]])
         ):
             yield tuple(run)

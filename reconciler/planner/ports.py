@@ -6,6 +6,8 @@ or splitter that is not there, a port out of range, reserved or in a box still i
 error naming the nearest free ports.
 
 - declared, not on the platform -> link (client and premises created on the port);
+- declared, on the platform under the service's code but with another client's document, and
+  not managed yet -> an error: a code collision is someone else's client, never taken over;
 - declared, elsewhere or described otherwise -> update (a migration moves the premises);
 - managed, no longer declared (or its service cancelled) -> unlink (the integration's
   ``on_cancel`` says whether the premises stay, disconnected, or go with the client).
@@ -28,6 +30,7 @@ from reconciler.model import Action, Change, Resource
 from reconciler.planner.core import Partial, View, differing
 from reconciler.platforms.descriptor import Kind
 from reconciler.specs.ports import ELEMENTS, KIND, Spot, boxes_of, resolve
+from reconciler.specs.ports_import import owner_problem
 
 FIELDS = ("box", "splitter", "port", "document", "name")
 COMPARED = {KIND: FIELDS}
@@ -52,6 +55,7 @@ PORT_LINK = Kind(
     KIND,
     phases={Action.UNLINK: 0, Action.UPDATE: 1, Action.LINK: 2},
     noun="ports",
+    carried=frozenset({"box_id", "splitter_id", "displace"}),
     describe=_describe,
     summary=lambda res: f"service {res.attrs.get('service')} on {_shown(res.attrs)}",
 )
@@ -74,6 +78,9 @@ def plan_ports(view: View) -> Partial:
         places[key] = _place(target)
         now = have.get(key)
         service = res.attrs["service"]
+        if now is not None and key not in known and (other := owner_problem(res, now)):
+            out.errors.append(f"{res.address}: {other}")  # someone else's client: never taken
+            continue
         if now is None:
             changes[key] = Change(view.integration, KIND, Action.LINK, (key,), None, target,
                                   f"service {service} declares this port", res.source)
@@ -95,6 +102,9 @@ def plan_ports(view: View) -> Partial:
             out.forget.append(was.address)
     _order(view, out, changes, places, holder, want, known)
     return out
+
+
+plan_integration = plan_ports  # the descriptor hook's name
 
 
 def _target(res: Resource, spot: Spot) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from reconciler.model import Action, Change, Desired, Drift, Resource
 if TYPE_CHECKING:
     from reconciler.billing.charges import ChargeBiller, ChargeInput
     from reconciler.billing.invoice import BillingInput, CallBiller
+    from reconciler.errors import SpecIssue
     from reconciler.planner.core import Partial, View
     from reconciler.planner.imports import ImportPlan, Matching
     from reconciler.providers.base import Provider
@@ -57,10 +58,17 @@ class Kind:
     phases: Mapping[Action, int] = field(default_factory=dict)
     cancels: bool = False  # a DELETE cancels: the platform keeps the record (plans say "cancel")
     observed_only: frozenset[str] = frozenset()  # attributes only the platform sets, never recorded
+    # What a change carries for its provider alone (ids the planner resolved, a displacement):
+    # never recorded as applied, never shown as a field the change moves.
+    carried: frozenset[str] = frozenset()
     noun: str = ""  # how an operator counts them in safety limits ("numbers"); name + "s" when empty
     touches: tuple[str, ...] = ()  # other kinds whose object under the same key a change touches
     describe: Callable[[Change], str | None] | None = None  # what a change does, in words
     summary: Callable[[Resource], str] | None = None  # one object in a line (import listings)
+    # Whether a journaled change an apply left unfinished landed, judged on the observed
+    # objects of its integration, where the generic judge (an object live under each key)
+    # cannot tell; None leaves it to the generic judge.
+    landed: Callable[[Action, tuple[str, ...], Mapping[str, Resource]], bool | None] | None = None
 
     @property
     def counted_as(self) -> str:
@@ -97,6 +105,10 @@ class Platform:
     # of declared number ranges, the issues to add to).
     check: Callable[[Collected, RangeIndex, Issues], None] | None = None
     build: Callable[[DesiredBuild], None] | None = None  # add its resources to the desired state
+    # What the declared resources lack in the catalogs last synced into the state (plans,
+    # the network): (the desired state, the synced catalog by (integration, name)) -> issues,
+    # each at its spec's file and line. `validate` runs it without reaching the platform.
+    catalog_problems: Callable[[Desired, Callable[[str, str], Any]], list[SpecIssue]] | None = None
     # The desired state with what needs the state's own key added (fingerprints of secrets);
     # run at the edge, after the spec cache. The callable gives the key.
     fingerprint: Callable[[Desired, Callable[[], bytes]], Desired] | None = None
@@ -150,6 +162,7 @@ class Platform:
 HOOK_NAMES = {
     "build": "build", "check": "check", "claims": "claims", "param_problem": "param_problem",
     "package_params": "PARAMS", "fingerprint": "fingerprint",
+    "catalog_problems": "catalog_problems",
     "rules": "plan_integration", "compared": "COMPARED", "unmanaged": "unmanaged",
     "refine_drift": "refine_drift",
     "owner_problem": "owner_problem", "second_key": "second_key", "second_hint": "second_hint",
@@ -158,7 +171,7 @@ HOOK_NAMES = {
 }
 
 
-def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
+def from_modules(*modules: object, **fields: Any) -> Platform:
     """A descriptor whose hooks are what the platform's ``modules`` (spec, rules, imports...)
     define under the names of :data:`HOOK_NAMES`, and whose other ``fields`` are given: each
     hook is written once, where it is defined, and the descriptor lists the modules. A field
@@ -171,7 +184,8 @@ def from_modules(*modules: ModuleType, **fields: Any) -> Platform:
             if value is None:
                 continue
             if name in hooks and hooks[name] is not value:
-                raise TypeError(f"{module.__name__}.{attribute} and another module of the "
+                raise TypeError(f"{getattr(module, '__name__', module)}.{attribute} and another "
+                                f"module of the "
                                 f"platform both define the hook {name}")
             hooks[name] = value
     return Platform(**{**hooks, **fields})

@@ -205,7 +205,7 @@ class HttpProvider:
         try:
             count, what, details = await self._probe()
         except errors.AuthError as exc:
-            fields = " and ".join(f"credentials.{f}" for f in self.credential_fields)
+            fields = " and ".join(f"credentials.{f}" for f in self._credentials_used())
             return Health(False, f"{self.name}: the {where} platform refused the credentials "
                                  f"(HTTP {exc.status}); check {fields}")
         except errors.ProviderError as exc:
@@ -236,6 +236,11 @@ class HttpProvider:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             return Issued(issued, None)
         return Issued(issued, self._clock() + float(seconds))
+
+    def _credentials_used(self) -> tuple[str, ...]:
+        """The credential fields a refusal points at (a platform that takes one of several
+        sets of credentials names the set it was given)."""
+        return self.credential_fields
 
     async def _probe(self) -> tuple[int, str, Mapping[str, Any]]:
         """What ``check`` reads: how many of what (``3, "plans"``), and details to add."""

@@ -40,7 +40,7 @@ from reconciler.render.text import (
     seen_ago,
     show_value,
 )
-from reconciler.safety import MIN_BASE, PROTECT, Usage, Violation
+from reconciler.safety import MIN_BASE, PROTECT, RANGE_UNLINK, Usage, Violation
 
 MAX_CHARS = 60_000  # under GitHub's 65,536-character comment limit, with room for a CI header
 MIN_CHARS = 2_000  # below this even the counts may not fit: refused by the CLI option
@@ -294,6 +294,10 @@ def _plan_counts(doc: _Doc, plan: Plan, names: Sequence[str],
     doc.add("")
 
 
+# How a refusal that is not a limit is labelled, by the end of its name (stfc-sp.range-unlink).
+_APART = {PROTECT: "**protected**", RANGE_UNLINK: "**linked numbers**"}
+
+
 def _safety(doc: _Doc, limits: Sequence[Usage], refused: Sequence[Violation]) -> None:
     """The limits the plan counts against, how much of each it uses, and what is refused."""
     named = {u.limit for u in limits}
@@ -315,7 +319,7 @@ def _safety(doc: _Doc, limits: Sequence[Usage], refused: Sequence[Violation]) ->
                     f"{_verdict(u)} |")
         doc.add("")
     for v in apart:
-        doc.add(f"- {'**protected**' if v.limit == PROTECT else '**emptied specs**'}: "
+        doc.add(f"- {_APART.get(v.limit.rpartition('.')[2], '**emptied specs**')}: "
                 f"{escape(v.message)}")
     if apart:
         doc.add("")

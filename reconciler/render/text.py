@@ -127,7 +127,9 @@ def change_details(change: Change) -> list[str]:
     what it stands for)."""
     if change.action is not Action.UPDATE or change.before is None or change.after is None:
         return []
-    fields = sorted((set(change.before) | set(change.after)) - FINGERPRINTS)
+    kind = registry.kind(change.kind)
+    carried = kind.carried if kind is not None else frozenset()
+    fields = sorted((set(change.before) | set(change.after)) - FINGERPRINTS - carried)
     return [
         f"{f}: {show_value(change.before.get(f))} -> {show_value(change.after.get(f))}"
         for f in fields

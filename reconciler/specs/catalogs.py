@@ -1,7 +1,9 @@
 """Spec values checked against the catalogs a platform publishes (synced into the state).
 
 ``reconcile sync`` keeps each integration's catalogs in the state; ``validate`` then checks,
-without reaching any platform, that every package's product is one its platform offers. Products
+without reaching any platform, that every package's product is one its platform offers, and
+each platform checks what it declares against its own catalogs (its descriptor's
+``catalog_problems``: STFC and SaperX v2 plans, the mapping platforms' networks). Products
 declared under ``products:`` take the place of a listing; an integration with neither is
 checked at plan time, against what its platform lists then.
 """
@@ -13,7 +15,7 @@ from typing import Any
 
 from reconciler.errors import SpecIssue
 from reconciler.model import Desired
-from reconciler.specs import ports
+from reconciler.platforms import registry
 
 Catalog = Callable[[str, str], list[dict[str, Any]] | None]
 
@@ -29,9 +31,13 @@ def product_codes(desired: Desired, integration: str, synced: Catalog) -> set[st
 
 def catalog_problems(desired: Desired, synced: Catalog) -> list[SpecIssue]:
     """One issue per package product its integration's catalog lacks (every declared package,
-    whether or not a service holds it yet), and per declared port the synced network does not
-    offer (:func:`reconciler.specs.ports.problems`)."""
-    issues: list[SpecIssue] = ports.problems(desired, synced)
+    whether or not a service holds it yet), then what each declared platform's own
+    ``catalog_problems`` finds (plans no longer synced, ports the network does not offer)."""
+    issues: list[SpecIssue] = []
+    for platform in sorted({i.platform for i in desired.integrations.values()}):
+        check = registry.get(platform).catalog_problems
+        if check is not None:
+            issues += check(desired, synced)
     codes: dict[str, set[str] | None] = {}
     packages: Mapping[str, Mapping[str, Any]] = desired.settings.get("packages", {})
     for name, package in sorted(packages.items()):

@@ -223,5 +223,6 @@ def _range_setting(name: str, spec: RangeSpec, source: Source) -> dict[str, Any]
         "first": spec.first_number,
         "last": spec.last_number,
         "country_code": spec.country_code,
+        "on_remove": spec.on_remove,
         "source": source,
     }

@@ -234,6 +234,9 @@ class RangeSpec(SpecModel):
     first: Subscriber
     last: Subscriber | None = None
     protect: bool = Field(False, strict=True)  # refuse deleting its numbers (see reconciler.safety)
+    # What a plan that shrinks the range does with numbers it lets go that client services
+    # still hold: refuse (the default), or unlink them through the removal queue, then delete.
+    on_remove: Literal["refuse", "unlink"] = "refuse"
 
     @property
     def first_number(self) -> str:

@@ -88,6 +88,23 @@ def check(collected: Collected, platform: str, issues: Issues) -> None:
                           "service: give one of them another port")
 
 
+class PortHooks:
+    """A mapping platform's spec hooks, bound to its name: what its descriptor takes from it
+    (``from_modules`` reads ``check``, ``build`` and ``catalog_problems`` off this object)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+
+    def check(self, collected: Collected, index: object, issues: Issues) -> None:
+        check(collected, self.platform, issues)
+
+    def build(self, ctx: DesiredBuild) -> None:
+        build(ctx)
+
+    def catalog_problems(self, desired: Desired, synced: Any) -> list[SpecIssue]:
+        return problems(desired, synced, self.platform)
+
+
 def build(ctx: DesiredBuild) -> None:
     mine = ctx.mine()
     for client in ctx.specs.clients:
@@ -176,15 +193,17 @@ def boxes_of(entries: Iterable[Mapping[str, Any]] | None) -> dict[str, Mapping[s
     return {str(box.get("name")): box for box in entries or ()}
 
 
-def problems(desired: Desired, synced: Any) -> list[SpecIssue]:
-    """Each declared port checked against the integration's synced network (its ``elements``
-    catalog); an integration never synced is checked at plan time instead. Two services that
-    land on one port once resolved (one naming the splitter, one not) are reported too."""
+def problems(desired: Desired, synced: Any, platform: str) -> list[SpecIssue]:
+    """Each port declared on ``platform``'s integrations checked against the integration's
+    synced network (its ``elements`` catalog); an integration never synced is checked at plan
+    time instead. Two services that land on one port once resolved (one naming the splitter,
+    one not) are reported too."""
+    mine = {n for n, i in desired.integrations.items() if i.platform == platform}
     out: list[SpecIssue] = []
     networks: dict[str, dict[str, Mapping[str, Any]] | None] = {}
     taken: dict[tuple[str, str, str, int], str] = {}
     for res in sorted(desired.resources.values(), key=lambda r: r.address):
-        if res.kind != KIND:
+        if res.kind != KIND or res.integration not in mine:
             continue
         if res.integration not in networks:
             entries = synced(res.integration, ELEMENTS)

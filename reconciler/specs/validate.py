@@ -554,7 +554,10 @@ def _check_ranges(collected: Collected, issues: Issues) -> RangeIndex:
     """Each range on its own, then overlaps within each integration; the index of sound ranges."""
     sound: list[tuple[str, RangeSpec]] = []
     for name, spec in collected.ranges.items():
-        _integration_for(collected, spec.integration, spec.where, issues, "number_ranges")
+        integration = _integration_for(collected, spec.integration, spec.where, issues,
+                                       "number_ranges")
+        if integration is not None and spec.on_remove != "refuse":
+            _check_on_remove(spec, integration, issues)
         if _range_bounds_ok(spec, issues):
             sound.append((name, spec))
         else:
@@ -564,6 +567,16 @@ def _check_ranges(collected: Collected, issues: Issues) -> RangeIndex:
     for entries in index.by_integration.values():
         _check_overlaps(entries, ranges, issues)
     return index
+
+
+def _check_on_remove(spec: RangeSpec, integration: IntegrationSpec, issues: Issues) -> None:
+    """``on_remove`` speaks of numbers linked to client services one by one: a range of a
+    platform whose numbers no ``phone_numbers`` entry takes has none to unlink."""
+    if registry.get(integration.platform).phone_numbers:
+        return
+    message = (f"on_remove applies to ranges whose numbers are linked to client services; "
+               f"integration '{spec.integration}' is a {integration.platform} integration")
+    issues.at(spec.where, ("on_remove",), message, "remove on_remove from this range")
 
 
 def _range_bounds_ok(spec: RangeSpec, issues: Issues) -> bool:
@@ -649,7 +662,7 @@ def _check_phone(
     if integration is None or service.status == "cancelled":
         return  # a cancelled service's numbers are being released
     if collected.complete and phone.integration not in collected.unsure:
-        _check_in_range(index, phone, issues)
+        _check_in_range(index, phone, service.id, issues)
     first = seen.numbers.setdefault(phone.number, (phone.where, service.id))
     if first[0] is not phone.where:
         message = f"number {phone.number} is already assigned to service {first[1]} at {first[0]}"
@@ -657,15 +670,17 @@ def _check_phone(
         issues.at(phone.where, ("number",), message, hint)
 
 
-def _check_in_range(index: RangeIndex, phone: PhoneNumberSpec, issues: Issues) -> None:
+def _check_in_range(index: RangeIndex, phone: PhoneNumberSpec, service_id: int,
+                    issues: Issues) -> None:
     if index.find(phone.integration, phone.number) is not None:
         return
     message = (
-        f"number {phone.number} is in no range of integration {phone.integration}; "
-        f"declared ranges: {index.describe(phone.integration)}"
+        f"number {phone.number} of service {service_id} is in no range of integration "
+        f"{phone.integration}; declared ranges: {index.describe(phone.integration)}"
     )
     other = index.elsewhere(phone.number)
-    hint = "declare a range holding it under number_ranges, or correct the number"
+    hint = ("declare a range holding it under number_ranges, correct the number, or remove it "
+            "from the service to unlink it")
     if other is not None:
         hint = f"it lies in range '{other[1]}' of integration '{other[0]}': use that integration, or {hint}"
     issues.at(phone.where, ("number",), message, hint)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
@@ -213,22 +213,27 @@ class ContentSim:
         return {f"{s['contract_identifier']}/{s['label']}": s for s in response.json()["items"]}
 
 
+ContentSimT = TypeVar("ContentSimT", bound=ContentSim)
 QUALIFICA_CLIENT_ID = "sim-client"  # what `sim serve --platform qualifica` accepts
 CAMPSOFT_API_KEY = "sim-key"  # what `sim serve --platform campsoft` accepts
 
 
+def serve_logged_in(cls: type[ContentSimT], platform: str, ident: str) -> Iterator[ContentSimT]:
+    """``platform``'s simulator served with a fresh secret, as a ``cls`` that logs in with
+    ``ident`` and it."""
+    secret = f"e2e-{platform}-" + secrets.token_hex(12)
+    with serve_simulator(platform, secret) as (url, client):
+        yield cls(platform, url, ident, secret, client)
+
+
 @pytest.fixture(scope="session")
 def served_qualifica() -> Iterator[ContentSim]:
-    secret = "e2e-qs-" + secrets.token_hex(12)
-    with serve_simulator("qualifica", secret) as (url, client):
-        yield ContentSim("qualifica", url, QUALIFICA_CLIENT_ID, secret, client)
+    yield from serve_logged_in(ContentSim, "qualifica", QUALIFICA_CLIENT_ID)
 
 
 @pytest.fixture(scope="session")
 def served_campsoft() -> Iterator[ContentSim]:
-    secret = "e2e-cs-" + secrets.token_hex(12)
-    with serve_simulator("campsoft", secret) as (url, client):
-        yield ContentSim("campsoft", url, CAMPSOFT_API_KEY, secret, client)
+    yield from serve_logged_in(ContentSim, "campsoft", CAMPSOFT_API_KEY)
 
 
 @pytest.fixture
@@ -243,6 +248,50 @@ def campsoft(served_campsoft: ContentSim) -> ContentSim:
     """The served Campsoft simulator, emptied and with default settings, for one test."""
     served_campsoft.reset()
     return served_campsoft
+
+
+
+# -- SaperX v2 (VoIP) ------------------------------------------------------------------------
+
+V2_USERNAME, V2_PASSWORD, V2_API_KEY = "sim-user", "sim-password", "sim-key"  # `sim serve`'s
+
+
+@dataclass
+class VoipSim(ContentSim):
+    """A served SaperX v2 simulator (production environment): ``ident`` is the API key,
+    ``secret`` the API secret; the username and password are the simulator's defaults."""
+
+    def _login(self) -> str:
+        body = {"username": V2_USERNAME, "password": V2_PASSWORD, "api_key": self.ident,
+                "api_secret": self.secret}
+        response = self.client.post("/api/v2/auth/token", json=body)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def _listing(self, what: str) -> list[dict[str, Any]]:
+        response = self.api("GET", f"/api/v2/{what}", params={"page": 1, "per_page": 1000})
+        response.raise_for_status()
+        return response.json()["items"]
+
+    def extensions(self) -> dict[str, dict[str, Any]]:
+        """Every extension by account code."""
+        return {e["account_code"]: e for e in self._listing("extensions")}
+
+    def ranges(self) -> dict[str, dict[str, Any]]:
+        """Every number range by name."""
+        return {r["name"]: r for r in self._listing("ranges")}
+
+
+@pytest.fixture(scope="session")
+def served_voip() -> Iterator[VoipSim]:
+    yield from serve_logged_in(VoipSim, "saperx-v2", V2_API_KEY)
+
+
+@pytest.fixture
+def voip(served_voip: VoipSim) -> VoipSim:
+    """The served SaperX v2 simulator, emptied and with default settings, for one test."""
+    served_voip.reset()
+    return served_voip
 
 
 # -- the CLI -------------------------------------------------------------------------------
@@ -282,6 +331,17 @@ def content_cli(tmp_path: Path, served_sim: Sim, qualifica: ContentSim,
         E2E_QUALIFICA_SECRET=qualifica.secret,
         E2E_CAMPSOFT_KEY=campsoft.ident,
         E2E_CAMPSOFT_SECRET=campsoft.secret,
+        NO_COLOR="1", COLUMNS="250",
+    ))
+
+
+@pytest.fixture
+def voip_cli(tmp_path: Path, voip: VoipSim) -> Cli:
+    """The CLI with the served SaperX v2 simulator's credentials and a SIP line password in its
+    environment, the simulator reset."""
+    return Cli(tmp_path, child_env(
+        E2E_V2_USERNAME=V2_USERNAME, E2E_V2_PASSWORD=V2_PASSWORD, E2E_V2_KEY=voip.ident,
+        E2E_V2_SECRET=voip.secret, E2E_LINE_PASSWORD="line-pass-" + secrets.token_hex(6),
         NO_COLOR="1", COLUMNS="250",
     ))
 

@@ -8,9 +8,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.e2e.conftest import QUALIFICA_CLIENT_ID
+from tests.e2e.specset import write_files
 
 PACKAGES: dict[str, dict[str, Any]] = {
     "cursos-premium": {"integration": "qualifica", "name": "Cursos Qualifica Premium",
@@ -129,17 +128,12 @@ class ContentSpecs:
         }
 
     def write(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._dump("integrations.yaml", {"integrations": self.integrations()})
-        self._dump("content.yaml", {"packages": self.packages, "plans": self.plans})
-        self._dump("clients.yaml", {"clients": self.clients})
-        return self.root
+        return write_files(self.root, {
+            "integrations.yaml": {"integrations": self.integrations()},
+            "content.yaml": {"packages": self.packages, "plans": self.plans},
+            "clients.yaml": {"clients": self.clients}})
 
     def line_of(self, name: str, text: str) -> int:
         """The 1-based line of the first line of file ``name`` containing ``text``."""
         lines = (self.root / name).read_text(encoding="utf-8").splitlines()
         return next(i for i, line in enumerate(lines, 1) if text in line)
-
-    def _dump(self, name: str, data: Any) -> None:
-        text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-        (self.root / name).write_text(text, encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +42,24 @@ class SpecSet:
         self.endpoint = endpoint
         self.clients = copy.deepcopy(CLIENTS)
         self.ranges = copy.deepcopy(RANGES)
+        self.options: dict[str, Any] = {"page_size": 4}  # the integration's options
 
     def service(self, service_id: int) -> dict[str, Any]:
         return next(s for c in self.clients for s in c["services"] if s["id"] == service_id)
 
     def write(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
         integrations = {"stfc-sp": {"platform": "saperx-stfc", "endpoint": self.endpoint,
                                     "credentials": {"token": "${env:E2E_STFC_TOKEN}"},
-                                    "options": {"page_size": 4}}}
-        self._dump("integrations.yaml", {"integrations": integrations})
-        self._dump("numbers.yaml", {"number_ranges": self.ranges})
-        self._dump("clients.yaml", {"clients": self.clients})
-        return self.root
+                                    "options": self.options}}
+        return write_files(self.root, {"integrations.yaml": {"integrations": integrations},
+                                       "numbers.yaml": {"number_ranges": self.ranges},
+                                       "clients.yaml": {"clients": self.clients}})
 
-    def _dump(self, name: str, data: Any) -> None:
+
+def write_files(root: Path, files: Mapping[str, Any]) -> Path:
+    """Each of ``files`` (name -> data) written as YAML under ``root``, made if needed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
         text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-        (self.root / name).write_text(text, encoding="utf-8")
+        (root / name).write_text(text, encoding="utf-8")
+    return root

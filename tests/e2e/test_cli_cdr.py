@@ -31,28 +31,30 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import Cli, ContentSim, child_env, serve_simulator, state_rows, wait_for_state
+from tests.e2e.conftest import (
+    V2_API_KEY,
+    V2_PASSWORD,
+    V2_USERNAME,
+    Cli,
+    VoipSim,
+    child_env,
+    serve_logged_in,
+    state_rows,
+    wait_for_state,
+)
 
 pytestmark = pytest.mark.e2e
 
 LINE_SECRETS = {"LINE_1001": "line-pw-" + secrets.token_hex(6),
                 "LINE_1003": "line-pw-" + secrets.token_hex(6),
                 "LINE_1004": "line-pw-" + secrets.token_hex(6)}
-V2_USERNAME, V2_PASSWORD, V2_KEY = "sim-user", "sim-password", "sim-key"  # what `sim serve` takes
 CDR = "GET /api/v2/cdr"
 PERIODIC, CLOSING_10, PREPAID, CANCELLED = "483920", "483921", "483922", "483923"
 KILL_TRIALS = 3
 
 
-class V2Sim(ContentSim):
-    """The served SaperX v2 simulator; ``secret`` is its api_secret."""
-
-    def _login(self) -> str:
-        body = {"username": V2_USERNAME, "password": V2_PASSWORD, "api_key": self.ident,
-                "api_secret": self.secret}
-        response = self.client.post("/api/v2/auth/token", json=body)
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+class V2Sim(VoipSim):
+    """The served SaperX v2 simulator, with its call records."""
 
     def records(self, first: date, last: date) -> dict[str, dict[str, Any]]:
         """Every CDR the platform lists for ``first``..``last``, by id."""
@@ -146,14 +148,12 @@ def write_specs(root: Path, url: str, *, cancelled: str = "cancelled", cdr_impor
 
 @pytest.fixture(scope="module")
 def v2() -> Iterator[V2Sim]:
-    secret = "e2e-v2-" + secrets.token_hex(12)
-    with serve_simulator("saperx-v2", secret) as (url, client):
-        yield V2Sim("saperx-v2", url, V2_KEY, secret, client)
+    yield from serve_logged_in(V2Sim, "saperx-v2", V2_API_KEY)
 
 
 def cli_in(root: Path, v2: V2Sim) -> Cli:
     return Cli(root, child_env(**LINE_SECRETS, V2_SECRET=v2.secret, V2_PASSWORD=V2_PASSWORD,
-                               V2_KEY=V2_KEY, NO_COLOR="1", COLUMNS="250"))
+                               V2_KEY=V2_API_KEY, NO_COLOR="1", COLUMNS="250"))
 
 
 @pytest.fixture(scope="module")

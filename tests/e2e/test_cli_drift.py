@@ -17,7 +17,7 @@ from reconciler.render.markdown import DRIFT_MARKER
 from reconciler.state import StateStore
 from tests.e2e.conftest import Cli, ContentSim, Sim
 from tests.e2e.content_specs import ContentSpecs
-from tests.e2e.specset import RANGES
+from tests.e2e.specset import RANGES, write_files
 
 LINKED = 'stfc-sp.link["1130001001"]'  # blocked on the platform: changed
 SUSPENDED = 'campsoft.subscription["1001/livros-1001"]'  # suspended on the platform: changed
@@ -44,9 +44,7 @@ class DriftSpecs(ContentSpecs):
         return {**super().integrations(), "stfc-sp": stfc}
 
     def write(self) -> Path:
-        root = super().write()
-        self._dump("numbers.yaml", {"number_ranges": RANGES})
-        return root
+        return write_files(super().write(), {"numbers.yaml": {"number_ranges": RANGES}})
 
 
 @pytest.fixture

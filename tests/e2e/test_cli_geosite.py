@@ -6,7 +6,6 @@ specs do not hold, and ask for feasibility."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Cli, child_env, serve_simulator
+from tests.e2e import mapping
+from tests.e2e.conftest import Cli, child_env
+from tests.e2e.mapping import Service, write_specs
 
 pytestmark = pytest.mark.e2e
 
@@ -45,9 +46,7 @@ class Geosite:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Geosite]:
-    password = "geo-" + secrets.token_hex(8)
-    with serve_simulator("geosite", password) as (url, client):
-        yield Geosite(url, password, client)
+    yield from mapping.served("geosite", Geosite)
 
 
 @pytest.fixture
@@ -69,25 +68,14 @@ def cli(tmp_path: Path, geo: Geosite) -> Cli:
     return Cli(tmp_path, child_env(GEO_PASSWORD=geo.password, NO_COLOR="1", COLUMNS="250"))
 
 
-def specs(root: Path, url: str, services: list[tuple[int, str, str, int]]) -> None:
+def specs(root: Path, url: str, services: list[Service]) -> None:
     """One Geosite integration and one client per (service, status, box, port)."""
-    folder = root / "specs"
-    folder.mkdir(exist_ok=True)
-    (folder / "integrations.yaml").write_text(f"""\
-integrations:
-  geo:
+    write_specs(root, "geo", f"""\
     platform: geosite
     endpoint: {url}
     credentials: {{username: {USER}, password: "${{env:GEO_PASSWORD}}"}}
     options: {{project: {PROJECT}}}
-""")
-    documents = ["52998224725", "11144477735", "39053344705", "07068093868", "86288366757"]
-    lines = ["clients:"]
-    for n, (service, status, box, port) in enumerate(services):
-        lines += [f'  - document: "{documents[n]}"', f"    name: Client {service}",
-                  "    services:", f"      - id: {service}", f"        status: {status}",
-                  f"        port: {{integration: geo, box: {box}, port: {port}}}"]
-    (folder / "clients.yaml").write_text("\n".join(lines) + "\n")
+""", services)
 
 
 START = [(101, "active", "CTO-0001", 1), (102, "active", "CTO-0001", 2),

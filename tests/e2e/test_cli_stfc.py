@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, Cli, Sim, wait_for_pending_change
+from tests.e2e.conftest import REPO, Cli, Sim, state_rows
+from tests.e2e.safe_apply import (
+    NO_FAULT_RATES,
+    apply_under_faults,
+    bounded_trials,
+    every_write_once,
+    forget_state,
+    kill_an_apply,
+    recovered_by_the_next_run,
+)
 from tests.e2e.specset import SpecSet
 
 pytestmark = pytest.mark.e2e
@@ -95,30 +105,95 @@ def test_cancel_unlinks_and_the_number_comes_back_free(cli: Cli, sim: Sim, specs
     assert "1130001002" not in {row["key"] for row in shown}
 
 
-def test_shrinking_a_range_deletes_only_free_numbers(cli: Cli, sim: Sim, specs: SpecSet) -> None:
-    converge(cli)
-    specs.ranges["sp-centro"]["last"] = 30001002
-    specs.service(1003)["phone_numbers"] = []  # 1130001003 leaves the range while still linked
-    specs.write()
-    plan = cli("plan", "--detailed-exitcode", check=3)  # 6 of 11 managed numbers: over 10%
-    assert "- stfc-sp.number[1130001004..1130001009]  delete 6 free numbers" in plan.stdout
-    assert ('< stfc-sp.link["1130001003"]  unlink from service 1003 (to the removal queue): '
-            "number no longer assigned to service 1003") in plan.stdout
-    assert "1130001003" in plan.stdout and "- stfc-sp.number[\"1130001003\"]" not in plan.stdout
-    assert ("this plan deletes 6 numbers of 11 (54.5%) on integration stfc-sp; the limit is 10% "
-            "and 200: pass --allow stfc-sp.delete=6 if this is intended") in plan.stderr
-    wrong = cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=5", check=3)
-    assert "--allow stfc-sp.delete=5 was given, but the count is 6" in wrong.stderr
-    assert len(sim.numbers()) == 11  # refused before any write
-    cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=6", check=0)
-    remaining = set(sim.numbers())
-    assert remaining == {"1130001000", "1130001001", "1130001002", "1130001003", "1140045000"}
+def link_outside_the_tool(sim: Sim, numero: str, service: int, name: str) -> None:
+    """Link a number on the platform directly, as someone on HubSoft would."""
+    plan_id = sim.api("GET", "/api/planos").json()["planos"][0]["id"]
+    sim.api("POST", f"/api/numeros/{numero}/vincular",
+            json={"id_plano": plan_id, "documento": "98765432100", "nome": name,
+                  "id_externo": service, "parametros": {}}).raise_for_status()
 
-    wait_until_free(sim, "1130001003")  # once free, the next run deletes it
-    plan = cli("plan", "--detailed-exitcode", check=2)
-    assert '- stfc-sp.number["1130001003"]  delete 1 free number' in plan.stdout
+
+def journal(cli: Cli) -> dict[str, str]:
+    return {r["change_id"]: r["outcome"]
+            for r in state_rows(cli.cwd, "SELECT change_id, outcome FROM journal")}
+
+
+def test_shrinking_a_range_under_linked_numbers_is_refused_then_unlinked_and_deleted_in_bulk(
+        cli: Cli, sim: Sim, specs: SpecSet) -> None:
+    specs.options["batch_size"] = 4
+    specs.write()
     converge(cli)
-    assert "1130001003" not in sim.numbers()
+    link_outside_the_tool(sim, "1130001007", 555, "Zé Ninguém")
+    specs.ranges["sp-centro"]["last"] = 30001002  # 1130001003..1130001009 leave the range
+    specs.write()
+    invalid = cli("validate", check=1)  # the specs still link 1130001003: validation can tell
+    assert "number 1130001003 of service 1003 is in no range of integration stfc-sp" in \
+        invalid.stderr
+    specs.service(1003)["phone_numbers"] = []
+    specs.write()
+
+    refused = cli("plan", check=3)
+    assert ('< stfc-sp.link["1130001003"]  unlink from service 1003 (to the removal queue): '
+            "number no longer assigned to service 1003; range sp-centro no longer holds the "
+            "number") in refused.stdout
+    assert ('< stfc-sp.link["1130001007"]  unlink from service 555 (to the removal queue): '
+            "range sp-centro no longer holds the number (linked outside this tool)") \
+        in refused.stdout
+    assert "- stfc-sp.number" not in refused.stdout  # the blocks wait for their linked numbers
+    assert ("because no declared range holds them any more: range sp-centro (shrunk): "
+            "1130001003 (service 1003, Ana Costa), 1130001007 (service 555, Zé Ninguém): set "
+            "`on_remove: unlink` on range sp-centro, or pass --allow stfc-sp.range-unlink=2 to "
+            "unlink them in this run") in refused.stderr
+    writes = sim.counters()["writes"]
+    cli("apply", "--auto-approve", check=3)
+    assert sim.counters()["writes"] == writes  # refused before any write
+
+    specs.ranges["sp-centro"]["on_remove"] = "unlink"
+    specs.write()
+    unlinked = cli("apply", "--auto-approve", check=0)  # one edit, one apply
+    assert "Plan: 2 to unlink; 2 converging." in unlinked.stdout
+    assert ("unlinked first; deleted once the queue frees it, with the 3 other numbers of "
+            "stfc-sp.number[1130001003..1130001006] in one bulk call") in unlinked.stdout
+    assert "stfc-sp.number[1130001007..1130001009] in one bulk call" in unlinked.stdout
+    for numero in ("1130001003", "1130001007"):
+        assert sim.number(numero)["status"] in ("em_remocao", "livre")
+    assert len(sim.numbers()) == 11  # nothing deleted before the queue frees the blocks
+    assert journal(cli)['unlink:stfc-sp.link["1130001007"]'] == "confirmed"
+
+    for numero in ("1130001003", "1130001007"):
+        wait_until_free(sim, numero)
+    over = cli("plan", check=3)  # the deletes count against the delete limit
+    assert "- stfc-sp.number[1130001003..1130001006]  delete 4 free numbers" in over.stdout
+    assert "- stfc-sp.number[1130001007..1130001009]  delete 3 free numbers" in over.stdout
+    assert "pass --allow stfc-sp.delete=7 if this is intended" in over.stderr
+    cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=7", check=0)
+    requests = sim.counters()["requests"]
+    assert requests.get("POST /api/numeros/remover") == math.ceil(7 / 4)  # bulk, batch_size 4
+    assert "DELETE /api/numeros/{numero}" not in requests
+    assert set(sim.numbers()) == {"1130001000", "1130001001", "1130001002", "1140045000"}
+    assert journal(cli)["delete:stfc-sp.number[1130001003..1130001006]"] == "confirmed"
+    cli("plan", "--detailed-exitcode", check=0)
+
+
+def test_a_mistaken_range_removed_is_unlinked_for_one_run_with_allow(cli: Cli, sim: Sim,
+                                                                      specs: SpecSet) -> None:
+    specs.ranges["sp-errada"] = {"integration": "stfc-sp", "area_code": 11,
+                                 "first": 30009000, "last": 30009004}
+    specs.write()
+    converge(cli)
+    link_outside_the_tool(sim, "1130009002", 777, "Loja Errada")
+    del specs.ranges["sp-errada"]
+    specs.write()
+    refused = cli("plan", check=3)
+    assert ("range sp-errada (removed from the specs): 1130009002 (service 777, Loja Errada): "
+            "pass --allow stfc-sp.range-unlink=1 to unlink them in this run") in refused.stderr
+    cli("apply", "--auto-approve", "--allow", "stfc-sp.range-unlink=1", check=0)
+    wait_until_free(sim, "1130009002")
+    deleted = cli("apply", "--auto-approve", "--allow", "stfc-sp.delete=5", check=0)
+    assert "- stfc-sp.number[1130009000..1130009004]  delete 5 free numbers" in deleted.stdout
+    assert sim.counters()["requests"].get("POST /api/numeros/remover") == 1
+    assert not [n for n in sim.numbers() if n.startswith("11300090")]
+    cli("plan", "--detailed-exitcode", check=0)
 
 
 def test_change_behind_the_tools_back_is_drift(cli: Cli, sim: Sim, specs: SpecSet) -> None:
@@ -260,43 +335,20 @@ KILL_TRIALS = 20
 
 def test_apply_killed_at_random_points_is_recovered_by_the_next_run(cli: Cli, sim: Sim,
                                                                     specs: SpecSet) -> None:
-    """20 seeded trials: SIGKILL an apply somewhere in its run, apply again, check the result."""
+    """20 seeded trials: SIGKILL an apply somewhere in its run, apply again, check the result
+    (fewer when they take over 75 s: each takes about 5 s, and a loaded machine must not run
+    into the test's timeout)."""
     import random
-    import signal
-    import subprocess
-    import sys
-
-    from reconciler.state import StateStore
 
     rng = random.Random(20261125)
     recovered = 0
-    for trial in range(KILL_TRIALS):
+    for trial in bounded_trials(KILL_TRIALS, 75):
         sim.client.post("/_sim/reset").raise_for_status()
-        for path in (cli.cwd / "state").glob("reconciler.db*"):
-            path.unlink()
-        sim.configure(latency=0.25)  # each call in flight long enough for kills to land in one
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-                                cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        # Kill once the changes have begun (however long startup takes on a loaded machine),
-        # somewhere in the run: at once, or several calls later.
-        changing = wait_for_pending_change(cli.cwd / "state" / "reconciler.db", proc, deadline=30)
-        time.sleep(rng.uniform(0.0, 1.2) if changing else 0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        sim.configure(latency=0.0)
-        store = StateStore(f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}")
-        interrupted = {row.change_id for row in store.journal_pending()}
-        recovered += len(interrupted)
-
-        again = cli("apply", "--auto-approve", check=0)
-        for change_id in interrupted:
-            assert f"left unfinished: {change_id}" in again.stderr, (trial, again.stderr)
-        cli("plan", "--detailed-exitcode", check=0)
-        assert store.journal_pending() == []
-        store.close()
-        writes = sim.counters()["writes"]
-        assert all(n == 1 for per_key in writes.values() for n in per_key.values()), (trial, writes)
+        forget_state(cli)
+        # each call in flight long enough for kills to land in one
+        kill_an_apply(cli, rng, [sim], latency=0.25, longest=1.2)
+        recovered += recovered_by_the_next_run(cli, trial)
+        assert every_write_once({"stfc-sp": sim}) == {}, trial
         linked = {n for n, v in sim.numbers().items() if v["status"] == "vinculado"}
         assert linked == {"1130001001", "1130001002", "1130001003", "1140045000"}, trial
     assert recovered >= 1  # some kills did land mid-change
@@ -326,23 +378,16 @@ def test_apply_under_injected_faults_converges_to_the_clean_result(cli: Cli, sim
     cli("apply", "--auto-approve", check=0)
     clean = platform_snapshot(sim)
     sim.client.post("/_sim/reset").raise_for_status()
-    for path in (cli.cwd / "state").glob("reconciler.db*"):
-        path.unlink()
+    forget_state(cli)
     # 20% of requests faulted, every kind: 503, 429, dropped, response lost after the work
     sim.configure(error_rate=0.05, rate_limit_rate=0.05, drop_rate=0.05,
                   lost_response_rate=0.05, retry_after=0, seed=seed)
-    logs = ""
-    for _attempt in range(3):  # retries inside a run absorb most faults; a rerun the rest
-        run = cli("-vv", "apply", "--auto-approve")
-        logs += run.stderr
-        if run.returncode == 0:
-            break
+    logs = apply_under_faults(cli)
     assert logs.count("; retry ") >= 1  # the faults did happen, and were retried
-    sim.configure(error_rate=0, rate_limit_rate=0, drop_rate=0, lost_response_rate=0)
+    sim.configure(**NO_FAULT_RATES)
     cli("plan", "--detailed-exitcode", check=0)
     assert platform_snapshot(sim) == clean  # nothing lost
-    writes = sim.counters()["writes"]
-    assert all(count == 1 for per_key in writes.values() for count in per_key.values()), writes
+    assert every_write_once({"stfc-sp": sim}) == {}  # no write landed twice
 
 
 def test_saved_plan_is_refused_when_a_touched_remote_object_changed(cli: Cli, sim: Sim,

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Cli, ContentSim, wait_for_pending_change
+from tests.e2e.conftest import Cli, ContentSim
 from tests.e2e.content_specs import ContentSpecs
+from tests.e2e.safe_apply import (
+    NO_FAULT_RATES,
+    apply_under_faults,
+    bounded_trials,
+    every_write_once,
+    forget_state,
+    kill_an_apply,
+    recovered_by_the_next_run,
+)
 
 pytestmark = pytest.mark.e2e
-
-DB = "reconciler.db"
 
 
 @pytest.fixture
@@ -41,18 +44,16 @@ def snapshot(qualifica: ContentSim, campsoft: ContentSim) -> dict[str, Any]:
     return {"qualifica": users, "campsoft": subs}
 
 
-def every_write_once(*platforms: ContentSim) -> dict[str, dict[str, int]]:
-    """Each platform's writes that were counted more than once per key and operation."""
-    return {f"{p.platform}:{key}": ops for p in platforms for key, ops in p.writes().items()
-            if any(n != 1 for n in ops.values())}
+def writes_twice(qualifica: ContentSim, campsoft: ContentSim) -> dict[str, dict[str, int]]:
+    """The writes either platform counted more than once per key and operation."""
+    return every_write_once({"qualifica": qualifica, "campsoft": campsoft})
 
 
 def start_over(cli: Cli, *platforms: ContentSim) -> None:
     """Empty platforms and a fresh state, as before a first apply."""
     for platform in platforms:
         platform.reset()
-    for path in (cli.cwd / "state").glob(DB + "*"):
-        path.unlink()
+    forget_state(cli)
 
 
 def clean_result(cli: Cli, qualifica: ContentSim, campsoft: ContentSim) -> dict[str, Any]:
@@ -76,22 +77,13 @@ def test_apply_under_injected_faults_converges_to_the_clean_result(
     for offset, platform in enumerate((qualifica, campsoft)):
         platform.configure(latency=0.01, error_rate=0.08, rate_limit_rate=0.08, drop_rate=0.08,
                            lost_response_rate=0.08, retry_after=1, seed=seed * 10 + offset)
-    logs, runs = "", 0
-    deadline = time.monotonic() + 60
-    while runs < 3 and time.monotonic() < deadline:  # retries absorb most faults; a rerun the rest
-        runs += 1
-        run = cli("-vv", "apply", "--auto-approve")
-        logs += run.stderr
-        if run.returncode == 0:
-            break
-    assert run.returncode == 0, run.stdout + run.stderr
+    logs = apply_under_faults(cli)
     assert logs.count("; retry ") >= 3  # the faults did happen, and were retried
     for platform in (qualifica, campsoft):
-        platform.configure(error_rate=0, rate_limit_rate=0, drop_rate=0, lost_response_rate=0,
-                           latency=0)
+        platform.configure(**NO_FAULT_RATES)
     assert "No changes." in cli("plan", "--detailed-exitcode", check=0).stdout
     assert snapshot(qualifica, campsoft) == clean  # nothing lost, nothing extra
-    assert every_write_once(qualifica, campsoft) == {}  # no write landed twice
+    assert writes_twice(qualifica, campsoft) == {}  # no write landed twice
     assert sum(len(p.writes()) for p in (qualifica, campsoft)) == 3 + 3 + 6
 
 
@@ -101,41 +93,15 @@ KILL_TRIALS = 5
 def test_apply_killed_at_random_points_is_recovered_by_the_next_run(
         content_cli: Cli, qualifica: ContentSim, campsoft: ContentSim, specs: ContentSpecs) -> None:
     """Seeded trials: SIGKILL an apply somewhere in its run, apply again, check the result."""
-    from reconciler.state import StateStore
-
     cli = content_cli
     clean = clean_result(cli, qualifica, campsoft)
     rng = random.Random(20261126)
-    recovered, started = 0, time.monotonic()
-    for trial in range(KILL_TRIALS):
-        if trial and time.monotonic() - started > 90:
-            break  # bounded in time as in count: a slow machine runs fewer trials, not forever
+    recovered = 0
+    for trial in bounded_trials(KILL_TRIALS, 90):
         start_over(cli, qualifica, campsoft)
-        for platform in (qualifica, campsoft):  # each call in flight long enough to be cut
-            platform.configure(latency=0.15)
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-                                cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        # Kill once the changes have begun (however long startup takes on a loaded machine),
-        # somewhere in the run: at once, or a few calls later.
-        changing = wait_for_pending_change(cli.cwd / "state" / DB, proc, deadline=30)
-        time.sleep(rng.uniform(0.0, 0.6) if changing else 0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        for platform in (qualifica, campsoft):
-            platform.configure(latency=0)
-        store = StateStore(f"sqlite:///{cli.cwd / 'state' / DB}")
-        try:
-            interrupted = {row.change_id for row in store.journal_pending()}
-            recovered += len(interrupted)
-            again = cli("apply", "--auto-approve", check=0)
-            for change_id in interrupted:
-                assert f"left unfinished: {change_id}" in again.stderr, (trial, again.stderr)
-            cli("plan", "--detailed-exitcode", check=0)
-            assert store.journal_pending() == [], trial
-        finally:
-            store.close()
-        assert every_write_once(qualifica, campsoft) == {}, trial
+        kill_an_apply(cli, rng, [qualifica, campsoft], latency=0.15, longest=0.6)
+        recovered += recovered_by_the_next_run(cli, trial)
+        assert writes_twice(qualifica, campsoft) == {}, trial
         assert snapshot(qualifica, campsoft) == clean, trial
     assert recovered >= 1  # some kills did land mid-change
 

@@ -158,3 +158,13 @@ def test_clients_nobody_declares_are_unmanaged() -> None:
     found = unmanaged(view([want(1001, "CTO-1", 1)], [], [mine, stranger]))
     assert [(r.key, why) for r, why in found] == [
         ("9999", "a client on box CTO-2, splitter S2, port 5 that no service declares")]
+
+
+def test_a_client_of_another_document_under_the_services_code_is_never_taken_over() -> None:
+    stranger = Resource(M, KIND, "1001", {**there(1001, "CTO-1", "S1", 1).attrs,
+                                          "document": "86288366757"}, remote_id="client-x")
+    out = plan_ports(view([want(1001, "CTO-1", 1)], [], [stranger]))
+    assert out.changes == [] and out.adopt == []
+    assert len(out.errors) == 1 and "has document 86288366757" in out.errors[0]
+    managed = plan_ports(view([want(1001, "CTO-1", 1)], [stranger], [stranger]))
+    assert [c.action for c in managed.changes] == [Action.UPDATE]  # ours: the specs rule

@@ -85,6 +85,19 @@ def test_suspension_blocks_and_reactivation_unblocks() -> None:
     assert [c.action for c in made.changes] == [Action.RESUME]
 
 
+def test_a_block_that_comes_with_other_changes_stays_a_suspend_of_its_own() -> None:
+    want = line("483920", 1001, "4830001000", account_code="483920", blocked=True, call_limit=4)
+    made, _ = planned([want], [], [on_platform("483920", 1001, "4830001000")])
+    update, block = made.changes
+    assert (update.action, update.after["call_limit"], update.after["blocked"]) == (
+        Action.UPDATE, 4, False)
+    assert (block.action, block.after["blocked"], block.depends_on) == (
+        Action.SUSPEND, True, (update.id,))
+    free = line("483920", 1001, "4830001000", account_code="483920", call_limit=4)
+    made, _ = planned([free], [], [on_platform("483920", 1001, "4830001000", blocked=True)])
+    assert [c.action for c in made.changes] == [Action.UPDATE, Action.RESUME]
+
+
 def test_cancelling_inactivates_and_a_line_never_made_is_left_absent() -> None:
     gone = line("483920", 1001, "4830001000", account_code="483920", active=False)
     made, _ = planned([gone], [], [on_platform("483920", 1001, "4830001000")])
@@ -113,9 +126,55 @@ def test_a_did_moved_between_lines_leaves_the_old_one_first() -> None:
     by = {c.address: c for c in made.changes}
     take = by['voip.extension["100002"]']
     leave = by['voip.extension["100001"]']
-    assert leave.action is Action.UPDATE and take.action is Action.UPDATE
+    assert leave.action is Action.UNLINK and take.action is Action.UPDATE  # the DID leaves
     assert take.depends_on == (leave.id,)
     assert made.changes.index(leave) < made.changes.index(take)
+    assert registry.kind("extension").describe(leave) == (
+        "take DIDs 4830001001 off the SIP line of service 1001")
+
+
+def test_taking_dids_off_many_lines_is_limited_as_unlinks() -> None:
+    from reconciler.safety import check
+
+    codes = [f"1000{i:02d}" for i in range(12)]
+    was = [line(c, 1000 + i, f"48300010{i:02d}", f"47340020{i:02d}", account_code=c)
+           for i, c in enumerate(codes)]
+    now = [on_platform(c, 1000 + i, f"48300010{i:02d}", f"47340020{i:02d}")
+           for i, c in enumerate(codes)]
+    want = [line(c, 1000 + i, f"48300010{i:02d}", account_code=c) if i < 4 else was[i]
+            for i, c in enumerate(codes)]
+    made, (state, observed, desired) = planned(want, was, now)
+    assert [c.action for c in made.changes] == [Action.UNLINK] * 4
+    (refused,) = check(made, state, observed, desired, {})
+    assert refused.message.startswith("this plan unlinks 4 SIP lines of 12 (33.3%) on "
+                                      "integration voip; the limit is 10% and 200: pass "
+                                      "--allow voip.unlink=4")
+    assert check(made, state, observed, desired, {"voip.unlink": 4}) == []
+
+
+def test_a_change_that_landed_unrecorded_is_adopted_and_an_inactive_undeclared_line_forgotten(
+) -> None:
+    # A run killed after the platform took these changes, before the state recorded them.
+    want = [line("483920", 1001, "4830001000", account_code="483920", call_limit=4),
+            line("483921", 1002, "4830001001", account_code="483921", active=False),
+            voip_range(last="30001199")]
+    was = [line("483920", 1001, "4830001000", account_code="483920"),
+           line("483921", 1002, "4830001001", account_code="483921"),
+           line("483922", 1003, "4830001002", account_code="483922"), voip_range()]
+    now = [on_platform("483920", 1001, "4830001000", call_limit=4),
+           on_platform("483921", 1002, "4830001001", active=False),
+           on_platform("483922", 1003, "4830001002", active=False), voip_range(last="30001199")]
+    made, (_, observed, _) = planned(want, was, now)
+    assert made.changes == ()
+    assert sorted(r.address for r in made.adopt) == [
+        'voip.extension["483920"]', 'voip.extension["483921"]', 'voip.voip_range["floripa"]']
+    assert made.forget == ('voip.extension["483922"]',)
+    adopted = {r.key: r for r in made.adopt}
+    assert adopted["483920"].attrs["call_limit"] == 4 and adopted["483921"].attrs["active"] is False
+    settled = Known("l", 2, {r.address: r for r in made.adopt})  # what apply records
+    assert drift(settled, observed, {V: "saperx-v2"}) == []
+    again, _ = planned(want, list(settled.resources.values()), now)
+    assert (again.changes, again.adopt, again.forget) == ((), (), ())
 
 
 def test_a_did_held_by_a_line_nobody_manages_is_a_warning_not_taken() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from reconciler import safety
 from reconciler.errors import PlanError
 from reconciler.model import (
     Action,
@@ -38,11 +39,18 @@ def on_platform(key: str, status: str = "free", transmission: str = "sent") -> R
                                        "transmission": transmission}, remote_id=key[-3:])
 
 
-def desired(*resources: Resource, services: dict[int, str] | None = None) -> Desired:
-    integration = Integration(SP, "saperx-stfc", "embedded", {})
+def desired(*resources: Resource, services: dict[int, str] | None = None,
+            ranges: dict[str, str] | None = None, batch_size: int | None = None,
+            safety: dict[str, Any] | None = None) -> Desired:
+    """``ranges``: the ranges still declared, by name, with their on_remove."""
+    options = {"batch_size": batch_size} if batch_size is not None else {}
+    integration = Integration(SP, "saperx-stfc", "embedded", {}, options)
     svc = {sid: {"status": st, "client": "x", "source": SRC} for sid, st in (services or {}).items()}
-    return Desired({SP: integration}, {r.address: r for r in resources}, "digest",
-                   {"services": svc, "ranges": {}})
+    declared = [{"name": name, "on_remove": how} for name, how in (ranges or {}).items()]
+    settings: dict[str, Any] = {"services": svc, "ranges": {SP: declared}}
+    if safety is not None:
+        settings["safety"] = {SP: safety}
+    return Desired({SP: integration}, {r.address: r for r in resources}, "digest", settings)
 
 
 def known(*resources: Resource) -> Known:
@@ -173,20 +181,134 @@ def test_number_held_by_someone_else_is_a_warning() -> None:
     assert "service 999" in p.warnings[0].message
 
 
-def test_shrunk_range_deletes_only_free_managed_numbers() -> None:
+def test_shrunk_range_deletes_free_blocks_once_the_queue_frees_their_linked_numbers() -> None:
     managed = rng(1130001000, 1130001005)
     have = [on_platform("1130001000"), on_platform("1130001001"),
             on_platform("1130001002", "linked"), on_platform("1130001003"),
             on_platform("1130001004", "removing"), on_platform("1130001009")]
-    p = plan(desired(number("1130001000")), known(*managed, link("1130001002", 1)),
-             actual(*have, link("1130001002", 1)))
-    deletes = [c for c in p.changes if c.action is Action.DELETE]
-    assert [c.keys for c in deletes] == [("1130001001",), ("1130001003",)]
+    p = plan(desired(number("1130001000"), ranges={"sp-centro": "refuse"}),
+             known(*managed, link("1130001002", 1)), actual(*have, link("1130001002", 1)))
     assert 'stfc-sp.number["1130001005"]' in p.forget  # managed but gone from the platform
-    assert any(n.address == 'stfc-sp.number["1130001004"]' for n in p.converging)
-    # the linked one is unlinked first; it is deleted on a later run once free
-    assert ("unlink", 'stfc-sp.link["1130001002"]') in actions(p)
+    # the linked one is unlinked first; its block (1001..1004) waits for the queue, whole
+    assert actions(p) == [("unlink", 'stfc-sp.link["1130001002"]')]
+    assert p.changes[0].reason == ("service 1 is no longer declared; range sp-centro no "
+                                   "longer holds the number")
+    notes = {n.address: n.message for n in p.converging}
+    assert notes == {
+        'stfc-sp.number["1130001002"]': "unlinked first; deleted once the queue frees it, with "
+                                        "the 3 other numbers of stfc-sp.number[1130001001.."
+                                        "1130001004] in one bulk call",
+        'stfc-sp.number["1130001004"]': "in the removal queue; deleted once the queue frees it, "
+                                        "with the 3 other numbers of stfc-sp.number[1130001001.."
+                                        "1130001004] in one bulk call",
+    }
     assert all("1130001009" not in c.keys for c in p.changes)  # never ours: left alone
+
+    freed = [on_platform(k) for k in ("1130001000", "1130001001", "1130001002", "1130001003",
+                                       "1130001004")]
+    later = plan(desired(number("1130001000"), ranges={"sp-centro": "refuse"}),
+                 known(*managed[:5]), actual(*freed))
+    assert actions(later) == [("delete", "stfc-sp.number[1130001001..1130001004]")]
+    assert later.converging == ()
+
+
+def test_leaving_numbers_go_in_blocks_of_the_batch_size_and_only_held_blocks_wait() -> None:
+    managed = rng(1130001000, 1130001009)
+    have = [on_platform(r.key) for r in managed if r.key != "1130001005"]
+    outsider = link("1130001005", service=555, name="Zé Ninguém")
+    p = plan(desired(ranges={}, batch_size=4), known(*managed),
+             actual(*have, on_platform("1130001005", "linked"), outsider))
+    assert actions(p) == [  # unlinks come before deletes; the block 1004..1007 waits
+        ("unlink", 'stfc-sp.link["1130001005"]'),
+        ("delete", "stfc-sp.number[1130001000..1130001003]"),
+        ("delete", "stfc-sp.number[1130001008..1130001009]"),
+    ]
+    unlink = next(c for c in p.changes if c.action is Action.UNLINK)
+    assert unlink.reason == "range sp-centro was removed (linked outside this tool)"
+    assert unlink.before is not None and unlink.before["service"] == 555
+    assert [n.address for n in p.converging] == ['stfc-sp.number["1130001005"]']
+    assert "stfc-sp.number[1130001004..1130001007]" in p.converging[0].message
+
+
+def test_registration_blocks_follow_the_batch_size() -> None:
+    p = plan(desired(*rng(1130001000, 1130001009), batch_size=4), known(), actual())
+    assert [len(c.keys) for c in p.changes] == [4, 4, 2]
+
+
+def test_a_number_still_assigned_to_a_service_but_in_no_range_is_an_error() -> None:
+    have = [on_platform("1130001002", "linked"), link("1130001002", 1)]
+    with pytest.raises(PlanError) as info:
+        plan(desired(link("1130001002", 1), ranges={"sp-centro": "refuse"}),
+             known(number("1130001002", range="sp-centro"), link("1130001002", 1)), actual(*have))
+    assert ("number 1130001002 is assigned to service 1, but range sp-centro no longer holds "
+            "the number: keep it in a range, or remove it from the service") in str(info.value)
+
+
+# -- removing or shrinking a range that holds linked numbers (safety) -----------------------
+
+
+def shrunk_range_plan(how: str | None, **kw: Any) -> tuple[Any, Desired, Known, dict[str, Observed]]:
+    """sp-centro 1130001000..1130001009 cut to its first number (``how``: its on_remove; None:
+    the range removed altogether); 1130001003 held by a managed service, 1130001007 by a
+    service linked on the platform outside the tool."""
+    ranges = {"sp-centro": how} if how is not None else {}
+    keep = [number("1130001000", range="sp-centro")] if how is not None else []
+    want = desired(*keep, ranges=ranges, **kw)
+    managed = known(*rng(1130001000, 1130001009), link("1130001003", 1003, name="Ana Costa"))
+    have = actual(*[on_platform(r.key) for r in rng(1130001000, 1130001009)
+                    if r.key not in ("1130001003", "1130001007")],
+                  on_platform("1130001003", "linked"), link("1130001003", 1003, name="Ana Costa"),
+                  on_platform("1130001007", "linked"), link("1130001007", 555, name="Zé"))
+    return plan(want, managed, have), want, managed, have
+
+
+def test_shrinking_a_range_with_linked_numbers_is_refused_naming_them_and_their_services() -> None:
+    p, want, managed, have = shrunk_range_plan("refuse")
+    assert sorted(a for a in actions(p) if a[0] == "unlink") == [
+        ("unlink", 'stfc-sp.link["1130001003"]'), ("unlink", 'stfc-sp.link["1130001007"]')]
+    assert not [c for c in p.changes if c.action is Action.DELETE]  # both blocks wait
+    [v] = safety.check(p, managed, have, want, {})
+    assert (v.limit, v.count, v.passable) == ("stfc-sp.range-unlink", 2, True)
+    assert v.message == (
+        "this plan unlinks 2 numbers from their client services on integration stfc-sp because "
+        "no declared range holds them any more: range sp-centro (shrunk): 1130001003 (service "
+        "1003, Ana Costa), 1130001007 (service 555, Zé): set `on_remove: unlink` on range "
+        "sp-centro, or pass --allow stfc-sp.range-unlink=2 to unlink them in this run, if this "
+        "is intended")
+    [wrong] = safety.check(p, managed, have, want, {"stfc-sp.range-unlink": 1})
+    assert wrong.message.endswith("(--allow stfc-sp.range-unlink=1 was given, but the count is 2)")
+    assert safety.check(p, managed, have, want, {"stfc-sp.range-unlink": 2}) == []
+
+
+def test_on_remove_unlink_lets_the_plan_through_still_under_the_unlink_limit() -> None:
+    p, want, managed, have = shrunk_range_plan("unlink")
+    assert safety.check(p, managed, have, want, {}) == []
+    tight = {"unlink": {"max_percent": 100, "max_count": 1},
+             "delete": {"max_percent": 100, "max_count": 200}}
+    p, want, managed, have = shrunk_range_plan("unlink", safety=tight)
+    [v] = safety.check(p, managed, have, want, {})
+    assert v.limit == "stfc-sp.unlink" and v.count == 2
+
+
+def test_a_removed_range_can_only_be_confirmed_for_one_run() -> None:
+    p, want, managed, have = shrunk_range_plan(None)
+    violations = safety.check(p, managed, have, want, {})
+    [v] = [v for v in violations if v.limit == "stfc-sp.range-unlink"]
+    assert "range sp-centro (removed from the specs): 1130001003 (service 1003" in v.message
+    assert "on_remove" not in v.message  # nowhere to write it: the range is gone
+    assert "pass --allow stfc-sp.range-unlink=2 to unlink them in this run" in v.message
+
+
+def test_deleting_the_freed_numbers_counts_against_the_delete_limit() -> None:
+    want = desired(number("1130001000", range="sp-centro"), ranges={"sp-centro": "unlink"},
+                   batch_size=4)
+    managed = known(*rng(1130001000, 1130001009))
+    have = actual(*[on_platform(r.key) for r in rng(1130001000, 1130001009)])
+    p = plan(want, managed, have)
+    assert [len(c.keys) for c in p.changes] == [4, 4, 1]  # ceil(9 / 4) bulk calls
+    [v] = safety.check(p, managed, have, want, {})
+    assert (v.limit, v.count) == ("stfc-sp.delete", 9)
+    assert safety.check(p, managed, have, want, {"stfc-sp.delete": 9}) == []
 
 
 def test_transmission_error_is_retransmitted() -> None:

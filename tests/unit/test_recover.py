@@ -45,3 +45,59 @@ def test_an_entry_of_an_integration_not_observed_stays_pending(tmp_path: Path) -
                                       None, "test"))
     assert recover(store, {}) == []
     assert len(store.journal_pending()) == 1
+
+
+# -- SaperX v2: lines (extensions) and number ranges ------------------------------------------
+
+V2 = "voip"
+
+
+def extension(code: str, *, active: bool = True) -> Resource:
+    """A SIP line as the provider observes it: keyed by its account code."""
+    return Resource(V2, "extension", code, {"service": 7001, "active": active,
+                                            "dids": [{"number": "4830001000"}]}, remote_id=code)
+
+
+def voip_range(name: str) -> Resource:
+    return Resource(V2, "voip_range", name, {"area_code": 48, "first": "30001000",
+                                             "last": "30001099"}, remote_id="1")
+
+
+def judged(tmp_path: Path, change: Change, seen: list[Resource]) -> str:
+    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+    store.journal_intent(None, change)
+    (line,) = recover(store, {V2: Observed(V2, index(seen))})
+    assert store.journal_pending() == []
+    return line.rsplit(": ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "key", "seen", "verdict"),
+    [("extension", Action.CREATE, "710000", [], "not done on the platform"),
+     ("extension", Action.CREATE, "710000", [extension("710000")], "found done on the platform"),
+     ("extension", Action.DELETE, "710000", [extension("710000")], "not done on the platform"),
+     ("voip_range", Action.CREATE, "floripa", [], "not done on the platform"),
+     ("voip_range", Action.CREATE, "floripa", [voip_range("floripa")],
+      "found done on the platform"),
+     ("voip_range", Action.DELETE, "floripa", [voip_range("floripa")], "not done on the platform"),
+     ("voip_range", Action.DELETE, "floripa", [], "found done on the platform")],
+)
+def test_a_pending_saperx_v2_change_keyed_by_account_code_or_range_name_is_judged_by_its_key(
+    tmp_path: Path, kind: str, action: Action, key: str, seen: list[Resource], verdict: str
+) -> None:
+    after = None if action is Action.DELETE else {"service": 7001}
+    change = Change(V2, kind, action, (key,), None, after, "test")
+    assert judged(tmp_path, change, seen) == verdict
+
+
+@pytest.mark.parametrize(
+    ("key", "action", "seen"),
+    [("7001/4830001000", Action.CREATE, [extension("100000")]),  # created, under its new code
+     ("710000", Action.DELETE, [extension("710000", active=False)])],  # inactivated
+)
+def test_a_landed_saperx_v2_change_the_key_does_not_find_is_judged_done(
+    tmp_path: Path, key: str, action: Action, seen: list[Resource]
+) -> None:
+    after = None if action is Action.DELETE else {"service": 7001}
+    change = Change(V2, "extension", action, (key,), None, after, "test")
+    assert judged(tmp_path, change, seen) == "found done on the platform"

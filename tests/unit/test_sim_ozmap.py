@@ -294,7 +294,7 @@ def test_an_occupied_blocked_or_reserved_port_refuses_a_property() -> None:
         await refused(api.post("/api/v2/properties", json={"connector": SPL_A, "port": 3,
                                                             "force": True}),
                       409, "PORT_BLOCKED")
-        for body in ({"connector": SPL_A, "port": 17}, {"connector": SPL_A_DIST, "port": 1},
+        for body in ({"connector": SPL_A, "port": 17}, {"connector": SPL_A_DIST},
                      {"connector": SPL_A}, {"port": 2, "project": PROJECT},
                      {"connector": SPL_B, "port": 1, "box": BOX_A},
                      {"connector": oid(99), "port": 1}):
@@ -304,6 +304,11 @@ def test_an_occupied_blocked_or_reserved_port_refuses_a_property() -> None:
         assert [c["code"] for c in clients["rows"]] == ["1001"]  # refused ones made none
         taken_ports = [n for n, fiber in enumerate(await output(api, SPL_A), 1) if fiber]
         assert taken_ports == [1, 16]
+        # a splitter without isDrop takes a property too (customer_splitters networks), but
+        # auto_connect never picks it
+        unflagged = await ok(api.post("/api/v2/properties", json={"connector": SPL_A_DIST,
+                                                                   "port": 1}), 201)
+        assert unflagged["connections"][0]["id"] == SPL_A_DIST
 
     run(app, scenario)
 

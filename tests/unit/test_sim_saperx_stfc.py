@@ -93,6 +93,7 @@ def test_register_one_number_a_range_and_duplicates() -> None:
         assert item == {
             "id": item["id"], "numero": "1130001003", "ddi": 55, "status": "livre",
             "transmissao": "transmitido", "bloqueado": False, "vinculo": None, "fila_remocao": None,
+            "erro_transmissao": None,
         }
 
     run(make()[0], scenario)

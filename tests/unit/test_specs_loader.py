@@ -82,7 +82,8 @@ def test_desired_integrations_carry_references_defaults_and_source(specs: Path) 
         options={
             "page_size": 500,
             "concurrency": 4,
-            "block_on_suspend": True,
+            "block_on_suspend": True, "fiscal_number_param": False,
+            "batch_size": 10_000,
             "environment": "production",
             "rate_limit": {"per_second": 5.0, "burst": 10},
         },
@@ -136,6 +137,7 @@ def test_desired_settings_list_services_and_ranges(specs: Path) -> None:
                 "first": "1130001000",
                 "last": "1130001003",
                 "country_code": 55,
+                "on_remove": "refuse",
                 "source": Source("specs/numbers.yaml", 2, 3),
             }
         ]
@@ -160,6 +162,8 @@ def test_load_specs_returns_options_with_defaults_filled_in(specs: Path) -> None
         "page_size": 500,
         "concurrency": 4,
         "block_on_suspend": True,
+        "batch_size": 10_000,
+        "fiscal_number_param": False,
     }
     assert spec_set.files == ["specs/clients/0001.yaml", "specs/integrations.yaml", "specs/numbers.yaml"]
 

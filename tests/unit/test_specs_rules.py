@@ -241,15 +241,17 @@ def test_a_number_outside_every_range_is_reported_with_the_ranges(specs: Path) -
     issue = only_issue(specs)
     assert (issue.file, issue.line) == ("specs/c.yaml", 8)
     assert issue.message == (
-        "number 1130009999 is in no range of integration stfc-sp; "
+        "number 1130009999 of service 1 is in no range of integration stfc-sp; "
         "declared ranges: sp-centro 1130001000..1130001999"
     )
+    assert issue.hint.endswith("or remove it from the service to unlink it")
 
 
 def test_a_number_in_a_range_of_another_integration_is_reported(specs: Path) -> None:
     write(specs, "c.yaml", clients(client(services=service(1, "active", "2125550001"))))
     issue = only_issue(specs)
-    assert issue.message.startswith("number 2125550001 is in no range of integration stfc-sp;")
+    assert issue.message.startswith(
+        "number 2125550001 of service 1 is in no range of integration stfc-sp;")
     assert issue.hint.startswith("it lies in range 'rj-centro' of integration 'stfc-rj'")
 
 
@@ -349,3 +351,35 @@ def test_suspended_services_block_their_numbers_per_option(specs: Path, block: s
     resources = load_desired(specs).resources
     assert resources['stfc-sp.link["1130001001"]'].attrs["blocked"] is expected
     assert resources['stfc-sp.link["1130001002"]'].attrs["blocked"] is False
+
+
+# --- on_remove on a range ------------------------------------------------------------------------
+
+
+def test_on_remove_takes_refuse_or_unlink_and_reaches_the_range_settings(specs: Path) -> None:
+    write(specs, "base.yaml", BASE.replace("    last: 30001999\n",
+                                           "    last: 30001999\n    on_remove: unlink\n"))
+    [sp] = load_desired(specs).settings["ranges"]["stfc-sp"]
+    assert (sp["name"], sp["on_remove"]) == ("sp-centro", "unlink")
+    [rj] = load_desired(specs).settings["ranges"]["stfc-rj"]
+    assert rj["on_remove"] == "refuse"  # the default
+    write(specs, "base.yaml", BASE.replace("    last: 30001999\n",
+                                           "    last: 30001999\n    on_remove: delete\n"))
+    issue = only_issue(specs)
+    assert (issue.line, issue.message) == (16, "'on_remove' must be one of 'refuse' or 'unlink'")
+
+
+def test_on_remove_on_a_range_whose_numbers_no_service_links_is_reported(specs: Path) -> None:
+    write(specs, "voip.yaml", """\
+integrations:
+  voip:
+    platform: saperx-v2
+    endpoint: embedded
+    credentials: {username: ixc, password: "${env:P}", api_key: "${env:K}", api_secret: "${env:S}"}
+number_ranges:
+  floripa: {integration: voip, area_code: 48, first: 30001000, last: 30001099, on_remove: unlink}
+""")
+    issue = only_issue(specs)
+    assert issue.file == "specs/voip.yaml" and issue.line == 7
+    assert issue.message == ("on_remove applies to ranges whose numbers are linked to client "
+                             "services; integration 'voip' is a saperx-v2 integration")

@@ -2,19 +2,21 @@
 ERP reads and writes back which client service sits on which customer port (seed 001,
 PLATFORMS.md §6).
 
-One package: ``spec.py`` (options; the ports themselves are the shared
-:mod:`reconciler.specs.ports`), ``rules.py`` and ``imports.py`` (the shared
-:mod:`reconciler.planner.ports` and :mod:`reconciler.specs.ports_import`), ``provider.py``
+One package: ``spec.py`` (options); the ports, their planning rules and their import are the
+ones both mapping platforms share (:mod:`reconciler.specs.ports`,
+:mod:`reconciler.planner.ports`, :mod:`reconciler.specs.ports_import`); ``provider.py``
 (HTTP), ``sim.py`` (the wire contract, ours: Geosite publishes no API) and ``sim_store.py``
 (the data and its rules). See docs/platforms/geosite.md.
 """
 
+from reconciler.planner import ports as port_rules
 from reconciler.planner.ports import PORT_LINK
 from reconciler.platforms.descriptor import from_modules
-from reconciler.platforms.geosite import imports, rules, spec
+from reconciler.platforms.geosite import spec
+from reconciler.specs import ports_import
 
 PLATFORM = from_modules(
-    spec, rules, imports,
+    spec.HOOKS, port_rules, ports_import,
     name=spec.PLATFORM,
     options=spec.GeositeOptions,
     credentials=("username", "password"),

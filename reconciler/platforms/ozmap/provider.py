@@ -10,7 +10,8 @@ docs/platforms/ozmap.md describes, after OZmap's own SDK. What it observes and c
   a box in design (``implanted: false`` or a draft) takes no client;
 - ``port_link`` (key: the FTTH client's ``code``, the ERP's id_cliente_servico): ``service``,
   ``box`` and ``splitter`` (names), ``port`` (from 1), ``document`` (kept in the client's
-  ``observation`` as ``CPF/CNPJ <digits>``: OZmap has no field for it), ``name``.
+  ``observation`` as ``CPF/CNPJ <digits>``, beside whatever else operators noted there: OZmap
+  has no field for it), ``name``.
 
 A link creates the property on the port with its client inline (``code``, ``name``,
 ``observation``, ``implanted: true``); a migration PATCHes the property's ``connector`` and
@@ -47,6 +48,15 @@ REASONS = {"not_implanted": "in design", "draft": "a draft", "no_customer_splitt
            "no customer splitter", "no_free_port": "no free customer port"}
 
 
+def _noted(observation: str, document: str) -> str:
+    """The client's observation with its document (``CPF/CNPJ <digits>``) set, the rest of what
+    operators wrote there kept."""
+    mark = f"CPF/CNPJ {document}"
+    if DOCUMENT.search(observation):
+        return DOCUMENT.sub(mark, observation, count=1)
+    return f"{mark} · {observation}" if observation.strip() else mark
+
+
 class OzmapProvider(HttpProvider):
     """One integration's connection to an OZmap tenant and its one project."""
 
@@ -64,10 +74,12 @@ class OzmapProvider(HttpProvider):
         self._boxes: dict[str, Mapping[str, Any]] = {}  # box name -> catalog entry
         self._clients: dict[str, tuple[str, str | None]] = {}  # code -> (client id, property id)
         self._observed = False  # _clients holds every client of the project
+        self._notes: dict[str, str] = {}  # code -> the client's observation as last read
 
     def _auth(self, credentials: Mapping[str, str]) -> Auth:
         key = credentials.get("api_key")
         if key:
+            self._used: tuple[str, ...] = ("api_key",)
             return Auth(secrets=(key,), headers={"Authorization": key})
         user, password = credentials.get("username"), credentials.get("password")
         if not user and not password:
@@ -80,7 +92,11 @@ class OzmapProvider(HttpProvider):
                                        f"integration (or give credentials.api_key)",
                                        integration=self.integration.name)
         self._login_body = {"login": str(user), "password": str(password)}
+        self._used = ("username", "password")
         return Auth(secrets=(str(password),), login=self._login, scheme="")
+
+    def _credentials_used(self) -> tuple[str, ...]:
+        return self._used  # credential_fields is empty: either set will do
 
     async def _login(self) -> Issued:
         """A login token (its lifetime is not said: renewed on a 401)."""
@@ -197,7 +213,8 @@ class OzmapProvider(HttpProvider):
         connection = prop["connections"][0]
         splitter, box = self._splitter(str(connection["id"]), network)
         code = str(client["code"])
-        found = DOCUMENT.search(str(client.get("observation") or ""))
+        self._notes[code] = str(client.get("observation") or "")
+        found = DOCUMENT.search(self._notes[code])
         attrs = {"service": int(code) if code.isdigit() else None, "box": box,
                  "splitter": splitter, "port": int(connection["port"]),
                  "document": found.group(1) if found else "", "name": str(client.get("name") or "")}
@@ -290,6 +307,7 @@ class OzmapProvider(HttpProvider):
             if held is None:
                 raise self._refusal(change, response)
         client_id, prop_id = held
+        client["observation"] = _noted(self._notes.get(code, ""), str(after["document"]))
         await self._write(change, "PATCH", f"/ftth-clients/{client_id}",
                           {k: v for k, v in client.items() if k != "code"})
         if prop_id is None:
@@ -331,6 +349,7 @@ class OzmapProvider(HttpProvider):
         if not rows:
             return None
         client_id = str(rows[0]["id"])
+        self._notes[code] = str(rows[0].get("observation") or "")
         props = await self._rows("properties", [{"property": "client", "operator": "=",
                                                  "value": client_id}])
         self._clients[code] = (client_id, str(props[0]["id"]) if props else None)

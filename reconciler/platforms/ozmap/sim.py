@@ -53,8 +53,10 @@ Everything below is ASSUMED (INFERRED) and is the place to correct once a real c
 - Project names and FTTH client codes are unique. A splitter's ``ports`` entries also carry
   ``index`` and ``observation``; a box's ``default_reserve`` reserves the last ports of each of
   its customer splitters, which only ``force: true`` takes (never a blocked or occupied port).
-  Only a customer (``isDrop``) splitter takes properties. ``auto_connect`` takes the first free
-  port of the ``connector`` or of the ``box``'s customer splitters. Connecting makes a drop
+  A property connects to a port of any splitter (a network drawn without ``isDrop`` has its
+  customers on unflagged splitters, which an integration's ``customer_splitters`` names);
+  ``auto_connect`` and viability take ``isDrop`` splitters only: ``auto_connect`` the first
+  free port of the ``connector`` or of the ``box``'s customer splitters. Connecting makes a drop
   cable and a fibre id (the fibre is what ``connectables.output`` holds). A property PATCH with
   ``connector: null`` frees its port; with another ``connector``/``port`` moves it. Deleting a
   property frees its port and keeps its client; deleting a box, splitter or project still in use

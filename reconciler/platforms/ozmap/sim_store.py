@@ -978,10 +978,8 @@ class Store(wire.Counters):
         if connector is None and body.get("port") is not None and current is not None:
             connector = current[0]  # a new port on the splitter it is on
         if connector is not None:
+            # any splitter: a network drawn without isDrop has its customers on unflagged ones
             splitter = self._referenced(SPLITTERS, object_id(connector, "connector"), "connector")
-            if not splitter["isDrop"]:
-                raise invalid("connector", f"splitter {splitter['id']} is not a customer (drop) "
-                              "splitter")
             if box_id is not None and box_id != splitter["parent"]:
                 raise invalid("box", f"splitter {splitter['id']} is in box {splitter['parent']}")
             if body.get("port") is not None:

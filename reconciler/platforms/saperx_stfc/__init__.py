@@ -12,7 +12,7 @@ from reconciler.platforms.saperx_stfc.kinds import LINK, NUMBER
 
 PLATFORM = from_modules(
     spec, rules, drift, imports, billing,
-    name=rules.PLATFORM,
+    name=spec.PLATFORM,
     options=spec.SaperxStfcOptions,
     credentials=("token",),
     kinds=(NUMBER, LINK),

@@ -38,7 +38,7 @@ def _link(change: Change) -> str | None:
 NUMBER = Kind(
     "number",
     phases={Action.CREATE: 0, Action.UPDATE: 1, Action.DELETE: 6},
-    observed_only=frozenset({"status", "transmission"}),
+    observed_only=frozenset({"status", "transmission", "transmission_error"}),
     describe=_number,
     summary=lambda res: str(res.attrs.get("status") or ""),
 )

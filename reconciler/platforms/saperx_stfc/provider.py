@@ -94,6 +94,8 @@ class SaperxStfcProvider(HttpProvider):
             "status": STATUS.get(item["status"], item["status"]),
             "transmission": TRANSMISSION.get(item["transmissao"], item["transmissao"]),
         }
+        if item.get("erro_transmissao"):
+            number["transmission_error"] = str(item["erro_transmissao"])
         out = [Resource(self.name, "number", key, number, remote_id=remote_id)]
         link = item.get("vinculo")
         if item["status"] == "vinculado" and link:

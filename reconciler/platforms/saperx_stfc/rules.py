@@ -2,8 +2,12 @@
 
 Numbers
 - declared in a range, missing on the platform -> register (one block change per run of
-  consecutive numbers of one range);
-- managed (in the state), free on the platform, covered by no declared range -> delete (blocks);
+  consecutive numbers of one range, at most the integration's ``batch_size``);
+- managed (in the state), covered by no declared range (the range shrank or went) -> delete in
+  blocks of ``batch_size``, once every number of the block is free: a linked one is unlinked
+  first, whoever linked it (the safety checks refuse that unless its range says
+  ``on_remove: unlink`` or the run is confirmed), and the block waits, converging, until the
+  removal queue frees it: unlink, queue, free, then one bulk call;
 - in the removal queue -> converging, never planned again;
 - transmission error on the platform -> retransmit (an update of the number).
 
@@ -25,7 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.model import Action, Change, Note, Resource, address
-from reconciler.planner.core import Partial, View, block_of, runs
+from reconciler.planner.core import MAX_BLOCK, Partial, View, block_of, runs
 
 PLATFORM = "saperx-stfc"
 LINK_FIELDS = ("service", "plan", "params", "document", "name")
@@ -66,7 +70,7 @@ def _register_blocks(
 ) -> list[Change]:
     ranges = {key: desired[key].attrs.get("range", "") for key in missing}
     blocks = []
-    for keys in runs(missing, same=ranges):
+    for keys in runs(missing, same=ranges, size=_batch(view)):
         first = desired[keys[0]]
         gone = [k for k in keys if k in known]
         reason = f"declared in range {ranges[keys[0]]}, missing on the platform"
@@ -93,28 +97,80 @@ def _stale_numbers(
     known: Mapping[str, Resource],
     actual: Mapping[str, Resource],
 ) -> None:
-    """Managed numbers no declared range covers any more: delete the free ones."""
-    free = []
+    """Managed numbers no declared range covers any more: deleted in blocks of the batch
+    size, each block once all its numbers are free (its linked ones unlinked first)."""
+    leaving: dict[str, Resource] = {}
     for key in known:
         if key in desired:
             continue
-        have = actual.get(key)
-        where = address(view.integration, "number", key)
-        if have is None:
-            out.forget.append(where)
-        elif have.attrs.get("status") == "free":
-            free.append(key)
-        elif have.attrs.get("status") == "removing":
-            out.converging.append(Note(where, view.integration,
-                                       "in the removal queue; deleted once the queue frees it"))
-        elif key not in view.side("known", "link") or key in view.side("desired", "link"):
-            out.warnings.append(Note(where, view.integration,
-                                     "no declared range covers it, but it is linked to a client "
-                                     "service this tool does not manage: left alone"))
-    for keys in runs(free):
-        out.changes.append(Change(view.integration, "number", Action.DELETE, keys,
-                                  {"status": "free"}, None,
-                                  "free, and no declared range covers it any more"))
+        if key in actual:
+            leaving[key] = actual[key]
+        else:
+            out.forget.append(address(view.integration, "number", key))
+    ranges = {key: known[key].attrs.get("range", "") for key in leaving}
+    for keys in runs(leaving, same=ranges, size=_batch(view)):
+        held = [key for key in keys if _holds_back(view, out, leaving[key], known[key])]
+        if held:
+            _wait_for_queue(view, out, keys, held, leaving)
+        else:
+            out.changes.append(Change(view.integration, "number", Action.DELETE, keys,
+                                      {"status": "free"}, None,
+                                      "free, and no declared range covers it any more"))
+
+
+def _holds_back(view: View, out: Partial, have: Resource, was: Resource) -> bool:
+    """Whether a number leaving the ranges holds its block back (it is not free). A linked one
+    is unlinked here when nobody else does: the link rules unlink a managed link the specs
+    no longer declare, and a link the specs still declare is an error."""
+    status = have.attrs.get("status")
+    if status != "linked":
+        return status != "free"  # in the removal queue, it holds the block back too
+    key = have.key
+    link = view.side("actual", "link").get(key)
+    want = view.side("desired", "link").get(key)
+    if want is not None:
+        where = f"{want.source}: " if want.source else ""
+        out.errors.append(f"{where}{want.address}: number {key} is assigned to service "
+                          f"{want.attrs['service']}, but {_range_gone(view, was)}: keep it "
+                          f"in a range, or remove it from the service")
+    elif key in view.side("known", "link"):
+        pass  # a managed link the specs no longer declare: the link rules unlink it
+    elif link is None:
+        out.warnings.append(Note(have.address, view.integration,
+                                 "no declared range covers it, but the platform shows it linked "
+                                 "to no client service it names: left alone"))
+    else:
+        out.changes.append(_unlink(view, link, f"{_range_gone(view, was)} (linked outside "
+                                               f"this tool)"))
+    return True
+
+
+def _wait_for_queue(view: View, out: Partial, keys: tuple[str, ...], held: list[str],
+                    numbers: Mapping[str, Resource]) -> None:
+    """Converging notes for a block that waits: each number holding it back says when the
+    block goes, and with how many others."""
+    block = f"{view.integration}.number[{keys[0]}..{keys[-1]}]"
+    others = f", with the {len(keys) - 1} other numbers of {block} in one bulk call" \
+        if len(keys) > 1 else ""
+    for key in held:
+        queued = numbers[key].attrs.get("status") == "removing"
+        now = "in the removal queue" if queued else "unlinked first"
+        out.converging.append(Note(address(view.integration, "number", key), view.integration,
+                                   f"{now}; deleted once the queue frees it{others}"))
+
+
+def _range_gone(view: View, number: Resource) -> str:
+    """Why no declared range holds a managed number any more: its range shrank, or went."""
+    name = number.attrs.get("range")
+    declared = {r["name"] for r in view.settings.get("ranges", {}).get(view.integration, ())}
+    if name in declared:
+        return f"range {name} no longer holds the number"
+    return f"range {name} was removed" if name else "its range was removed"
+
+
+def _batch(view: View) -> int:
+    """Numbers per registration or bulk removal call: the integration's ``batch_size``."""
+    return int(view.options.get("batch_size", MAX_BLOCK))
 
 
 # -- links --------------------------------------------------------------------------------
@@ -214,10 +270,15 @@ def _unlink_reason(view: View, have: Resource) -> str:
     service = have.attrs.get("service")
     status = _service_status(view, service)
     if status == "cancelled":
-        return f"service {service} is cancelled"
-    if status is None:
-        return f"service {service} is no longer declared"
-    return f"number no longer assigned to service {service}"
+        reason = f"service {service} is cancelled"
+    elif status is None:
+        reason = f"service {service} is no longer declared"
+    else:
+        reason = f"number no longer assigned to service {service}"
+    number = view.side("known", "number").get(have.key)
+    if number is not None and have.key not in view.side("desired", "number"):
+        reason += f"; {_range_gone(view, number)}"
+    return reason
 
 
 def _service_status(view: View, service: Any) -> str | None:

@@ -34,6 +34,10 @@ NUMBER = re.compile(r"^[1-9][1-9][0-9]{8}$")  # DDD (11..99, no zero digit) + 8-
 PLAN_TYPES = ("pos", "pre", "controle")
 STATUSES = ("livre", "vinculado", "em_remocao")
 TRANSMISSIONS = ("pendente", "transmitido", "erro")
+# What the platform says of a failed transmission (ASSUMED wording: none is public).
+TRANSMISSION_ERRORS = ("Operadora recusou o número: cadastro do assinante incompleto",
+                       "Tempo esgotado no envio à operadora",
+                       "Número em processo de portabilidade na operadora")
 
 DEFAULT_PLANS: tuple[Mapping[str, Any], ...] = (
     {"id": 101, "nome": "STFC Básico 100", "tipo": "pos", "valor": "29.90",
@@ -78,6 +82,7 @@ class Number:
     vinculo: Link | None = None
     desde: float | None = None
     previsao: float | None = None
+    erro_transmissao: str | None = None  # why the last transmission failed (ASSUMED field)
 
     def to_wire(self) -> dict[str, Any]:
         """The number as ``GET /api/numeros`` shows it."""
@@ -322,6 +327,7 @@ class Store(Counters):
     def force_transmission(self, numero: str, status: str) -> Number:
         number = self.get(numero)
         number.transmissao = status
+        number.erro_transmissao = TRANSMISSION_ERRORS[0] if status == "erro" else None
         self.pending.discard(numero)
         return number
 
@@ -416,6 +422,8 @@ class Store(Counters):
         rate = self.transmission_error_rate
         failed = bool(rate) and self.random.random() < rate
         number.transmissao = "erro" if failed else "transmitido"
+        number.erro_transmissao = TRANSMISSION_ERRORS[int(number.numero) % len(
+            TRANSMISSION_ERRORS)] if failed else None
         self.pending.discard(number.numero)
 
     def _forget(self, numero: str) -> None:

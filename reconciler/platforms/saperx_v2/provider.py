@@ -280,6 +280,7 @@ class SaperxV2Provider(HttpProvider):
             ("voip_range", Action.DELETE): self._delete_range,
             ("extension", Action.CREATE): self._create_extension,
             ("extension", Action.UPDATE): self._update_extension,
+            ("extension", Action.UNLINK): self._update_extension,  # an update taking DIDs off
             ("extension", Action.SUSPEND): lambda c: self._set_blocked(c, True),
             ("extension", Action.RESUME): lambda c: self._set_blocked(c, False),
             ("extension", Action.DELETE): self._deactivate,

@@ -7,10 +7,13 @@ A line is found on the platform by its account code: the declared one, else the 
 platform gave it, which the state keeps as its remote id.
 - declared, not on the platform -> create (not when it should be inactive: a cancelled
   service's line that never existed is left absent);
-- declared and present -> update what differs; block or unblock to follow a suspended service
-  (where the integration blocks); inactivate (a DELETE: the platform keeps it) when the service
-  is cancelled or the line says ``active: false``, reactivate when it is active again;
-- managed, no longer declared -> inactivate.
+- declared and present -> update what differs (an UNLINK when it takes DIDs off the line: what
+  the safety limits count, as they count numbers unlinked from services); block or unblock to
+  follow a suspended service (where the integration blocks); inactivate (a DELETE: the platform
+  keeps it) when the service is cancelled or the line says ``active: false``, reactivate when it
+  is active again; nothing to do but a state that recorded something else (a change that landed
+  in a run killed before it recorded it) -> adopt, so the state holds what the platform holds;
+- managed, no longer declared -> inactivate; found inactive already -> forget.
 A password is never read back: its rule (a reference, or ``generate``) is compared with the one
 the state recorded, and a changed rule sends it again.
 A DID moved from one line to another is taken off the old line before the new one gets it: the
@@ -69,7 +72,8 @@ def _ranges(view: View, out: Partial) -> None:
                                       dict(now.attrs), {**now.attrs, **res.attrs},
                                       "range changed in the specs: " + ", ".join(moved),
                                       res.source))
-        elif key not in known:
+        elif key not in known or differing(res, known[key], RANGE_FIELDS):
+            # new to the state, or a change that landed without being recorded (a killed apply)
             out.adopt.append(replace(res, remote_id=now.remote_id))
     for key, was in sorted(known.items()):
         if key in want:
@@ -103,9 +107,7 @@ def _lines(view: View, out: Partial) -> None:
     pending: list[Change] = []
     for key, res in sorted(want.items()):
         code = codes[key]
-        change = _line(view, out, key, res, have.get(code) if code else None, code)
-        if change is not None:
-            pending.append(change)
+        pending += _line(view, out, key, res, have.get(code) if code else None, code)
     for key, was in sorted(known.items()):
         if key in want:
             continue
@@ -116,7 +118,7 @@ def _lines(view: View, out: Partial) -> None:
                 {**now.attrs, "account_code": now.key}, None,
                 f"service {was.attrs.get('service')} no longer declares this SIP line: "
                 f"inactivated (the platform keeps it)"))
-        elif now is None:
+        else:  # gone, or inactivated already (by a run killed before it forgot the line)
             out.forget.append(was.address)
     # DID -> the change that takes it off its old line
     releases = {number: change.id for change in pending
@@ -137,23 +139,22 @@ def _lines(view: View, out: Partial) -> None:
 
 
 def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | None,
-          code: str | None) -> Change | None:
-    """The change one declared line needs (None when none, after adopting it if it is new to
-    the state)."""
+          code: str | None) -> list[Change]:
+    """The changes one declared line needs (none: after adopting it if the state needs it)."""
     service = want.attrs["service"]
     if now is None:
         if not want.attrs["active"]:
-            return None  # a cancelled service's line that never existed: nothing to inactivate
-        return Change(view.integration, "extension", Action.CREATE, (key,), None, dict(want.attrs),
-                      f"service {service} declares a SIP line", want.source)
+            return []  # a cancelled service's line that never existed: nothing to inactivate
+        return [Change(view.integration, "extension", Action.CREATE, (key,), None,
+                       dict(want.attrs), f"service {service} declares a SIP line", want.source)]
     target = {**now.attrs, **{f: want.attrs[f] for f in COMPARED["extension"]},
               "account_code": code}
     before = {**now.attrs, "account_code": code}
     if now.attrs.get("active") and not want.attrs["active"]:
         # Still declared: the state keeps it (the change has a target), inactive.
-        return Change(view.integration, "extension", Action.DELETE, (key,), before, target,
-                      f"service {service} is cancelled (or its line inactive): inactivated",
-                      want.source)
+        return [Change(view.integration, "extension", Action.DELETE, (key,), before, target,
+                       f"service {service} is cancelled (or its line inactive): inactivated",
+                       want.source)]
     moved = changed_fields(want, now, LINE_FIELDS + ("active",))
     was = view.side("known", "extension").get(key)
     if was is not None and was.attrs.get("password_from") != want.attrs.get("password_from"):
@@ -163,17 +164,27 @@ def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | No
         # only a changed rule carries it: an update sends the password again only then
         target.update(password_from=want.attrs.get("password_from"),
                       password_file=want.attrs.get("password_file"))
+    line_changes: list[Change] = []
     if moved:
-        return Change(view.integration, "extension", Action.UPDATE, (key,), before,
-                      target, "changed in the specs: " + ", ".join(moved), want.source)
+        # Taking DIDs off a line is what the safety limits count as an unlink (a customer's
+        # number stops reaching them); any other change is an update. Blocking or unblocking
+        # stays a change of its own, after it, so the suspend limit counts it too.
+        action = Action.UNLINK if _numbers(before) - _numbers(target) else Action.UPDATE
+        update = {**target, "blocked": now.attrs.get("blocked")}
+        line_changes.append(Change(view.integration, "extension", action, (key,), before, update,
+                           "changed in the specs: " + ", ".join(moved), want.source))
+        before = update
     if bool(now.attrs.get("blocked")) != bool(want.attrs["blocked"]):
         action = Action.SUSPEND if want.attrs["blocked"] else Action.RESUME
         why = "suspended" if want.attrs["blocked"] else "active again"
-        return Change(view.integration, "extension", action, (key,), before, target,
-                      f"service {service} is {why}", want.source)
-    if key not in view.side("known", "extension"):
+        line_changes.append(Change(view.integration, "extension", action, (key,), before, target,
+                           f"service {service} is {why}", want.source,
+                           tuple(c.id for c in line_changes)))
+    if not line_changes and (was is None or changed_fields(want, was, COMPARED["extension"])):
+        # new to the state, or a change that landed without being recorded (a killed apply):
+        # the state takes what the platform now holds, so drift does not report it
         out.adopt.append(replace(want, remote_id=code))
-    return None
+    return line_changes
 
 
 def changed_fields(ruler: Resource, other: Resource, fields: tuple[str, ...]) -> list[str]:

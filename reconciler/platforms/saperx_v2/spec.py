@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from reconciler.model import Resource, address
+from reconciler.errors import SpecIssue
+from reconciler.model import Desired, Resource, address
 from reconciler.schedule.cron import cadence
 from reconciler.specs.models import ClientSpec, ServiceSpec, SipLineSpec, SpecModel
 
@@ -105,6 +106,31 @@ def _check_did(collected: Collected, index: RangeIndex, line: SipLineSpec, numbe
         issues.at(line.where, ("dids", i, "number"), f"DID {number} is already held by the line "
                   f"of service {first[1]} at {first[0]}", "a DID belongs to one line: remove it "
                   "from one of them (moving it is one edit: take it off the old line)")
+
+
+def catalog_problems(desired: Desired, synced: Any) -> list[SpecIssue]:
+    """A line whose plan or international plan the last synced catalog does not list."""
+    out: list[SpecIssue] = []
+    names: dict[tuple[str, str], set[str]] = {}  # (integration, catalog) -> names; empty: unsynced
+    for res in desired.resources.values():
+        if res.kind != "extension" or desired.integrations[res.integration].platform != PLATFORM:
+            continue
+        for field, catalog in (("plan", "plans"), ("international_plan", "international_plans")):
+            if (res.integration, catalog) not in names:
+                entries = synced(res.integration, catalog) or ()
+                names[res.integration, catalog] = {str(p.get("name")) for p in entries}
+            valid, name = names[res.integration, catalog], res.attrs.get(field)
+            if not valid or name is None or name in valid or res.source is None:
+                continue
+            out.append(SpecIssue(res.source.file, res.source.line, res.source.column,
+                                 f"SIP line of service {res.attrs.get('service')}: "
+                                 f"{field.replace('_', ' ')} {name!r} is not among the "
+                                 f"{catalog.replace('_', ' ')} last synced from "
+                                 f"{res.integration}",
+                                 f"{catalog.replace('_', ' ')} that exist: "
+                                 f"{', '.join(sorted(valid))} (run `reconcile sync "
+                                 f"{res.integration}` if they changed)"))
+    return out
 
 
 def build(ctx: DesiredBuild) -> None:
