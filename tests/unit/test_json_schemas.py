@@ -99,7 +99,7 @@ def test_golden_files_validate(golden: str, name: str) -> None:
 
 def test_every_golden_json_file_is_covered() -> None:
     found = {p.name for p in GOLDEN.glob("*.json")}
-    assert found == {"plan_rollout.json", "plan_day_two.json", "drift.json"}
+    assert found == {"plan_rollout.json", "plan_day_two.json", "drift.json", "stfc_billing.json"}
 
 
 # --- real output -------------------------------------------------------------------------------
@@ -233,3 +233,19 @@ def test_wrong_types_fail() -> None:
     assert any("is a required property" in e for e in errors("drift", report))
     report["fix"] = "done"
     assert errors("drift", report)
+
+
+# --- billing -----------------------------------------------------------------------------------
+
+
+def test_the_billing_golden_and_a_voip_bill_validate_and_a_float_amount_does_not() -> None:
+    from reconciler.render.invoice import render_json
+    from tests.unit.test_voip_billing import invoice
+
+    golden = json.loads((GOLDEN / "stfc_billing.json").read_text(encoding="utf-8"))
+    assert_valid("billing", golden)
+    voip = json.loads(render_json(invoice()))
+    assert_valid("billing", voip)
+    broken = copy.deepcopy(voip)
+    broken["lines"][0]["amount"] = 0.7
+    assert any("lines/0/amount" in e for e in errors("billing", broken))
