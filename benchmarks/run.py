@@ -77,6 +77,21 @@ PLATFORMS = (("stfc", "saperx-stfc"), ("qualifica", "qualifica"), ("campsoft", "
 LOGIN_ROUTES = frozenset({"POST /oauth/token", "POST /authentication"})
 PAGED_LISTINGS = {"saperx-stfc": "GET /api/numeros", "qualifica": "GET /usuarios",
                   "campsoft": "GET /subscriptions"}
+# How the runner logs in to a simulator to count its objects: route, body for the secret, the
+# token's field in the answer (SaperX STFC takes the secret itself as its bearer token).
+SIM_LOGINS: dict[str, tuple[str, Callable[[str], dict[str, str]], str]] = {
+    "qualifica": ("/oauth/token", lambda secret: {"grant_type": "client_credentials",
+                                                   "client_id": "sim-client",
+                                                   "client_secret": secret}, "access_token"),
+    "campsoft": ("/authentication", lambda secret: {"ApiKey": "sim-key", "ApiSecret": secret},
+                 "AccessToken"),
+}
+# The query of a one-item page of each paged listing, and where its answer gives the total.
+LISTING_TOTALS: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
+    "saperx-stfc": ({"pagina": 0, "itens_por_pagina": 1}, ("paginacao", "total_registros")),
+    "qualifica": ({"pagina": 0, "por_pagina": 1}, ("total",)),
+    "campsoft": ({"page": 1, "per_page": 1}, ("total",)),
+}
 
 # The measured steps in order: name, expected exit code.
 EXPECTED = {
@@ -290,37 +305,24 @@ class Simulator:
         if self.platform == "saperx-stfc":
             return {"Authorization": f"Bearer {self.secret}"}
         if self._token is None:
-            if self.platform == "qualifica":
-                body = {"grant_type": "client_credentials", "client_id": "sim-client",
-                        "client_secret": self.secret}
-                answer = self.admin.post("/oauth/token", json=body)
-                answer.raise_for_status()
-                self._token = str(answer.json()["access_token"])
-            else:
-                body = {"ApiKey": "sim-key", "ApiSecret": self.secret}
-                answer = self.admin.post("/authentication", json=body)
-                answer.raise_for_status()
-                self._token = str(answer.json()["AccessToken"])
+            route, body, field = SIM_LOGINS[self.platform]
+            answer = self.admin.post(route, json=body(self.secret))
+            answer.raise_for_status()
+            self._token = str(answer.json()[field])
         return {"Authorization": f"Bearer {self._token}"}
 
     def listed_objects(self) -> int:
         """How many objects the platform's paginated listing holds (numbers, users,
         subscriptions), from one page of one item."""
         assert self.admin is not None
-        if self.platform == "saperx-stfc":
-            answer = self.admin.get("/api/numeros", params={"pagina": 0, "itens_por_pagina": 1},
-                                    headers=self._auth())
-            answer.raise_for_status()
-            return int(answer.json()["paginacao"]["total_registros"])
-        if self.platform == "qualifica":
-            answer = self.admin.get("/usuarios", params={"pagina": 0, "por_pagina": 1},
-                                    headers=self._auth())
-            answer.raise_for_status()
-            return int(answer.json()["total"])
-        answer = self.admin.get("/subscriptions", params={"page": 1, "per_page": 1},
+        params, total = LISTING_TOTALS[self.platform]
+        answer = self.admin.get(PAGED_LISTINGS[self.platform].partition(" ")[2], params=params,
                                 headers=self._auth())
         answer.raise_for_status()
-        return int(answer.json()["total"])
+        found: Any = answer.json()
+        for name in total:
+            found = found[name]
+        return int(found)
 
 
 @contextlib.contextmanager
@@ -680,9 +682,9 @@ def markdown(results: Mapping[str, Any]) -> str:
          f"({m['python_implementation']}), {m['date']}. Rate budget per integration: "
          f"{results['config']['rate_limit_label']}. Seed {results['config']['seed']}."),
         "",
-        ("| N | step | exit | wall s | CPU s | peak RSS MB | saperx-stfc calls | "
-         "qualifica calls | campsoft calls |"),
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ("| N | step | exit | wall s | CPU s | peak RSS MB | "
+         + " | ".join(f"{platform} calls" for _, platform in PLATFORMS) + " |"),
+        "| ---: | --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in PLATFORMS) + " |",
     ]
     for run in results["runs"]:
         for name in STEP_ORDER:
