@@ -3,12 +3,12 @@
     python -m benchmarks.run [--sizes 1000,10000,100000] [--out benchmarks/results.json]
                              [--markdown FILE] [--seed N] [--keep DIR]
 
-It serves the three simulators (SaperX STFC, Qualifica, Campsoft) with ``python -m reconciler sim
-serve``, each in its own process on a free loopback port, with zero latency and no faults. Then,
-for each N: it writes a spec set of N client services (``benchmarks.workload.generate``, the
-integrations pointing at the served simulators), converges the estate once (``apply
---auto-approve``, timed and reported as "initial apply", not a target), and measures, each as a
-separate CLI subprocess that takes the state lock afresh:
+It serves the four simulators (SaperX STFC, Qualifica, Campsoft, SaperX v2) with ``python -m
+reconciler sim serve``, each in its own process on a free loopback port, with zero latency and no
+faults. Then, for each N: it writes a spec set of N client services
+(``benchmarks.workload.generate``, the integrations pointing at the served simulators),
+converges the estate once (``apply --auto-approve``, timed and reported as "initial apply", not
+a target), and measures, each as a separate CLI subprocess that takes the state lock afresh:
 
     validate                ``reconcile validate`` (cold: no spec cache)
     YAML floor              a child that only parses the same spec files with yaml.CSafeLoader
@@ -62,6 +62,7 @@ import httpx
 import yaml
 
 from benchmarks import workload
+from reconciler.platforms.saperx_v2 import sim as v2_sim
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
@@ -72,11 +73,36 @@ MUTATE_FRACTION = 0.01
 PAGE_SIZE_TARGET = 500
 
 # The platforms in the order the table shows them: key in workload.ENV/endpoints, platform name.
-PLATFORMS = (("stfc", "saperx-stfc"), ("qualifica", "qualifica"), ("campsoft", "campsoft"))
-# The paginated listing of each platform and its count field (for the page-size check).
-LOGIN_ROUTES = frozenset({"POST /oauth/token", "POST /authentication"})
+PLATFORMS = (("stfc", "saperx-stfc"), ("qualifica", "qualifica"), ("campsoft", "campsoft"),
+             ("voip", "saperx-v2"))
+# Logins, and SaperX v2's token renewal by its refresh token, which takes the place of one.
+LOGIN_ROUTES = frozenset({"POST /oauth/token", "POST /authentication", "POST /api/v2/auth/token",
+                          "POST /api/v2/auth/refresh"})
+# The paginated listing of each platform whose objects the page-size check counts (SaperX v2
+# also lists its few number ranges, one page).
 PAGED_LISTINGS = {"saperx-stfc": "GET /api/numeros", "qualifica": "GET /usuarios",
-                  "campsoft": "GET /subscriptions"}
+                  "campsoft": "GET /subscriptions", "saperx-v2": "GET /api/v2/extensions"}
+# What `reconcile sim serve --platform saperx-v2` accepts besides the secret (SIM_TOKEN).
+V2_LOGIN = {"username": v2_sim.DEFAULT_USERNAME, "password": v2_sim.DEFAULT_PASSWORD,
+            "api_key": v2_sim.DEFAULT_API_KEY}
+# How the runner logs in to a simulator to count its objects: route, body for the secret, the
+# token's field in the answer (SaperX STFC takes the secret itself as its bearer token).
+SIM_LOGINS: dict[str, tuple[str, Callable[[str], dict[str, str]], str]] = {
+    "qualifica": ("/oauth/token", lambda secret: {"grant_type": "client_credentials",
+                                                   "client_id": "sim-client",
+                                                   "client_secret": secret}, "access_token"),
+    "campsoft": ("/authentication", lambda secret: {"ApiKey": "sim-key", "ApiSecret": secret},
+                 "AccessToken"),
+    "saperx-v2": ("/api/v2/auth/token", lambda secret: {**V2_LOGIN, "api_secret": secret},
+                  "access_token"),
+}
+# The query of a one-item page of each paged listing, and where its answer gives the total.
+LISTING_TOTALS: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
+    "saperx-stfc": ({"pagina": 0, "itens_por_pagina": 1}, ("paginacao", "total_registros")),
+    "qualifica": ({"pagina": 0, "por_pagina": 1}, ("total",)),
+    "campsoft": ({"page": 1, "per_page": 1}, ("total",)),
+    "saperx-v2": ({"page": 1, "per_page": 1}, ("total",)),
+}
 
 # The measured steps in order: name, expected exit code.
 EXPECTED = {
@@ -290,42 +316,29 @@ class Simulator:
         if self.platform == "saperx-stfc":
             return {"Authorization": f"Bearer {self.secret}"}
         if self._token is None:
-            if self.platform == "qualifica":
-                body = {"grant_type": "client_credentials", "client_id": "sim-client",
-                        "client_secret": self.secret}
-                answer = self.admin.post("/oauth/token", json=body)
-                answer.raise_for_status()
-                self._token = str(answer.json()["access_token"])
-            else:
-                body = {"ApiKey": "sim-key", "ApiSecret": self.secret}
-                answer = self.admin.post("/authentication", json=body)
-                answer.raise_for_status()
-                self._token = str(answer.json()["AccessToken"])
+            route, body, field = SIM_LOGINS[self.platform]
+            answer = self.admin.post(route, json=body(self.secret))
+            answer.raise_for_status()
+            self._token = str(answer.json()[field])
         return {"Authorization": f"Bearer {self._token}"}
 
     def listed_objects(self) -> int:
         """How many objects the platform's paginated listing holds (numbers, users,
-        subscriptions), from one page of one item."""
+        subscriptions, SIP extensions), from one page of one item."""
         assert self.admin is not None
-        if self.platform == "saperx-stfc":
-            answer = self.admin.get("/api/numeros", params={"pagina": 0, "itens_por_pagina": 1},
-                                    headers=self._auth())
-            answer.raise_for_status()
-            return int(answer.json()["paginacao"]["total_registros"])
-        if self.platform == "qualifica":
-            answer = self.admin.get("/usuarios", params={"pagina": 0, "por_pagina": 1},
-                                    headers=self._auth())
-            answer.raise_for_status()
-            return int(answer.json()["total"])
-        answer = self.admin.get("/subscriptions", params={"page": 1, "per_page": 1},
+        params, total = LISTING_TOTALS[self.platform]
+        answer = self.admin.get(PAGED_LISTINGS[self.platform].partition(" ")[2], params=params,
                                 headers=self._auth())
         answer.raise_for_status()
-        return int(answer.json()["total"])
+        found: Any = answer.json()
+        for name in total:
+            found = found[name]
+        return int(found)
 
 
 @contextlib.contextmanager
 def simulators(log_dir: Path, removal_delay: float) -> Iterator[dict[str, Simulator]]:
-    """The three simulators, started, and always stopped afterwards (also on Ctrl-C)."""
+    """The four simulators, started, and always stopped afterwards (also on Ctrl-C)."""
     sims = {key: Simulator(key, name, log_dir, removal_delay) for key, name in PLATFORMS}
     try:
         for sim in sims.values():
@@ -389,6 +402,10 @@ def cli_env(sims: Mapping[str, Simulator], specs: Path, state_db: Path) -> dict[
         workload.ENV["qualifica"]: sims["qualifica"].secret,
         workload.ENV["campsoft_key"]: "sim-key",
         workload.ENV["campsoft"]: sims["campsoft"].secret,
+        workload.ENV["voip_password"]: V2_LOGIN["password"],
+        workload.ENV["voip_key"]: V2_LOGIN["api_key"],
+        workload.ENV["voip"]: sims["voip"].secret,
+        workload.ENV["sip_line"]: "bench-sip-" + secrets.token_hex(8),
         "RECONCILER_SPECS": str(specs),
         "RECONCILER_STATE": f"sqlite:///{state_db}",
     })
@@ -515,7 +532,8 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
     step("plan (cold)", [*cli, "plan", "--detailed-exitcode"])["cleared"] = cleared
     step("plan (warm)", [*cli, "plan", "--detailed-exitcode"])
     t0 = time.perf_counter()
-    run["mutated_services"] = workload.mutate(specs, MUTATE_FRACTION, seed=seed + 1)
+    mutation = workload.mutate(specs, MUTATE_FRACTION, seed=seed + 1)
+    run["mutated_services"], run["mutation"] = mutation.services, asdict(mutation)
     run["mutate_s"] = round(time.perf_counter() - t0, 3)
     objects = None  # the page check is for the no-op plans only
     plan = step("plan (1% changed)", [*cli, "plan", "--detailed-exitcode"],
@@ -680,9 +698,9 @@ def markdown(results: Mapping[str, Any]) -> str:
          f"({m['python_implementation']}), {m['date']}. Rate budget per integration: "
          f"{results['config']['rate_limit_label']}. Seed {results['config']['seed']}."),
         "",
-        ("| N | step | exit | wall s | CPU s | peak RSS MB | saperx-stfc calls | "
-         "qualifica calls | campsoft calls |"),
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ("| N | step | exit | wall s | CPU s | peak RSS MB | "
+         + " | ".join(f"{platform} calls" for _, platform in PLATFORMS) + " |"),
+        "| ---: | --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in PLATFORMS) + " |",
     ]
     for run in results["runs"]:
         for name in STEP_ORDER:

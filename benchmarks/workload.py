@@ -2,18 +2,24 @@
 
 Deterministic from a seed. The mix (issue 5): about 30% of services hold an STFC number, 60% one
 or two content packages (through a combo plan or as extras), statuses about 90% active, 7%
-suspended and 3% cancelled; every CPF/CNPJ and number valid. Clients are split over files of
-about 1,000 services (``clients/0001.yaml``...), numbers over ranges of 10,000.
+suspended and 3% cancelled; every CPF/CNPJ and number valid. Issue 12 adds VoIP: 10% of services
+have a SIP line on SaperX v2 with 1 to 3 DIDs (most with a 6-digit account code, the others let
+the platform choose one; plans from the simulator's catalog; the password an ``${env:}``
+reference; its status follows the service's: a cancelled service's line is inactive, a suspended
+one's blocked). The SIP lines are drawn from a random stream of their own, so the rest of the mix
+is the same as without them. Clients are split over files of about 1,000 services
+(``clients/0001.yaml``...), STFC numbers and DIDs over ranges of 10,000.
 
 ``generate(root, n, seed, endpoints)`` writes the set; ``mutate(root, fraction, seed)`` changes
-that share of the services in place (status flips, plan switches, packages added or dropped),
-rewriting only the files that hold them, as a day of ERP changes would.
+that share of the services in place (status flips, plan switches, packages added or dropped;
+the SIP lines of the services it changes get a new call limit, a DID added or a DID moved from
+another of those lines), rewriting only the files that hold them, as a day of ERP changes would.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +48,17 @@ PLANS = {
                                      {"package": "livros"}], "lock_packages": True},
 }
 ENV = {"stfc": "BENCH_STFC_TOKEN", "qualifica": "BENCH_QUALIFICA_SECRET",
-       "campsoft_key": "BENCH_CAMPSOFT_KEY", "campsoft": "BENCH_CAMPSOFT_SECRET"}
+       "campsoft_key": "BENCH_CAMPSOFT_KEY", "campsoft": "BENCH_CAMPSOFT_SECRET",
+       "voip_password": "BENCH_V2_PASSWORD", "voip_key": "BENCH_V2_KEY",
+       "voip": "BENCH_V2_SECRET", "sip_line": "BENCH_SIP_PASSWORD"}
+STFC_FIRST = 30_000_000  # subscriber numbers of the STFC ranges, then of the VoIP ranges
+DID_FIRST = 40_000_000
+SIP_SHARE = 0.10
+DIDS_PER_LINE = ((1, 2, 3), (0.5, 0.3, 0.2))  # 1.7 on average
+ACCOUNT_CODE_FIRST = 400_000  # declared codes; the simulator gives 100000, 100001... to the rest
+SIP_PLANS = ("Fixo Local 100", "Fixo Brasil 500", "Fixo Ilimitado")  # the simulator's catalogs
+SIP_INTERNATIONAL = ("Internacional Américas", "Internacional Mundo")
+CALL_LIMITS = (1, 2, 4, 8, 10)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,21 @@ class Summary:
     numbers_assigned: int
     with_packages: int
     statuses: Mapping[str, int]
+    sip_lines: int = 0
+    sip_lines_inactive: int = 0  # of cancelled services: the initial apply leaves them absent
+    dids: int = 0
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """What :func:`mutate` changed: services, those with a SIP line, and the lines edited
+    (those of services not cancelled by the change)."""
+
+    services: int
+    services_with_lines: int
+    sip_lines: int
+    dids_added: int
+    dids_moved: int
 
 
 def cpf(index: int) -> str:
@@ -67,7 +98,7 @@ def cnpj(index: int) -> str:
 
 
 def integrations(endpoints: Mapping[str, str] | None) -> dict[str, Any]:
-    """The three integrations, at the given URLs (or embedded), secrets from the environment."""
+    """The four integrations, at the given URLs (or embedded), secrets from the environment."""
     where = dict(endpoints or {})
     return {
         "stfc": {"platform": "saperx-stfc", "endpoint": where.get("stfc", "embedded"),
@@ -83,6 +114,12 @@ def integrations(endpoints: Mapping[str, str] | None) -> dict[str, Any]:
                                      "api_secret": f"${{env:{ENV['campsoft']}}}"},
                      "options": {"page_size": 1000, "concurrency": 8,
                                  "suspend_on_delinquency": False}},
+        "voip": {"platform": "saperx-v2", "endpoint": where.get("voip", "embedded"),
+                 "credentials": {"username": "sim-user",
+                                 "password": f"${{env:{ENV['voip_password']}}}",
+                                 "api_key": f"${{env:{ENV['voip_key']}}}",
+                                 "api_secret": f"${{env:{ENV['voip']}}}"},
+                 "options": {"page_size": 1000, "concurrency": 8, "block_on_suspend": True}},
     }
 
 
@@ -116,21 +153,50 @@ def _client(index: int, services: list[dict[str, Any]]) -> dict[str, Any]:
             "services": services}
 
 
-def _number_for(k: int) -> str:
-    """The k-th assigned number: ranges of RANGE_SIZE in turn over the area codes."""
+def _block(block: int, base: int) -> tuple[int, int]:
+    """The area code and first subscriber number of a range: in turn over the area codes."""
+    return (AREA_CODES[block % len(AREA_CODES)],
+            base + (block // len(AREA_CODES)) * RANGE_SIZE)
+
+
+def _number_for(k: int, base: int = STFC_FIRST) -> str:
+    """The k-th assigned number of the ranges from ``base``, RANGE_SIZE numbers each."""
     block, offset = divmod(k, RANGE_SIZE)
-    area = AREA_CODES[block % len(AREA_CODES)]
-    first = 30_000_000 + (block // len(AREA_CODES)) * RANGE_SIZE
+    area, first = _block(block, base)
     return f"{area}{first + offset}"
 
 
-def _ranges(count: int) -> dict[str, Any]:
+def _ranges(count: int, integration: str = "stfc", base: int = STFC_FIRST,
+            prefix: str = "r") -> dict[str, Any]:
     out = {}
     for block in range((count + RANGE_SIZE - 1) // RANGE_SIZE):
-        area = AREA_CODES[block % len(AREA_CODES)]
-        first = 30_000_000 + (block // len(AREA_CODES)) * RANGE_SIZE
-        out[f"r{block:04d}"] = {"integration": "stfc", "area_code": area, "first": first,
-                                "last": first + RANGE_SIZE - 1}
+        area, first = _block(block, base)
+        out[f"{prefix}{block:04d}"] = {"integration": integration, "area_code": area,
+                                       "first": first, "last": first + RANGE_SIZE - 1}
+    return out
+
+
+def _did_ranges(dids: int) -> dict[str, Any]:
+    """The VoIP ranges: every DID, and room for a tenth more (what mutate adds)."""
+    return _ranges(dids + max(10, dids // 10), "voip", DID_FIRST, "v")
+
+
+def _sip_line(rng: random.Random, line: int, dids: list[str]) -> dict[str, Any]:
+    """A SIP line as an operator writes one: the platform chooses the account code of one line
+    in five; a caller id on about half of those with several DIDs."""
+    out: dict[str, Any] = {"integration": "voip"}
+    if rng.random() < 0.8:
+        out["account_code"] = f"{ACCOUNT_CODE_FIRST + line:06d}"
+    out["password"] = f"${{env:{ENV['sip_line']}}}"
+    out["plan"] = rng.choice(SIP_PLANS)
+    if rng.random() < 0.2:
+        out["international_plan"] = rng.choice(SIP_INTERNATIONAL)
+        out["permissions"] = {"LDI": True}
+    out["call_limit"] = rng.choice(CALL_LIMITS)
+    out["closing_day"] = rng.choice((1, 10, 20))
+    if len(dids) > 1 and rng.random() < 0.5:
+        out["caller_id"] = rng.choice(dids)
+    out["dids"] = [{"number": d, "monthly_value": rng.choice((0, 9.9, 19.9))} for d in dids]
     return out
 
 
@@ -138,18 +204,26 @@ def generate(root: Path, n: int, *, seed: int = 1,
              endpoints: Mapping[str, str] | None = None) -> Summary:
     """Write a spec set of ``n`` client services under ``root`` (replacing what was there)."""
     rng = random.Random(seed)
+    sip = random.Random(f"sip-lines-{seed}")  # its own stream: the rest of the mix is unchanged
     (root / "clients").mkdir(parents=True, exist_ok=True)
     for old in (root / "clients").glob("*.yaml"):
         old.unlink()
-    numbers = 0
+    numbers = dids = lines = 0
     services: list[dict[str, Any]] = []
     for sid in range(1, n + 1):
         number = _number_for(numbers) if rng.random() < 0.30 else None
         numbers += number is not None
-        services.append(_service(rng, 100_000 + sid, number))
+        service = _service(rng, 100_000 + sid, number)
+        if sip.random() < SIP_SHARE:
+            count = sip.choices(*DIDS_PER_LINE)[0]
+            taken = [_number_for(dids + i, DID_FIRST) for i in range(count)]
+            service["sip_lines"] = [_sip_line(sip, lines, taken)]
+            dids, lines = dids + count, lines + 1
+        services.append(service)
     files = _write_clients(root, services)
     _dump(root / "integrations.yaml", {"integrations": integrations(endpoints)})
-    _dump(root / "numbers.yaml", {"number_ranges": _ranges(max(numbers, 1))})
+    _dump(root / "numbers.yaml", {"number_ranges": {**_ranges(max(numbers, 1)),
+                                                    **_did_ranges(dids)}})
     _dump(root / "content.yaml", {"packages": PACKAGES, "plans": PLANS})
     return summary(services, files)
 
@@ -173,22 +247,30 @@ def summary(services: list[dict[str, Any]], files: int) -> Summary:
     statuses: dict[str, int] = {}
     for s in services:
         statuses[s["status"]] = statuses.get(s["status"], 0) + 1
+    lines = [(s, line) for s in services for line in s.get("sip_lines", ())]
     return Summary(
         services=len(services), files=files,
         numbers_assigned=sum(1 for s in services if s.get("phone_numbers")),
         with_packages=sum(1 for s in services if s.get("plan") or s.get("packages")),
         statuses=statuses,
+        sip_lines=len(lines),
+        sip_lines_inactive=sum(1 for s, _ in lines if s["status"] == "cancelled"),
+        dids=sum(len(line["dids"]) for _, line in lines),
     )
 
 
-def mutate(root: Path, fraction: float, *, seed: int = 2) -> int:
-    """Change ``fraction`` of the services: a third change status, a third switch or drop
-    their plan bundle, a third gain a package. Returns how many services changed."""
+def mutate(root: Path, fraction: float, *, seed: int = 2) -> Mutation:
+    """Change ``fraction`` of the services (those with SIP lines in proportion): a third
+    change status, a third switch or drop their plan bundle, a third gain a package (or, with a
+    plan bundle, are cancelled). The SIP lines of those services (unless now
+    cancelled) change too: a third get a new call limit, a third a new DID from the ranges, a
+    third a DID moved from another of those lines (a DID that is not the one it presents)."""
     rng = random.Random(seed)
     paths = sorted((root / "clients").glob("*.yaml"))
     docs = {p: yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) for p in paths}
     everything = [(p, s) for p, d in docs.items() for c in d["clients"] for s in c["services"]]
-    chosen = rng.sample(range(len(everything)), max(1, round(len(everything) * fraction)))
+    sip = random.Random(f"sip-lines-{seed}")
+    chosen = _choose(rng, sip, [bool(s.get("sip_lines")) for _, s in everything], fraction)
     touched = set()
     for n, i in enumerate(chosen):
         path, service = everything[i]
@@ -206,9 +288,72 @@ def mutate(root: Path, fraction: float, *, seed: int = 2) -> int:
                 service.setdefault("packages", []).append({"package": rng.choice(extra)})
         else:
             service["status"] = "cancelled"
+    lines = [line for i in chosen if everything[i][1]["status"] != "cancelled"
+             for line in everything[i][1].get("sip_lines", ())]
+    free = _free_dids(yaml.load((root / "numbers.yaml").read_text(encoding="utf-8"),
+                                Loader=yaml.CSafeLoader)["number_ranges"],
+                      {d["number"] for _, s in everything for line in s.get("sip_lines", ())
+                       for d in line["dids"]})
+    added, moved = _change_lines(sip, lines, free)
     for path in touched:
         _dump(path, docs[path])
-    return len(chosen)
+    return Mutation(services=len(chosen),
+                    services_with_lines=sum(1 for i in chosen if everything[i][1].get("sip_lines")),
+                    sip_lines=len(lines), dids_added=added, dids_moved=moved)
+
+
+def _choose(rng: random.Random, sip: random.Random, has_lines: list[bool],
+            fraction: float) -> list[int]:
+    """``fraction`` of the services, those with SIP lines in proportion (at least one when
+    there are any), so that every 1% change reaches the VoIP platform too."""
+    total = max(1, round(len(has_lines) * fraction))
+    voip = [i for i, has in enumerate(has_lines) if has]
+    others = [i for i, has in enumerate(has_lines) if not has]
+    share = min(total, len(voip), max(1 if voip else 0,
+                                      round(total * len(voip) / len(has_lines))))
+    return rng.sample(others, total - share) + sip.sample(voip, share)
+
+
+def _change_lines(rng: random.Random, lines: list[dict[str, Any]],
+                  free: Iterator[str]) -> tuple[int, int]:
+    """New call limits, DIDs added and DIDs moved between ``lines``; (added, moved)."""
+    added = moved = 0
+    edited: list[int] = []  # lines whose DIDs changed: none gives one away (or back) again
+    for k, line in enumerate(lines):
+        if k % 3 == 0:
+            line["call_limit"] = rng.choice([c for c in CALL_LIMITS
+                                             if c != line.get("call_limit", 2)])
+            continue
+        donors = [other for other in lines if other is not line and _spare_dids(other)
+                  and id(other) not in edited]
+        if k % 3 == 2 and donors:
+            donor = rng.choice(donors)
+            did = rng.choice(_spare_dids(donor))
+            donor["dids"].remove(did)
+            line["dids"].append(did)
+            edited.append(id(donor))
+            moved += 1
+        else:
+            line["dids"].append({"number": next(free), "monthly_value": 9.9})
+            added += 1
+        edited.append(id(line))
+    return added, moved
+
+
+def _spare_dids(line: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The DIDs a line can give away: all but the one it presents (its caller id, else its
+    first DID), which is part of its address when it has no account code."""
+    presented = line.get("caller_id") or line["dids"][0]["number"]
+    return [d for d in line["dids"] if d["number"] != presented]
+
+
+def _free_dids(ranges: Mapping[str, Any], used: set[str]) -> Iterator[str]:
+    """The numbers of the VoIP ranges no line holds, in order."""
+    for _, spec in sorted(ranges.items()):
+        if spec["integration"] == "voip":
+            for n in range(spec["first"], spec["last"] + 1):
+                if f"{spec['area_code']}{n}" not in used:
+                    yield f"{spec['area_code']}{n}"
 
 
 def _dump(path: Path, data: Any) -> None:

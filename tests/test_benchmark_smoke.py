@@ -5,11 +5,14 @@ generated mix, the JSON), never the timings."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from benchmarks import run as bench
 from benchmarks import workload
@@ -19,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 N = 1_000
 STEPS = ("initial apply", "validate", "YAML floor", "plan (cold)", "plan (warm)",
          "plan (1% changed)", "apply (1%)", "drift")
-PLATFORMS = ("saperx-stfc", "qualifica", "campsoft")
+PLATFORMS = ("saperx-stfc", "qualifica", "campsoft", "saperx-v2")
 
 
 def test_generator_mix_at_1000(tmp_path: Path) -> None:
@@ -27,10 +30,53 @@ def test_generator_mix_at_1000(tmp_path: Path) -> None:
     assert summary.services == N
     assert summary.files == 1
     _assert_mix(summary.numbers_assigned, summary.with_packages, summary.statuses)
+    _assert_sip_mix(summary.sip_lines, summary.dids)
     again = workload.generate(tmp_path / "again", N, seed=1)
     assert again == summary  # deterministic from the seed
+    assert _texts(tmp_path / "again") == _texts(tmp_path / "specs")
     changed = workload.mutate(tmp_path / "specs", 0.01, seed=2)
-    assert changed == 10
+    assert changed.services == 10
+    assert changed.sip_lines == 1  # the one service with a SIP line among the 10: its call limit
+    # the generated and the changed sets are valid specs, every line and DID included
+    env = bench.child_env(**dict.fromkeys(workload.ENV.values(), "x"))
+    check = subprocess.run([sys.executable, "-m", "reconciler", "validate", "--specs",
+                            str(tmp_path / "specs"), "--state",
+                            f"sqlite:///{tmp_path / 'state.db'}"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_mutate_moves_and_adds_dids_at_10000(tmp_path: Path) -> None:
+    """At 10,000 the 1% change reaches ten SIP lines: call limits, DIDs added from the ranges'
+    free numbers and DIDs moved between those lines; every DID still held once."""
+    summary = workload.generate(tmp_path, 10 * N, seed=1)
+    before = _lines(tmp_path)
+    changed = workload.mutate(tmp_path, 0.01, seed=2)
+    assert changed.services == 100 and changed.sip_lines == 10
+    assert changed.dids_added >= 1 and changed.dids_moved >= 1
+    after = _lines(tmp_path)
+    held = [d for line in after.values() for d in line]
+    assert len(held) == len(set(held)) == summary.dids + changed.dids_added
+    assert len(set(held) - {d for line in before.values() for d in line}) == changed.dids_added
+    owner = {d: service for service, dids in before.items() for d in dids}
+    moved = [d for service, dids in after.items() for d in dids if owner.get(d, service) != service]
+    assert len(moved) == changed.dids_moved
+
+
+def _texts(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8")
+            for p in sorted(root.rglob("*.yaml"))}
+
+
+def _lines(root: Path) -> dict[str, list[str]]:
+    """Each SIP line's DID numbers, by service id."""
+    out = {}
+    for path in sorted((root / "clients").glob("*.yaml")):
+        for client in yaml.safe_load(path.read_text(encoding="utf-8"))["clients"]:
+            for service in client["services"]:
+                for line in service.get("sip_lines", ()):
+                    out[str(service["id"])] = [d["number"] for d in line["dids"]]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +164,11 @@ def test_one_percent_apply_writes_about_the_changed_services(results: dict[str, 
     assert 0 < changed_on_platforms <= writes
     for c in calls.values():
         assert c["per_object_read"] == 0, c["requests"]
+    # each SIP line of a changed service costs one write at most (the platform takes a line's
+    # every change in one), and each line edited needs one
+    mutation = run["mutation"]
+    assert mutation["services_with_lines"] >= 1
+    assert mutation["sip_lines"] <= calls["saperx-v2"]["write"] <= mutation["services_with_lines"]
     # the plan before it saw the change, and made no write
     plan = _step(results, "plan (1% changed)")["api_calls"]
     assert sum(c["write"] for c in plan.values()) == 0
@@ -134,6 +185,16 @@ def test_initial_apply_converged_the_whole_estate(results: dict[str, Any]) -> No
     assert calls["saperx-stfc"]["requests"].get("POST /api/numeros", 0) <= 10
     assert objects["saperx-stfc"] >= summary["numbers_assigned"]
     assert objects["qualifica"] > 0 and objects["campsoft"] > 0
+    # every SIP line of a live service created, one call each (with its DIDs), the ranges in
+    # one call each; a cancelled service's line is left absent
+    v2 = calls["saperx-v2"]["requests"]
+    live = summary["sip_lines"] - summary["sip_lines_inactive"]
+    creates = v2.get("POST /api/v2/extensions", 0) + v2.get("POST /api/v2/extensions/{account_code}", 0)
+    assert creates == live == objects["saperx-v2"]
+    assert 0 < v2.get("POST /api/v2/extensions", 0) < v2.get("POST /api/v2/extensions/{account_code}", 0)
+    assert v2.get("POST /api/v2/ranges", 0) == 1  # v0000 holds every DID
+    assert calls["saperx-v2"]["per_object_read"] == 0
+    assert calls["saperx-v2"]["write"] == creates + 1
 
 
 def test_generator_summary_in_the_json(results: dict[str, Any]) -> None:
@@ -142,6 +203,7 @@ def test_generator_summary_in_the_json(results: dict[str, Any]) -> None:
     # the clients' files, and integrations.yaml, numbers.yaml, content.yaml
     assert results["runs"][0]["spec_files"] == summary["files"] + 3
     _assert_mix(summary["numbers_assigned"], summary["with_packages"], summary["statuses"])
+    _assert_sip_mix(summary["sip_lines"], summary["dids"])
 
 
 def test_targets_are_checked(results: dict[str, Any]) -> None:
@@ -162,3 +224,8 @@ def _assert_mix(numbers: int, packages: int, statuses: Mapping[str, int]) -> Non
     assert abs(statuses.get("active", 0) / N - 0.90) <= 0.03, statuses
     assert abs(statuses.get("suspended", 0) / N - 0.07) <= 0.03, statuses
     assert abs(statuses.get("cancelled", 0) / N - 0.03) <= 0.03, statuses
+
+
+def _assert_sip_mix(lines: int, dids: int) -> None:
+    assert abs(lines / N - 0.10) <= 0.02, lines
+    assert lines <= dids <= 3 * lines and abs(dids / lines - 1.7) <= 0.2, (lines, dids)

@@ -57,6 +57,23 @@ def test_a_new_line_is_created_after_its_range() -> None:
         ("voip_range", Action.CREATE), ("extension", Action.CREATE)]
     assert made.changes[1].after["service"] == 1001
     assert "create SIP line for service 1001" in registry.kind("extension").describe(made.changes[1])
+    # changes of one integration run side by side: the line waits for its range explicitly
+    assert made.changes[1].depends_on == (made.changes[0].id,)
+
+
+def test_a_did_of_a_resized_range_waits_for_the_resize_and_others_wait_for_nothing() -> None:
+    was = line("483920", 1001, "4830001000", account_code="483920")
+    grown = line("483920", 1001, "4830001000", "4830001150", account_code="483920")
+    other = line("483921", 1002, "4830001001", account_code="483921")
+    made, _ = planned([voip_range(last="30001199"), grown, other], [was],
+                      [voip_range(), on_platform("483920", 1001, "4830001000")])
+    resize, update, create = made.changes
+    assert (resize.kind, resize.action, update.action, create.action) == (
+        "voip_range", Action.UPDATE, Action.UPDATE, Action.CREATE)
+    assert update.depends_on == (resize.id,)
+    assert create.depends_on == (resize.id,)  # 4830001001 lies in the resized range too
+    made, _ = planned([voip_range(), other], [], [voip_range()])
+    assert [c.depends_on for c in made.changes] == [()]
 
 
 def test_a_line_is_found_by_the_account_code_the_state_recorded() -> None:

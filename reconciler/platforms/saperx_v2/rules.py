@@ -17,8 +17,10 @@ platform gave it, which the state keeps as its remote id.
 A password is never read back: its rule (a reference, or ``generate``) is compared with the one
 the state recorded, and a changed rule sends it again.
 A DID moved from one line to another is taken off the old line before the new one gets it: the
-change that adds it depends on the one that removes it. A DID another system's line holds is a
-warning, never taken.
+change that adds it depends on the one that removes it. A line that takes a DID of a range this
+plan registers or resizes depends on that range change (the platform refuses a DID outside its
+ranges, and changes of one integration run side by side). A DID another system's line holds is
+a warning, never taken.
 """
 
 from __future__ import annotations
@@ -123,9 +125,13 @@ def _lines(view: View, out: Partial) -> None:
     # DID -> the change that takes it off its old line
     releases = {number: change.id for change in pending
                 for number in _numbers(change.before) - _numbers(change.after)}
+    # the ranges this plan registers or resizes, by their new bounds
+    growing = [(_bounds(c.after), c.id) for c in out.changes
+               if c.kind == "voip_range" and c.action in (Action.CREATE, Action.UPDATE)]
     for change in pending:
         depends = set(change.depends_on)
         for number in sorted(_numbers(change.after) - _numbers(change.before)):
+            depends.update(cid for bounds, cid in growing if _in(number, [bounds]))
             owner = holder.get(number)
             if owner is None:
                 continue
@@ -223,8 +229,7 @@ def unmanaged(view: View) -> list[tuple[Resource, str]]:
     """Extensions neither managed nor declared holding a DID of a declared range."""
     known = {r.remote_id for r in view.side("known", "extension").values()}
     declared = {code_of(view, k, r) for k, r in view.side("desired", "extension").items()}
-    ranges = [(r.attrs["area_code"], r.attrs["first"], r.attrs["last"])
-              for r in view.side("desired", "voip_range").values()]
+    ranges = [_bounds(r.attrs) for r in view.side("desired", "voip_range").values()]
     out = []
     for code, res in sorted(view.side("actual", "extension").items()):
         if code in known or code in declared:
@@ -233,6 +238,12 @@ def unmanaged(view: View) -> list[tuple[Resource, str]]:
         if any(_in(n, ranges) for n in numbers):
             out.append((res, f"a SIP line holding DIDs of a declared range ({', '.join(numbers)})"))
     return out
+
+
+def _bounds(attrs: Mapping[str, Any] | None) -> tuple[int, str, str]:
+    """A range's area code, first and last subscriber numbers."""
+    attrs = attrs or {}
+    return attrs["area_code"], str(attrs["first"]), str(attrs["last"])
 
 
 def _in(number: str, ranges: list[tuple[int, str, str]]) -> bool:
