@@ -13,14 +13,14 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reconciler.errors import ReconcilerError
-from reconciler.model import Action, Desired, Integration, Known, Observed, address, live
+from reconciler.model import Action, Desired, Integration, Known, Observed, address, index, live
 from reconciler.platforms import registry
-from reconciler.providers.base import Provider, build_provider
+from reconciler.providers.base import LooksUpKeys, Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
 from reconciler.sources import Source, SpecFiles, join
@@ -114,6 +114,38 @@ async def observe(providers: Mapping[str, Provider]) -> dict[str, Observed]:
         raise failures[0]
     gc.freeze()
     return dict(zip(names, results, strict=True))  # type: ignore[arg-type]
+
+
+async def observe_unlisted(providers: Mapping[str, Provider], observed: Mapping[str, Observed],
+                           store: StateStore, known: Known) -> dict[str, Observed]:
+    """``observed`` with what the listings could not show, asked for by key of the providers
+    that look objects up that way (:class:`~reconciler.providers.base.LooksUpKeys`): the keys an
+    interrupted apply left pending in the journal, and the managed ones the listing lacks.
+
+    An object half removed by a killed apply can drop out of the listing and still exist (an
+    OZmap client whose premises were deleted, not yet the client): without this, recovery would
+    judge its removal done and the plan would forget it, leaving it on the platform for good.
+    On a converged estate nothing is asked."""
+    hooked = {name for name in observed if isinstance(providers.get(name), LooksUpKeys)}
+    if not hooked:
+        return dict(observed)
+    asked: dict[str, dict[str, set[str]]] = {}
+    wanted = [(e.integration, e.kind, key, address(e.integration, e.kind, key))
+              for e in store.journal_pending() for key in e.keys]
+    wanted += [(r.integration, r.kind, r.key, at) for at, r in known.resources.items()
+               if r.integration in hooked]
+    for integration, kind, key, at in wanted:
+        if integration in hooked and at not in observed[integration].resources:
+            asked.setdefault(integration, {}).setdefault(kind, set()).add(key)
+    out = dict(observed)
+    for integration, kinds in sorted(asked.items()):
+        provider = cast(LooksUpKeys, providers[integration])
+        found = [res for kind, keys in sorted(kinds.items())
+                 for res in await provider.observe_keys(kind, sorted(keys))]
+        if found:
+            seen = observed[integration]
+            out[integration] = replace(seen, resources={**seen.resources, **index(found)})
+    return out
 
 
 def remember(store: StateStore, observed: Mapping[str, Observed], known: Known) -> None:

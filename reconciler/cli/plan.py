@@ -50,7 +50,7 @@ from reconciler.planner.targeting import (
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
-from reconciler.runtime import Workspace, connect, observe, recover, remember
+from reconciler.runtime import Workspace, connect, observe, observe_unlisted, recover, remember
 from reconciler.state.locks import locked
 
 
@@ -65,8 +65,9 @@ def check_safety(ws: Workspace, plan: Plan, known: Known, observed: Mapping[str,
 
 async def refresh(ws: Workspace, providers: Mapping[str, Provider],
                    known: Known) -> dict[str, Observed]:
-    """Read the platforms, resolve what a crashed apply left unfinished, keep catalogs and facts."""
-    observed = await observe(providers)
+    """Read the platforms (and what their listings cannot show, by key), resolve what a crashed
+    apply left unfinished, keep catalogs and facts."""
+    observed = await observe_unlisted(providers, await observe(providers), ws.store, known)
     for line in recover(ws.store, observed):
         warn(f"recovered a change an earlier apply left unfinished: {line}")
     remember(ws.store, observed, known)

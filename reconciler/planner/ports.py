@@ -10,7 +10,10 @@ error naming the nearest free ports.
   not managed yet -> an error: a code collision is someone else's client, never taken over;
 - declared, elsewhere or described otherwise -> update (a migration moves the premises);
 - managed, no longer declared (or its service cancelled) -> unlink (the integration's
-  ``on_cancel`` says whether the premises stay, disconnected, or go with the client).
+  ``on_cancel`` says whether the premises stay, disconnected, or go with the client);
+- on no port (``port`` None: a client an interrupted apply left half removed, which a platform
+  shows only when asked for it by key) -> moved onto its port when declared, else unlinked,
+  managed or not: the removal that was under way is finished.
 
 A port is never written while another client holds it. The change that needs it waits for the
 change that takes the other client off (its own move, or its unlink); a client the tool neither
@@ -44,6 +47,8 @@ def _describe(change: Change) -> str | None:
             return f"connect service {after.get('service')} to {_shown(after)}"
         case Action.UPDATE if _place(before) != _place(after):
             return f"move service {after.get('service')} from {_shown(before)} to {_shown(after)}"
+        case Action.UNLINK if not before.get("port"):
+            return f"remove client {change.keys[0]} (on no port)"
         case Action.UNLINK:
             return f"free {_shown(before)} (client {change.keys[0]})"
     return None
@@ -100,6 +105,10 @@ def plan_ports(view: View) -> Partial:
             changes[key] = _unlink(view, have[key], f"service {key} {why}: its port is freed")
         else:
             out.forget.append(was.address)
+    for key, res in sorted(have.items()):
+        if key not in want and key not in known and not res.attrs.get("port"):
+            changes[key] = _unlink(view, res, f"the client {key} is on no port, left so by an "
+                                   f"interrupted apply: its removal is finished")
     _order(view, out, changes, places, holder, want, known)
     return out
 
@@ -117,6 +126,8 @@ def _place(attrs: Mapping[str, Any]) -> Place:
 
 
 def _shown(attrs: Mapping[str, Any]) -> str:
+    if not attrs.get("port"):
+        return "no port"
     splitter = f", splitter {attrs['splitter']}" if attrs.get("splitter") else ""
     return f"box {attrs['box']}{splitter}, port {attrs['port']}"
 

@@ -11,7 +11,7 @@ the ``reconciler.providers`` entry-point group).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -20,7 +20,7 @@ import httpx
 
 from reconciler.errors import ReconcilerError
 from reconciler.feasibility import Feasibility
-from reconciler.model import Change, Integration, Observed
+from reconciler.model import Change, Integration, Observed, Resource
 from reconciler.platforms import registry
 
 
@@ -76,6 +76,19 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class LooksUpKeys(Protocol):
+    """A provider whose listing can miss objects that still exist: it answers for given keys.
+
+    ``observe_keys`` returns, for the keys of ``kind`` it is asked about (ones an interrupted
+    apply left pending, managed ones its listing lacked), the objects its platform still holds
+    that the listing did not show, e.g. an OZmap client whose premises a killed unlink deleted
+    before the client itself. Keys it finds nothing for are left out.
+    """
+
+    async def observe_keys(self, kind: str, keys: Sequence[str]) -> list[Resource]: ...
 
 
 @runtime_checkable

@@ -103,6 +103,28 @@ def test_a_port_held_by_an_unmanaged_client_is_freed_first_counting_as_an_unlink
     assert out.changes[0].depends_on == (out.changes[1].id,)
 
 
+def off_port(service: int, code: str = "") -> Resource:
+    """A client on no port: what OZmap answers, asked by code, for one an interrupted unlink
+    left without its premises."""
+    now = there(service, "CTO-1", "S1", 1, code)
+    return Resource(M, KIND, now.key, {**now.attrs, "box": None, "splitter": None, "port": None},
+                    remote_id=now.remote_id)
+
+
+def test_a_client_left_on_no_port_is_put_back_when_declared_and_removed_when_not() -> None:
+    known = [there(1001, "CTO-1", "S1", 1), there(1002, "CTO-1", "S1", 2)]
+    left = [off_port(1001), off_port(1002), off_port(0, "9001")]  # 9001: nobody's
+    out = plan_ports(view([want(1001, "CTO-1", 1)], known, left, statuses={1002: "cancelled"}))
+    assert summary(out) == [("1001", Action.UPDATE, 1, ()), ("1002", Action.UNLINK, None, ()),
+                            ("9001", Action.UNLINK, None, ())]
+    assert PORT_LINK.describe is not None
+    assert [PORT_LINK.describe(c) for c in out.changes] == [
+        "move service 1001 from no port to box CTO-1, splitter S1, port 1",
+        "remove client 1002 (on no port)", "remove client 9001 (on no port)"]
+    assert out.changes[2].reason == ("the client 9001 is on no port, left so by an interrupted "
+                                     "apply: its removal is finished")
+
+
 def test_two_services_swapping_ports_break_the_ring_with_one_displacement() -> None:
     known = [there(1001, "CTO-1", "S1", 1), there(1002, "CTO-1", "S1", 2)]
     out = plan_ports(view([want(1001, "CTO-1", 2), want(1002, "CTO-1", 1)], known, known))

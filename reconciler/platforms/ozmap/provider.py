@@ -23,6 +23,12 @@ Auth: ``credentials.api_key`` is sent raw in ``Authorization``; without one, ``P
 users/login?type=API`` with the username and password gives a token sent the same way, renewed
 once on a 401. Every write is safe to repeat: a create whose client code exists finds that
 client and its property and converges them; deleting what is gone is done.
+
+The listing reaches clients through the project's properties, so a client whose property is gone
+or disconnected is not in it: an unlink killed between its two deletes leaves one. The next run
+asks for the keys the journal left pending and the managed ones the listing lacked
+(:meth:`OzmapProvider.observe_keys`); such a client comes back on no port, and the plan finishes
+its removal, or puts it back on its port when still declared.
 """
 
 from __future__ import annotations
@@ -212,13 +218,42 @@ class OzmapProvider(HttpProvider):
               network: Mapping[str, Any]) -> Resource:
         connection = prop["connections"][0]
         splitter, box = self._splitter(str(connection["id"]), network)
+        return self._client_link(client, box, splitter, int(connection["port"]))
+
+    def _client_link(self, client: Mapping[str, Any], box: str | None, splitter: str | None,
+                     port: int | None) -> Resource:
         code = str(client["code"])
         self._notes[code] = str(client.get("observation") or "")
         found = DOCUMENT.search(self._notes[code])
         attrs = {"service": int(code) if code.isdigit() else None, "box": box,
-                 "splitter": splitter, "port": int(connection["port"]),
+                 "splitter": splitter, "port": port,
                  "document": found.group(1) if found else "", "name": str(client.get("name") or "")}
         return Resource(self.name, KIND, code, attrs, remote_id=str(client["id"]))
+
+    async def observe_keys(self, kind: str, keys: Sequence[str]) -> list[Resource]:
+        """The clients of these codes that are on no port: the project's listing reaches
+        clients through their properties, so one whose property is gone (an unlink killed
+        between deleting the premises and the client) or disconnected shows only when asked
+        for by code. Each comes as a ``port_link`` with no box, splitter or port; a client on
+        a port is the listing's to show, and is left out."""
+        if kind != KIND:
+            return []
+        found = await bounded([lambda code=code: self._off_port(code)  # type: ignore[misc]
+                               for code in keys], self.concurrency)
+        return [res for res in found if res is not None]
+
+    async def _off_port(self, code: str) -> Resource | None:
+        rows = await self._rows("ftth-clients", [{"property": "code", "operator": "=",
+                                                  "value": code}])
+        if not rows:
+            return None
+        client = rows[0]
+        props = await self._rows("properties", [{"property": "client", "operator": "=",
+                                                 "value": str(client["id"])}])
+        if any(p.get("connections") for p in props):
+            return None
+        self._clients[code] = (str(client["id"]), str(props[0]["id"]) if props else None)
+        return self._client_link(client, None, None, None)
 
     @staticmethod
     def _splitter(splitter_id: str, network: Mapping[str, Any]) -> tuple[str | None, str | None]:
