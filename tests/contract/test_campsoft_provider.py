@@ -216,6 +216,32 @@ def test_the_password_follows_password_from_and_never_reaches_attrs(
     run(scenario)
 
 
+def test_an_update_sends_the_password_only_when_the_planner_found_it_moved() -> None:
+    """A password the client changed on the platform survives an update made for another
+    reason; a new fingerprint or rule sends the rule's password; a state row with no
+    fingerprint (recorded before they were kept) gets it, so that one is recorded."""
+    async def scenario(h: Harness) -> None:
+        await h.provider.execute(change(Action.CREATE, [K1], AFTER))
+        h.sub(K1).customer.password_sha256 = password_digest("set-by-the-client")
+        recorded = {**ATTRS, "password_from": "cpf_cnpj", "password_digest": "d1"}
+        new_mail = {**AFTER, "email": "maria@new.example", "password_digest": "d1"}
+        await h.provider.execute(change(Action.UPDATE, [K1], new_mail, recorded))
+        assert h.sub(K1).customer.email == "maria@new.example"
+        assert h.sub(K1).customer.password_sha256 == password_digest("set-by-the-client")
+        await h.provider.execute(change(Action.UPDATE, [K1], {**new_mail, "password_digest": "d2"},
+                                        recorded))
+        assert h.sub(K1).customer.password_sha256 == password_digest(CPF_DIGITS)
+        h.sub(K1).customer.password_sha256 = password_digest("set-by-the-client")
+        by_login = {**new_mail, "password_from": "login_autenticacao"}
+        await h.provider.execute(change(Action.UPDATE, [K1], by_login, recorded))
+        assert h.sub(K1).customer.password_sha256 == password_digest("maria.pppoe")
+        h.sub(K1).customer.password_sha256 = password_digest("set-by-the-client")
+        await h.provider.execute(change(Action.UPDATE, [K1], new_mail, ATTRS))
+        assert h.sub(K1).customer.password_sha256 == password_digest(CPF_DIGITS)
+
+    run(scenario)
+
+
 def test_a_bad_password_rule_or_an_empty_password_is_a_plan_error() -> None:
     async def scenario(h: Harness) -> None:
         with pytest.raises(errors.PlanError, match="password_from must be one of"):

@@ -30,8 +30,16 @@ from typing import Any, ClassVar
 import httpx
 
 from reconciler import errors
-from reconciler.model import Action, Change, Integration, Observed, Resource, index
-from reconciler.platforms.campsoft.spec import PASSWORDS, password_of
+from reconciler.model import (
+    PASSWORD_DIGEST,
+    Action,
+    Change,
+    Integration,
+    Observed,
+    Resource,
+    index,
+)
+from reconciler.platforms.campsoft.spec import PASSWORDS, password_change, password_of
 from reconciler.providers.base import Applied
 from reconciler.providers.common import (
     Auth,
@@ -187,12 +195,13 @@ class CampsoftProvider(HttpProvider):
         return Applied(remote_ids=ids)
 
     async def _update(self, change: Change) -> Applied:
-        """PUT the product and the customer (password by the same rule as at creation)."""
+        """PUT the product and the customer; the password only when :func:`sends_password`."""
         after = target(change)
+        password = sends_password(change)
         for key in change.keys:
             contract, _ = split_key(key)
             payload = {"product_code": str(after["product"]),
-                       "customer": self._customer(change, key, contract)}
+                       "customer": self._customer(change, key, contract, password=password)}
             subscription_id = await self._known_id(key, "create it first")
             await self._write("PUT", f"/subscriptions/{subscription_id}", key, json=payload,
                               accept=(404, 409, 422))
@@ -211,11 +220,13 @@ class CampsoftProvider(HttpProvider):
             await self._write("POST", path, key, accept=(404, 409), done=done)
         return Applied()
 
-    def _customer(self, change: Change, key: str, contract: str) -> dict[str, Any]:
+    def _customer(self, change: Change, key: str, contract: str, *,
+                  password: bool = True) -> dict[str, Any]:
         after = target(change)
         customer = {name: after.get(name) for name in ("name", "document", "email", "phone",
                                                        "login")}
-        customer["password"] = _password(change, key, contract, customer)
+        if password:
+            customer["password"] = _password(change, key, contract, customer)
         return customer
 
     async def _subscription_id(self, key: str) -> str | None:
@@ -293,6 +304,15 @@ def split_key(key: str) -> tuple[str, str]:
     if not sep or not contract or not label:
         raise errors.PlanError(f"subscription key {key!r} is not <contract_identifier>/<label>")
     return contract, label
+
+
+def sends_password(change: Change) -> bool:
+    """Whether an update carries the password: when the rule or the password it gives moved
+    since the state recorded the one last sent, or when the state recorded no fingerprint
+    (a subscription from before fingerprints were kept: sending it records one). Otherwise the
+    customer goes without it, so a password the client changed on the platform stays."""
+    before = change.before or {}
+    return not before.get(PASSWORD_DIGEST) or bool(password_change(target(change), before))
 
 
 def _password(change: Change, key: str, contract: str, customer: Mapping[str, Any]) -> str:

@@ -9,8 +9,10 @@ declared subscription carries ``password_digest``, a keyed fingerprint of its ru
 ``senha``, here ``password_from``) and of the password the rule gives, and the state keeps the one
 of the password last sent. When the rule or the password it gives changed, an update sends it
 again. A password the client changed on the platform is never reset otherwise: nothing here can
-see it. A subscription recorded before fingerprints were kept has none: its recorded rule stands
-in, so upgrading plans no update, and its fingerprint is recorded by its next write.
+see it, and an update made for another reason (a new e-mail) sends the customer without it. A
+subscription recorded before fingerprints were kept has none: its recorded rule stands in, so
+upgrading plans no update, and its next update sends the rule's password so that its fingerprint
+is recorded (see the provider's ``sends_password``).
 """
 
 from __future__ import annotations
@@ -18,30 +20,27 @@ from __future__ import annotations
 from reconciler.model import PASSWORD_DIGEST, Resource
 from reconciler.planner.content import Remembered, plan_subscriptions
 from reconciler.planner.core import Partial, View, declared_services, strangers
+from reconciler.platforms.campsoft.spec import RULE, password_change
 
 UPDATED = ("product", "name", "document", "email", "phone", "login")
 COMPARED = {"subscription": ("status", *UPDATED)}
-RULE = "password_from"
 
 
 def plan_integration(view: View) -> Partial:
     out = Partial()
-    plan_subscriptions(view, out, UPDATED, remembered=Remembered((RULE,), password_moved))
+    plan_subscriptions(view, out, UPDATED, remembered=REMEMBERED)
     return out
 
 
 def password_moved(want: Resource, was: Resource) -> str:
     """Why the password must be sent again to a subscription the state manages, or "" when it
-    need not: its rule changed, or the password that rule gives did (a fingerprint is never
-    shown). Where the state or the specs hold no rule or no fingerprint, there is nothing to
-    compare, and nothing is sent for the password alone."""
-    rule, before = want.attrs.get(RULE), was.attrs.get(RULE)
-    if rule and before and rule != before:
-        return f"password rule changed ({before} -> {rule})"
-    digest, recorded = want.attrs.get(PASSWORD_DIGEST), was.attrs.get(PASSWORD_DIGEST)
-    if digest and recorded and digest != recorded:
-        return f"password changed: its {rule} changed"
-    return ""
+    need not (see :func:`password_change`)."""
+    return password_change(want.attrs, was.attrs)
+
+
+# An update's ``before`` takes the rule and the fingerprint the state recorded (the platform shows
+# neither), so that the provider can tell whether the update carries the password.
+REMEMBERED = Remembered((RULE, PASSWORD_DIGEST), password_moved)
 
 
 def unmanaged(view: View) -> list[tuple[Resource, str]]:

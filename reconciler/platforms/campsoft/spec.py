@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import PASSWORD_DIGEST, Desired, Resource, address
 from reconciler.specs.content import password_digest
@@ -132,3 +132,20 @@ def claims(check: HeldCheck) -> list[str]:
         check.problem(("params", "senha"), f"senha: login_autenticacao, but service {service.id} "
                       f"has no login", "add login: to the service, or use cpf_cnpj")
     return [f"{contract_of(service, held.params)}/{label_of(held.package, service, held.params)}"]
+
+
+RULE = "password_from"  # the seed's senha: which value becomes the password
+
+
+def password_change(want: Mapping[str, Any], was: Mapping[str, Any]) -> str:
+    """Why the declared password (``want``) differs from the one last sent (``was``, the state's
+    record), or "" when it does not: its rule changed, or the password that rule gives did (a
+    fingerprint is never shown). Where the state or the specs hold no rule or no fingerprint,
+    there is nothing to compare, and nothing is sent for the password alone."""
+    rule, before = want.get(RULE), was.get(RULE)
+    if rule and before and rule != before:
+        return f"password rule changed ({before} -> {rule})"
+    digest, recorded = want.get(PASSWORD_DIGEST), was.get(PASSWORD_DIGEST)
+    if digest and recorded and digest != recorded:
+        return f"password changed: its {rule} changed"
+    return ""
