@@ -8,7 +8,9 @@
   with backoff and jitter, honouring Retry-After; what still fails is reported here. After
   ``BREAKER`` changes of one integration in a row fail that way, its circuit opens: its remaining
   changes are skipped and reported, and the other integrations finish.
-- The state is written as each change lands (one short transaction each), never at the end.
+- The state is written as changes land, never at the end: what landed changes applied, their
+  journal outcomes and the intents of the changes next in line are committed together, in
+  short transactions within milliseconds (:mod:`reconciler.state.group_commit`).
 - Each change is journaled: its intent before the remote call, its outcome after. An entry left
   pending by a crash is resolved by the next run, which reads the platform again before it plans:
   what landed is found there (and adopted into the state), what did not is planned again. Since
@@ -28,6 +30,7 @@ from reconciler.platforms import registry
 from reconciler.providers.base import Applied, Provider
 from reconciler.secrets import redact
 from reconciler.state import StateStore
+from reconciler.state.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +91,13 @@ async def apply(
     if plan.forget:
         store.remove(plan.forget)
         result.forgotten = len(plan.forget)
-    runner = _Runner(providers, store, concurrency, result, on_outcome, run_id)
-    await asyncio.gather(*[runner.start(change) for change in plan.changes])
+    writer = GroupCommit(store, run_id)
+    runner = _Runner(providers, writer, concurrency, result, on_outcome)
+    try:
+        await asyncio.gather(*[runner.start(change) for change in plan.changes])
+    finally:
+        writer.flush()  # what landed last, also when the apply is interrupted
+    writer.check()
     position = {change.id: i for i, change in enumerate(plan.changes)}
     result.outcomes.sort(key=lambda o: position[o.change.id])
     return result
@@ -99,18 +107,19 @@ class _Runner:
     def __init__(
         self,
         providers: Mapping[str, Provider],
-        store: StateStore,
+        writer: GroupCommit,
         concurrency: Mapping[str, int],
         result: ApplyResult,
         on_outcome: Callable[[Outcome], None] | None,
-        run_id: int | None,
     ) -> None:
-        self.run_id = run_id
         self.providers = providers
-        self.store = store
+        self.writer = writer
         self.result = result
         self.on_outcome = on_outcome
-        self.limits = {name: asyncio.Semaphore(max(1, n)) for name, n in concurrency.items()}
+        width = {name: max(1, n) for name, n in concurrency.items()}
+        self.limits = {name: asyncio.Semaphore(n) for name, n in width.items()}
+        # twice as many may be journaled, the next in line waiting for a slot to send
+        self.ahead = {name: asyncio.Semaphore(2 * n) for name, n in width.items()}
         self.finished: dict[str, asyncio.Future[Outcome]] = {}
         self.strikes: dict[str, int] = {}
         self.broken: dict[str, str] = {}  # integration -> why its circuit is open
@@ -125,13 +134,20 @@ class _Runner:
         if blocked:
             return self._report(Outcome(change, SKIPPED, blocked))
         limit = self.limits.setdefault(change.integration, asyncio.Semaphore(1))
-        async with limit:
+        ahead = self.ahead.setdefault(change.integration, asyncio.Semaphore(2))
+        async with ahead:  # next in line: journal the intent now, commit it with others
             if change.integration in self.broken:
                 return self._report(Outcome(change, SKIPPED, self.broken[change.integration]))
-            entry = self.store.journal_intent(self.run_id, change)
-            outcome = await self._execute(change)
-            verdict = "unknown" if outcome.temporary else _JOURNAL[outcome.status]
-            self.store.journal_outcome(entry, verdict, outcome.message)
+            ticket = self.writer.intent(change)
+            async with limit:
+                entry = await self.writer.committed(ticket)
+                if change.integration in self.broken:
+                    self.writer.landed(entry, "skipped", self.broken[change.integration])
+                    return self._report(
+                        Outcome(change, SKIPPED, self.broken[change.integration]))
+                outcome = await self._execute(change)
+                verdict = "unknown" if outcome.temporary else _JOURNAL[outcome.status]
+                self.writer.landed(entry, verdict, outcome.message)
         self._trip(change.integration, outcome)
         return self._report(outcome)
 
@@ -182,7 +198,7 @@ class _Runner:
         if not landed:
             return
         if change.after is None:
-            self.store.remove(
+            self.writer.remove(
                 [a for a, k in zip(change.addresses(), change.keys, strict=True) if k in landed]
             )
             return
@@ -192,12 +208,12 @@ class _Runner:
         skip = kind.observed_only | kind.carried if kind is not None else frozenset()
         attrs = {k: v for k, v in change.after.items() if k not in skip}
         merge = change.action not in (Action.CREATE, Action.LINK)
-        self.store.record(
-            (
+        self.writer.record(
+            [
                 Resource(change.integration, change.kind, key, attrs,
                          remote_id=applied.remote_ids.get(key))
                 for key in landed
-            ),
+            ],
             merge=merge,
         )
 

@@ -57,8 +57,9 @@ class ApplyProgress:
         name = outcome.change.integration
         if outcome.status != DONE:
             self.failed[name] += 1
-        if self.bars is None:
-            self.console.print(f"[dim][{self.seen}/{self.total}][/dim] {outcome_line(outcome)}")
+        if self.bars is None:  # no terminal: plain lines, as rich would print them there
+            line = f"[{self.seen}/{self.total}] {outcome_line(outcome, markup=False)}\n"
+            self.console.file.write(line)
             return
         task = self.tasks[name]
         self.bars.advance(task)

@@ -212,11 +212,20 @@ def plan_summary(plan: Plan) -> str:
     return f"[bold]{title}:[/bold] {', '.join(parts)}{tail}."
 
 
-def outcome_line(outcome: Outcome) -> str:
+OUTCOME_MARK = {"done": ("ok", "green"), "partial": ("partial", "yellow"),
+                "failed": ("failed", "red"), "skipped": ("skipped", "yellow")}
+
+
+def outcome_line(outcome: Outcome, *, markup: bool = True) -> str:
+    """One change's outcome: rich markup, or (``markup=False``) the plain text it prints as
+    where there is no terminal, made without rich's parser (one line per change of a long
+    apply: the parser cost more than the change's HTTP call)."""
     change = outcome.change
-    mark = {"done": "[green]ok[/green]", "partial": "[yellow]partial[/yellow]",
-            "failed": "[red]failed[/red]", "skipped": "[yellow]skipped[/yellow]"}[outcome.status]
-    text = f"{mark} {change.action.symbol} {escape(change.address)} {escape(describe(change))}"
+    word, style = OUTCOME_MARK[outcome.status]
+    parts = [change.action.symbol, change.address, describe(change)]
+    if not markup:
+        return " ".join([word, *parts]) + (f": {outcome.message}" if outcome.message else "")
+    text = " ".join([f"[{style}]{word}[/{style}]", *(escape(p) for p in parts)])
     return text + (f": {escape(outcome.message)}" if outcome.message else "")
 
 

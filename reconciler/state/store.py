@@ -1,8 +1,9 @@
 """The state store: what we manage, as last applied, in SQLite (default) or any SQLAlchemy URL.
 
-Written row by row as changes land: each landed change is one short transaction that upserts or
-deletes its rows and bumps the serial, so a crash loses at most the change in flight and the
-state is never rewritten whole.
+Written as changes land: the changes that land close together (within one turn of the apply's
+event loop) share one short transaction that upserts or deletes their rows, bumps the serial and
+closes their journal entries, so a crash loses at most the changes in flight, which the journal
+resolves, and the state is never rewritten whole.
 """
 
 from __future__ import annotations
@@ -14,14 +15,26 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, select, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,6 +91,25 @@ def shown_url(url: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Writes:
+    """State writes gathered from an apply's changes, for :meth:`StateStore.commit`: the rows
+    that landed changes applied (groups of resources and whether they merge into the recorded
+    attributes), the addresses they removed, their journal outcomes (entry, verdict, detail),
+    and the changes about to be sent, whose intents are journaled. The removals go before the
+    records: a record and a removal of one address meet in one commit only when they come from
+    changes independent of each other (a change that depends on another is sent, so its intent
+    committed, after that one landed)."""
+
+    records: list[tuple[Sequence[Resource], bool]] = field(default_factory=list)
+    removals: list[str] = field(default_factory=list)
+    outcomes: list[tuple[int, str, str]] = field(default_factory=list)
+    intents: list[Change] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.removals or self.outcomes or self.intents)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -151,11 +183,15 @@ class StateStore:
         assert row is not None
         return row.value
 
-    def _bump(self, s: Session) -> int:
-        row = s.get(MetaRow, "serial", with_for_update=True)
-        assert row is not None
-        row.value = str(int(row.value) + 1)
-        return int(row.value)
+    @staticmethod
+    def _bump(s: Session) -> int:
+        """The next serial, in one atomic statement (no lost update between two writers)."""
+        meta = table_of(MetaRow)
+        value = s.connection().execute(
+            update(meta).where(meta.c.key == "serial")
+            .values(value=cast(cast(meta.c.value, Integer) + 1, Text))
+            .returning(meta.c.value)).scalar_one()
+        return int(value)
 
     @property
     def lineage(self) -> str:
@@ -220,43 +256,65 @@ class StateStore:
         With ``merge``, the given attributes are laid over the recorded ones instead of
         replacing them (a change that touched only some fields).
         """
-        now = _now()
-        resources = list(resources)
         with self.session() as s:
             serial = self._bump(s)
-            rows = self._existing(s, [r.address for r in resources])
-            for res in resources:
-                row = rows.get(res.address)
-                if row is None:
-                    row = ResourceRow(address=res.address, integration=res.integration,
-                                      kind=res.kind, key=res.key, attributes={}, observed={})
-                    s.add(row)
-                if res.remote_id is not None:
-                    row.remote_id = res.remote_id
-                row.attributes = {**row.attributes, **res.attrs} if merge else dict(res.attrs)
-                row.updated_at = now
-                row.serial = serial
+            self._upsert(s, [(list(resources), merge)], serial)
             return serial
 
     @staticmethod
-    def _existing(s: Session, addresses: list[str]) -> dict[str, ResourceRow]:
-        """The rows of these addresses that exist, read in chunks of bound parameters."""
-        found: dict[str, ResourceRow] = {}
+    def _upsert(s: Session, groups: Sequence[tuple[Sequence[Resource], bool]],
+                serial: int) -> None:
+        """Write groups of (resources, merge) in order, a later group over an earlier one's
+        rows: plain statements (one read of the rows that exist, one insert and one update,
+        each for many rows), which cost a fraction of the ORM's unit of work."""
+        now = _now()
+        table, conn = table_of(ResourceRow), s.connection()
+        addresses = list(dict.fromkeys(r.address for group, _ in groups for r in group))
+        existing: dict[str, tuple[str | None, dict[str, Any]]] = {}
         for i in range(0, len(addresses), _CHUNK):
-            chunk = addresses[i : i + _CHUNK]
-            query = select(ResourceRow).where(ResourceRow.address.in_(chunk))
-            found.update((row.address, row) for row in s.execute(query).scalars())
-        return found
+            query = (select(table.c.address, table.c.remote_id, table.c.attributes)
+                     .where(table.c.address.in_(addresses[i : i + _CHUNK])))
+            existing.update((a, (rid, attrs)) for a, rid, attrs in conn.execute(query))
+        new: dict[str, dict[str, Any]] = {}
+        changed: dict[str, dict[str, Any]] = {}
+        for resources, merge in groups:
+            for res in resources:
+                row = new.get(res.address) or changed.get(res.address)
+                if row is None:
+                    old = existing.get(res.address)
+                    row = ({"at": res.address, "remote_id": old[0], "attributes": old[1]}
+                           if old is not None else
+                           {"address": res.address, "integration": res.integration,
+                            "kind": res.kind, "key": res.key, "remote_id": None,
+                            "attributes": {}, "observed": {}})
+                    (changed if old is not None else new)[res.address] = row
+                if res.remote_id is not None:
+                    row["remote_id"] = res.remote_id
+                row["attributes"] = ({**row["attributes"], **res.attrs} if merge
+                                     else dict(res.attrs))
+                row["updated_at"], row["serial"] = now, serial
+        if new:
+            conn.execute(table.insert(), list(new.values()))
+        if changed:
+            conn.execute(update(table).where(table.c.address == bindparam("at"))
+                         .values(remote_id=bindparam("remote_id"),
+                                 attributes=bindparam("attributes"),
+                                 updated_at=bindparam("updated_at"),
+                                 serial=bindparam("serial")),
+                         list(changed.values()))
 
     def remove(self, addresses: Iterable[str]) -> int:
         """Delete the rows of resources no longer managed, in one transaction."""
         with self.session() as s:
             serial = self._bump(s)
-            addresses = list(addresses)
-            for i in range(0, len(addresses), _CHUNK):
-                chunk = addresses[i : i + _CHUNK]
-                s.execute(delete(ResourceRow).where(ResourceRow.address.in_(chunk)))
+            self._delete(s, list(addresses))
             return serial
+
+    @staticmethod
+    def _delete(s: Session, addresses: list[str]) -> None:
+        for i in range(0, len(addresses), _CHUNK):
+            chunk = addresses[i : i + _CHUNK]
+            s.execute(delete(ResourceRow).where(ResourceRow.address.in_(chunk)))
 
     def refresh_observed(self, observed: Mapping[str, Mapping[str, Any]]) -> None:
         """Update the platform-side facts of managed rows that changed (not a state write:
@@ -309,18 +367,40 @@ class StateStore:
 
     def journal_intent(self, run_id: int | None, change: Change) -> int:
         """Record that ``change`` is about to be sent, before sending it."""
-        with self.session() as s:
-            row = JournalRow(run_id=run_id, change_id=change.id, integration=change.integration,
-                             kind=change.kind, action=change.action.value, keys=list(change.keys),
-                             intent_at=_now(), outcome="pending", detail="")
-            s.add(row)
-            s.flush()
-            return row.id
+        return self.commit(Writes(intents=[change]), run_id)[0]
 
-    def journal_outcome(self, entry: int, outcome: str, detail: str = "") -> None:
+    def commit(self, writes: Writes, run_id: int | None = None) -> list[int]:
+        """Commit what changes that landed close together wrote, in one transaction: the rows
+        they applied (one serial for them all), their journal outcomes, then the intents of
+        the changes about to be sent; returns the intents' journal ids, in order.
+
+        One transaction for many changes is what makes an apply go at the platform's rate
+        (each transaction costs about a millisecond, a change used to take three); the
+        journal's guarantee is unchanged: an intent is committed before its change is sent."""
+        now = _now()
         with self.session() as s:
-            s.execute(update(JournalRow).where(JournalRow.id == entry)
-                      .values(outcome=outcome, detail=detail[:1000], finished_at=_now()))
+            if writes.records or writes.removals:
+                serial = self._bump(s)
+                self._delete(s, writes.removals)
+                self._upsert(s, writes.records, serial)
+            if writes.outcomes:
+                table = table_of(JournalRow)
+                s.connection().execute(
+                    update(table).where(table.c.id == bindparam("entry"))
+                    .values(outcome=bindparam("verdict"), detail=bindparam("text"),
+                            finished_at=now),
+                    [{"entry": entry, "verdict": verdict, "text": detail[:1000]}
+                     for entry, verdict, detail in writes.outcomes])
+            if not writes.intents:
+                return []
+            journal = table_of(JournalRow)
+            rows = [{"run_id": run_id, "change_id": c.id, "integration": c.integration,
+                     "kind": c.kind, "action": c.action.value, "keys": list(c.keys),
+                     "intent_at": now, "outcome": "pending", "detail": ""}
+                    for c in writes.intents]
+            ids = s.connection().execute(
+                journal.insert().returning(journal.c.id, sort_by_parameter_order=True), rows)
+            return [int(entry) for entry in ids.scalars()]
 
     def journal_pending(self) -> list[JournalRow]:
         """Changes whose outcome is not known: their apply died while they were in flight

@@ -38,3 +38,16 @@ def test_a_bar_per_integration_on_a_terminal() -> None:
     text = run(Console(file=io.StringIO(), force_terminal=True, width=120))
     assert "2/2" in text and "1/1" in text and "1 failed" in text
     assert "[1/3]" not in text
+
+
+def test_a_plain_line_is_what_rich_prints_of_the_markup_one() -> None:
+    from reconciler.render.text import outcome_line
+
+    change = Change("a", "subscription", Action.UPDATE, ('cliente[1]/pro',), {}, {}, "changed")
+    for status, message in (("done", ""), ("failed", "Campsoft says [b]no[/b] \\[x]"),
+                            ("skipped", "skipped: a.number[\"1\"] did not succeed")):
+        outcome = Outcome(change, status, message)
+        console = Console(file=io.StringIO(), force_terminal=False, width=80, soft_wrap=True,
+                          highlight=False)
+        console.print(outcome_line(outcome))
+        assert console.file.getvalue() == outcome_line(outcome, markup=False) + "\n"  # type: ignore[attr-defined]
