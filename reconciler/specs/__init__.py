@@ -15,29 +15,48 @@ from pathlib import Path
 from reconciler.model import Desired
 from reconciler.specs import cache
 from reconciler.specs.desired import build_desired
+from reconciler.specs.file_cache import FileCache
 from reconciler.specs.models import SpecSet
-from reconciler.specs.validate import validate
-from reconciler.specs.yaml_loader import load_documents
+from reconciler.specs.validate import shape, validate
+from reconciler.specs.yaml_loader import read_documents
 
 __all__ = ["SpecSet", "load_desired", "load_specs"]
 
 
-def load_specs(specs_dir: Path) -> SpecSet:
-    """Read, parse and validate every spec file under ``specs_dir``."""
+def load_specs(specs_dir: Path, *, state_dir: Path | None = None) -> SpecSet:
+    """Read, parse and validate every spec file under ``specs_dir``.
+
+    With ``state_dir``, a file unchanged since it was last read there gives its validated
+    entries from the per-file cache (:mod:`.file_cache`) instead of being parsed again; the
+    rules across files run over every file's entries either way.
+    """
     with _bulk_allocation():
-        return validate(load_documents(Path(specs_dir)))
+        loaded = read_documents(Path(specs_dir))
+        if state_dir is None:
+            return validate(loaded)
+        files = FileCache(state_dir, Path(specs_dir))
+        parts = []
+        for doc in loaded.documents:
+            part = files.get(doc)
+            if part is None:
+                part = shape(doc)
+                files.put(part)
+            parts.append(part)
+        files.finish()
+        return validate(loaded, parts)
 
 
 def load_desired(specs_dir: Path, *, state_dir: Path | None = None) -> Desired:
     """The desired state declared under ``specs_dir``.
 
-    With ``state_dir``, a spec set unchanged since it was last loaded there is read back from
-    the cache (:mod:`.cache`) instead of being parsed and validated again.
+    With ``state_dir``, a spec set unchanged since it was last loaded there is read back whole
+    from the cache (:mod:`.cache`); otherwise the files that did not change give their entries
+    from the per-file cache (see :func:`load_specs`).
     """
     key = cache.key_of(Path(specs_dir)) if state_dir is not None else None
     with _bulk_allocation():
         cached = cache.load(state_dir, key) if state_dir is not None and key else None
-        desired = cached or build_desired(load_specs(specs_dir))
+        desired = cached or build_desired(load_specs(specs_dir, state_dir=state_dir))
     if state_dir is not None and key and cached is None:
         cache.save(state_dir, key, desired)
     return desired

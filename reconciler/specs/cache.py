@@ -29,6 +29,7 @@ import pickle
 import struct
 import sys
 import tempfile
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
@@ -53,27 +54,58 @@ def key_of(specs_dir: Path) -> str | None:
         return None
     bounds = SpecBounds.current()
     digest = hashlib.sha256()
-    for part in (__version__, _language(), sys.version, display_path(Path(specs_dir)),
-                 os.path.abspath(specs_dir)):
-        _add(digest, part.encode())
+    for part in context(Path(specs_dir)):
+        add(digest, part.encode())
     for rel, path in files:
         try:
             raw = read_spec_bytes(path, bounds)
         except (OSError, TooLarge):
             return None  # the loader reports it
-        _add(digest, rel.encode())
-        _add(digest, raw)
+        add(digest, rel.encode())
+        add(digest, raw)
     return digest.hexdigest()
 
 
+def context(specs_dir: Path) -> tuple[str, ...]:
+    """What every entry's key covers besides the files: the tool, the spec language's source,
+    the Python version (entries are pickles) and where the specs are (paths in error locations
+    and ``${file:...}`` references are relative to them)."""
+    return (__version__, _language(), sys.version, display_path(specs_dir),
+            os.path.abspath(specs_dir))
+
+
 def load(state_dir: Path, key: str) -> Desired | None:
-    """The cached desired state for ``key``, or None (absent, unreadable, or not a Desired).
+    """The cached desired state for ``key``, or None (absent, unreadable, or not a Desired)."""
+    path = cache_dir(state_dir) / f"{key}.pickle"
+    value = read_entry(path, key)
+    if not isinstance(value, Desired):
+        return None
+    with suppress(OSError):
+        os.utime(path)  # recently used: kept by the pruning below
+    return value
+
+
+def save(state_dir: Path, key: str, desired: Desired) -> None:
+    """Store ``desired`` under ``key`` (atomically), and prune the oldest entries. A cache
+    that cannot be written is no error: the next run parses again."""
+    folder = cache_dir(state_dir)
+    if not write_entry(folder / f"{key}.pickle", key, desired):
+        return
+    try:
+        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
+def read_entry(path: Path, key: str) -> object | None:
+    """The value stored at ``path`` under ``key``, or None (absent or unreadable).
 
     An entry is unpickled only when its header names ``key`` and the payload has exactly the
     length and digest the header records: a truncated, renamed or swapped file is refused
     before pickle reads a byte of it.
     """
-    path = cache_dir(state_dir) / f"{key}.pickle"
     try:
         with path.open("rb") as source:
             header = source.read(_HEADER.size)
@@ -85,36 +117,34 @@ def load(state_dir: Path, key: str) -> Desired | None:
             payload = source.read(size + 1)
         if len(payload) != size or hashlib.sha256(payload).digest() != digest:
             return None
-        value = pickle.loads(payload)
+        return pickle.loads(payload)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
             TypeError, ValueError, struct.error):
         return None
-    if not isinstance(value, Desired):
-        return None
-    os.utime(path)  # recently used: kept by the pruning below
-    return value
 
 
-def save(state_dir: Path, key: str, desired: Desired) -> None:
-    """Store ``desired`` under ``key`` (atomically), and prune the oldest entries. A cache
-    that cannot be written is no error: the next run parses again."""
-    folder = cache_dir(state_dir)
-    payload = pickle.dumps(desired, protocol=pickle.HIGHEST_PROTOCOL)
+def write_entry(path: Path, key: str, value: object) -> bool:
+    """Store ``value`` at ``path`` under ``key``: written to a temporary file of the same
+    folder, then renamed over ``path``, so that a reader (another process) sees the old entry
+    or the new one, never half of one. False when it could not be written."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if len(payload) > _MAX_ENTRY:
-        return
+        return False
     header = _HEADER.pack(_MAGIC, bytes.fromhex(key), len(payload), hashlib.sha256(payload).digest())
+    tmp = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".specs.", dir=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".specs.", dir=path.parent)
         with os.fdopen(fd, "wb") as out:
             out.write(header)
             out.write(payload)
-        os.replace(tmp, folder / f"{key}.pickle")
-        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[KEEP:]:
-            old.unlink(missing_ok=True)
+        os.replace(tmp, path)
     except OSError:
-        return
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        return False
+    return True
 
 
 # An entry: magic, the key it was saved under, the payload's length and sha256, the payload.
@@ -123,7 +153,8 @@ _HEADER = struct.Struct(">8s32sQ32s")
 _MAX_ENTRY = 4 * 1024 * 1024 * 1024
 
 
-def _add(digest: hashlib._Hash, part: bytes) -> None:
+def add(digest: hashlib._Hash, part: bytes) -> None:
+    """Add one length-prefixed field to ``digest`` (no two different sequences hash alike)."""
     digest.update(f"{len(part)}:".encode())
     digest.update(part)
 
@@ -137,8 +168,8 @@ def _language() -> str:
     paths = [*_SOURCES.glob("*.py"), _SOURCES.parent / "model.py",
              *(path for folder in platforms if folder for path in folder.glob("*.py"))]
     for path in sorted(set(paths)):
-        _add(digest, str(path.relative_to(path.parent.parent)).encode())
-        _add(digest, path.read_bytes())
+        add(digest, str(path.relative_to(path.parent.parent)).encode())
+        add(digest, path.read_bytes())
     return digest.hexdigest()
 
 

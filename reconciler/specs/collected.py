@@ -70,3 +70,25 @@ class Collected:
     safety: dict[str, dict[str, dict[str, float | int]]] = field(default_factory=dict)
     safety_names: dict[str, Where] = field(default_factory=dict)  # integration -> its key
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+
+    def absorb(self, other: Collected) -> None:
+        """Add what one entry (or one file's clients) collected on its own, after the entries
+        before it: the spec cache keeps each file's entries apart, and this joins them in the
+        order the files and entries come in, as one pass over every file would have."""
+        self.integrations.update(other.integrations)
+        self.ranges.update(other.ranges)
+        self.products.update(other.products)
+        self.products_at.update(other.products_at)
+        self.packages.update(other.packages)
+        self.plans.update(other.plans)
+        self.clients.extend(other.clients)
+        self.salvaged.extend(other.salvaged)
+        for key, where in other.declared.items():
+            self.declared.setdefault(key, where)
+        self.unsure |= other.unsure
+        self.complete = self.complete and other.complete
+        if other.safety_at is not None:  # the one safety section: it brings all of its limits
+            self.safety_at, self.safety_default = other.safety_at, other.safety_default
+        self.safety.update(other.safety)
+        self.safety_names.update(other.safety_names)
+        self.schedules.update(other.schedules)

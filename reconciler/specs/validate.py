@@ -21,10 +21,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.billing import billing_command
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, SpecIssue
 from reconciler.platforms import registry
 from reconciler.specs import content_rules
 from reconciler.specs.collected import Collected, Issues
+from reconciler.specs.file_parts import SAFETY, Entry, FilePart, join
 from reconciler.specs.models import (
     ENV_NAME,
     NAME_HINT,
@@ -49,19 +50,22 @@ from reconciler.specs.models import (
     is_secret_field,
     name_problem,
 )
-from reconciler.specs.yaml_loader import Document, Loaded, Where, YamlPath
+from reconciler.specs.yaml_loader import Document, Loaded, Where, YamlPath, parse
 
 MAX_RANGE_SIZE = 100_000  # a typo in `last` must not register millions of numbers
 REF_HINT = "write ${env:NAME} (an environment variable) or ${file:PATH} (a file holding the value)"
 
 
-def validate(loaded: Loaded) -> SpecSet:
-    """The validated, merged spec set; raises SpecError listing every problem."""
+def validate(loaded: Loaded, parts: list[FilePart] | None = None) -> SpecSet:
+    """The validated, merged spec set; raises SpecError listing every problem.
+
+    ``parts`` are the files' own outcomes (:func:`shape`, or the spec cache's), one per
+    document read, in order; without them every document is parsed and shaped here.
+    """
+    if parts is None:
+        parts = [shape(doc) for doc in loaded.documents]
     issues = Issues(loaded.issues)
-    collected = Collected(complete=loaded.complete)
-    for doc in loaded.documents:
-        _collect_document(doc, collected, issues)
-        doc.release()
+    collected = join(parts, issues, loaded.complete)
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
     for platform in sorted({s.platform for s in collected.integrations.values()}):
@@ -83,7 +87,7 @@ def validate(loaded: Loaded) -> SpecSet:
         safety_default=collected.safety_default,
         safety=collected.safety,
         schedules=collected.schedules,
-        files=[doc.file for doc in loaded.documents],
+        files=[part.doc.file for part in parts if part.parsed],
         digest=loaded.digest,
         warnings=sorted(issues.warnings, key=lambda i: (i.file, i.line, i.column, i.message)),
     )
@@ -92,42 +96,68 @@ def validate(loaded: Loaded) -> SpecSet:
 # --- shape pass --------------------------------------------------------------------------------
 
 
-def _collect_document(doc: Document, collected: Collected, issues: Issues) -> None:
-    """Validate each entry of one file and add the valid ones to ``collected``."""
+def shape(doc: Document) -> FilePart:
+    """Parse one file and validate each of its entries on its own (see :mod:`.file_parts`)."""
+    load_issues: list[SpecIssue] = []
+    part = FilePart(doc, parse(doc, load_issues), load_issues)
+    if part.parsed:
+        _collect_document(doc, part.entries)
+    doc.release()
+    return part
+
+
+def _entry(entries: list[Entry], claim: tuple[str, Any] | None = None,
+           where: Where | None = None) -> tuple[Collected, Issues]:
+    """A new entry of the file: what it collects, and its problems."""
+    issues = Issues()
+    entry = Entry(Collected(), issues.items, claim, where)
+    entries.append(entry)
+    return entry.adds, issues
+
+
+def _collect_document(doc: Document, entries: list[Entry]) -> None:
+    """Validate each entry of one file, each into an entry of its own."""
     if doc.data is None:
         return
     if not isinstance(doc.data, dict):
-        issues.add(doc, (), "a spec file must be a mapping of top-level keys", _TOP_HINT)
+        _entry(entries)[1].add(doc, (), "a spec file must be a mapping of top-level keys", _TOP_HINT)
         return
     for key, value in doc.data.items():
         if key not in SECTIONS:
             hint = did_you_mean(key, SECTIONS) + _TOP_HINT
-            issues.add(doc, (key,), f"unknown top-level key '{key}'", hint, True)
+            _entry(entries)[1].add(doc, (key,), f"unknown top-level key '{key}'", hint, True)
         elif key == "clients":
-            _collect_clients(doc, value, collected, issues)
+            _collect_clients(doc, value, *_entry(entries))
         elif key == "safety":
-            _collect_safety(doc, value, collected, issues)
+            here = Where(doc, ("safety",), *doc.key_position("", "safety"))
+            _collect_safety(doc, value, here, *_entry(entries, SAFETY, here))
         elif key == "products":
-            _collect_products(doc, value, collected, issues)
+            _collect_products(doc, value, entries)
         elif value is not None:
-            _collect_named(doc, key, value, collected, issues)
+            _collect_named(doc, key, value, entries)
 
 
 _TOP_HINT = f"allowed top-level keys: {', '.join(SECTIONS)}"
 
 
 
-def _collect_named(doc: Document, section: str, entries: Any, collected: Collected, issues: Issues) -> None:
-    """Integrations or number ranges: a mapping of names to entries."""
-    if not isinstance(entries, dict):
-        issues.add(
+def _collect_named(doc: Document, section: str, raws: Any, entries: list[Entry]) -> None:
+    """Integrations or number ranges: a mapping of names to entries. Each name is claimed,
+    to be unique across files (:func:`.file_parts.join`)."""
+    if not isinstance(raws, dict):
+        _entry(entries)[1].add(
             doc, (section,), f"'{section}' must be a mapping of names to entries", _NAMED_HINT[section]
         )
         return
-    for name, raw in entries.items():
+    for name, raw in raws.items():
         where = Where(doc, (section, name), *doc.key_position(section, str(name)))
-        if _declare(section, name, where, collected, issues):
-            _collect_entry(section, name, raw, where, collected, issues)
+        problem = name_problem(name)
+        if problem is not None:
+            _entry(entries)[1].at(where, (), problem, NAME_HINT, at_key=True)
+            continue
+        collected, issues = _entry(entries, (section, name), where)
+        collected.declared[(section, name)] = where
+        _collect_entry(section, name, raw, where, collected, issues)
 
 
 _NAMED_HINT = {
@@ -163,25 +193,6 @@ def _collect_entry(
         collected.ranges[name] = spec
     else:
         _range_unsure(raw, collected)
-
-
-def _declare(section: str, name: Any, where: Where, collected: Collected, issues: Issues) -> bool:
-    """Record a named entry; False (and an issue) for a bad name or a name defined elsewhere."""
-    problem = name_problem(name)
-    if problem is not None:
-        issues.at(where, (), problem, NAME_HINT, at_key=True)
-        return False
-    first = collected.declared.setdefault((section, name), where)
-    if first is not where:
-        what = _SINGULAR[section]
-        issues.at(where, (), f"{what} '{name}' is defined twice: at {first} and at {where}", _TWICE, True)
-        return False
-    return True
-
-
-_SINGULAR = {"integrations": "integration", "number_ranges": "number range",
-             "packages": "package", "plans": "plan", "schedules": "schedule"}
-_TWICE = "names must be unique across all spec files; rename or remove one of them"
 
 
 def _range_unsure(raw: Any, collected: Collected) -> None:
@@ -245,21 +256,19 @@ def _place_list(owner: SpecModel, raw: Any, key: str) -> None:
         entry.place(Where(doc, path + (key, k), *doc.mark_of(raw_entry)))
 
 
-def _collect_products(doc: Document, value: Any, collected: Collected, issues: Issues) -> None:
-    """`products:` maps an integration to the products it offers (where it cannot list them)."""
+def _collect_products(doc: Document, value: Any, parts: list[Entry]) -> None:
+    """`products:` maps an integration to the products it offers (where it cannot list them);
+    each integration's products are claimed, to be declared once across files."""
     if value is None:
         return
     if not isinstance(value, dict):
-        issues.add(doc, ("products",), "'products' must map integration names to lists of products",
-                   "write products:\n      qualifica:\n        - {code: premium, name: Premium}")
+        _entry(parts)[1].add(doc, ("products",), "'products' must map integration names to lists "
+                             "of products",
+                             "write products:\n      qualifica:\n        - {code: premium, name: Premium}")
         return
     for name, entries in value.items():
         where = Where(doc, ("products", name), *doc.key_position("products", str(name)))
-        if name in collected.products_at:
-            message = f"the products of '{name}' are declared twice: at " \
-                      f"{collected.products_at[name]} and at {where}"
-            issues.at(where, (), message, "declare them in one place", True)
-            continue
+        collected, issues = _entry(parts, ("products", name), where)
         collected.products_at[name] = where
         if not isinstance(entries, list):
             issues.at(where, (), f"the products of '{name}' must be a list",
@@ -300,17 +309,13 @@ _SAFETY_HINT = (
 _ACTIONS_HINT = f"limits apply to these actions: {', '.join(SAFETY_ACTIONS)}"
 
 
-def _collect_safety(doc: Document, value: Any, collected: Collected, issues: Issues) -> None:
+def _collect_safety(doc: Document, value: Any, here: Where, collected: Collected,
+                    issues: Issues) -> None:
     """The one `safety:` section: a default limit and limits per integration and action.
 
-    Only one file may hold it, as with a named entry: two partial sections merged silently
-    would make the effective limit depend on file order.
+    Only one file may hold it, as with a named entry (the section is claimed): two partial
+    sections merged silently would make the effective limit depend on file order.
     """
-    here = Where(doc, ("safety",), *doc.key_position("", "safety"))
-    if collected.safety_at is not None:
-        message = f"the 'safety' section is defined twice: at {collected.safety_at} and at {here}"
-        issues.at(here, (), message, "keep one 'safety' section across all spec files", True)
-        return
     collected.safety_at = here
     if value is None:
         return

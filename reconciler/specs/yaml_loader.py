@@ -174,10 +174,22 @@ class Document:
     rel: str  # path relative to the specs directory, with forward slashes
     base_dir: str  # absolute directory of the file, for relative ${file:...} references
     text: str
+    digest: str = ""  # sha256 of the file's bytes: what the per-file spec cache is keyed by
     data: Any = None
     marks: dict[int, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[tuple[str, str], Any] = field(default_factory=dict)
     _root: Node | None = field(default=None, repr=False)  # composed again only to report errors
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (the per-file spec cache) without its text, parsed data or node tree: the
+        cache gives the text back from the file it read (:meth:`adopt`)."""
+        return {**self.__dict__, "text": "", "data": None, "marks": {}, "key_marks": {},
+                "_root": None}
+
+    def adopt(self, fresh: Document) -> None:
+        """Take the names and text of ``fresh``, the same file as read now."""
+        self.file, self.rel, self.base_dir = fresh.file, fresh.rel, fresh.base_dir
+        self.text, self.digest, self._root = fresh.text, fresh.digest, None
 
     def mark_of(self, obj: object) -> tuple[int, int]:
         """1-based (line, column) where a loaded mapping starts."""
@@ -239,18 +251,24 @@ class Where:
     def source(self) -> Source:
         return Source(self.doc.file, self.line, self.column)
 
+    def __reduce__(self) -> tuple[type[Where], tuple[Document, YamlPath, int, int]]:
+        # Pickled (the per-file spec cache) as a constructor call: a slotted dataclass's own
+        # state-restoring path costs five times as much, once per validated entry.
+        return Where, (self.doc, self.path, self.line, self.column)
+
     def __str__(self) -> str:
         return f"{self.doc.file}:{self.line}"
 
 
 @dataclass
 class Loaded:
-    """The outcome of reading a specs directory: parsed documents, problems, and the digest."""
+    """The outcome of reading a specs directory: the documents read (each parsed later, by
+    :func:`parse`, unless the spec cache holds its entries), problems, and the digest."""
 
     documents: list[Document]
     issues: list[SpecIssue]
     digest: str
-    complete: bool  # False when a file could not be read or parsed: declarations may be missing
+    complete: bool  # False when a file could not be read: declarations may be missing
 
 
 def display_path(path: Path) -> str:
@@ -275,8 +293,9 @@ def find_spec_files(specs_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def load_documents(specs_dir: Path) -> Loaded:
-    """Read and parse every spec file under ``specs_dir``; never raises for a user mistake."""
+def read_documents(specs_dir: Path) -> Loaded:
+    """Read every spec file under ``specs_dir`` (not parsed yet); never raises for a user
+    mistake."""
     where = display_path(specs_dir)
     if not specs_dir.exists():
         issue = SpecIssue(where, 1, 1, f"specs directory {where} does not exist", _DIR_HINT)
@@ -285,13 +304,13 @@ def load_documents(specs_dir: Path) -> Loaded:
     if not files:
         issue = SpecIssue(where, 1, 1, f"no spec files found in {where}", _DIR_HINT)
         return Loaded([], [issue], "", False)
-    return _load_files(files)
+    return _read_files(files)
 
 
 _DIR_HINT = "point to a directory holding *.yaml spec files"
 
 
-def _load_files(files: list[tuple[str, Path]]) -> Loaded:
+def _read_files(files: list[tuple[str, Path]]) -> Loaded:
     digest = hashlib.sha256()
     loaded = Loaded([], [], "", True)
     bounds, total = SpecBounds.current(), 0
@@ -302,7 +321,7 @@ def _load_files(files: list[tuple[str, Path]]) -> Loaded:
             loaded.issues.append(SpecIssue(display_path(path), 1, 1, problem, ""))
             loaded.complete = False
             break  # the files left are not read at all
-        if doc is not None and _parse(doc, loaded.issues):
+        if doc is not None:
             loaded.documents.append(doc)
         else:
             loaded.complete = False
@@ -332,7 +351,7 @@ def _read(rel: str, path: Path, digest: Any, issues: list[SpecIssue],
     except UnicodeDecodeError as exc:
         issues.append(SpecIssue(file, 1, 1, f"the file is not UTF-8 text ({exc.reason})", _UTF8))
         return None
-    return Document(file, rel, os.path.abspath(path.parent), text)
+    return Document(file, rel, os.path.abspath(path.parent), text, hashlib.sha256(raw).hexdigest())
 
 
 _UTF8 = "save the file as UTF-8"
@@ -350,7 +369,7 @@ def read_spec_bytes(path: Path, bounds: SpecBounds) -> bytes:
     return read_bounded(path, bounds.file_bytes, "spec file")
 
 
-def _parse(doc: Document, issues: list[SpecIssue]) -> bool:
+def parse(doc: Document, issues: list[SpecIssue]) -> bool:
     """Parse ``doc.text`` into ``doc.data``; report syntax errors and duplicate keys."""
     loader = SpecLoader(doc.text)
     try:

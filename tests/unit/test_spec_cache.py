@@ -36,9 +36,9 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
     real = specs_pkg.load_specs
 
-    def counting(specs_dir: Path) -> object:
+    def counting(specs_dir: Path, **options: object) -> object:
         seen.append(Path(specs_dir))
-        return real(specs_dir)
+        return real(specs_dir, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(specs_pkg, "load_specs", counting)
     return seen
