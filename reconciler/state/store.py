@@ -66,6 +66,15 @@ def state_url(option: str | None) -> str:
     return option or os.environ.get(ENV_URL) or DEFAULT_URL
 
 
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy is given: a plain ``postgresql://`` (or ``postgres://``) URL goes
+    through psycopg 3, the driver of the ``postgresql`` extra, rather than psycopg2."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
 def state_dir(url: str) -> Path:
     """The directory beside the state where local data lives (the embedded simulators')."""
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
@@ -136,13 +145,13 @@ class StateStore:
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            engine = create_engine(url)
+            engine = create_engine(engine_url(url))
         except (SQLAlchemyError, ValueError) as exc:
             raise StateError(f"cannot open state {shown_url(url)!r}: {exc}") from None
         except ImportError as exc:  # the URL names a database whose driver is not installed
             raise StateError(f"cannot open state {shown_url(url)!r}: its database driver is not "
                              f"installed ({exc}); install it next to reconcile (for PostgreSQL: "
-                             f"pip install 'psycopg[binary]')") from None
+                             f"pip install 'reconciler[postgresql]')") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -57,8 +56,8 @@ def run(plan_changes: list[Change], provider: RecordingProvider, store: StateSto
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(f"sqlite:///{tmp_path}/state.db")
+def store(backend_url: str) -> StateStore:
+    return StateStore(backend_url)
 
 
 def test_dependants_wait_for_and_follow_their_dependency(store: StateStore) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -16,8 +15,8 @@ from reconciler.state.tables import LockRow
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+def store(backend_url: str) -> StateStore:
+    return StateStore(backend_url)
 
 
 def test_second_holder_fails_naming_the_holder_and_the_lock_id(store: StateStore) -> None:

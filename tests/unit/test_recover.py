@@ -27,9 +27,9 @@ def sub(status: str) -> Resource:
      (Action.DELETE, None, "found done")],
 )
 def test_a_pending_content_change_is_judged_by_whether_the_subscription_is_live(
-    tmp_path: Path, action: Action, platform: str | None, verdict: str
+    backend_url: str, action: Action, platform: str | None, verdict: str
 ) -> None:
-    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+    store = StateStore(backend_url)
     change = Change("campsoft", "subscription", action, (KEY,), None,
                     {"status": "active"} if action is Action.CREATE else None, "test")
     store.journal_intent(None, change)
@@ -39,8 +39,8 @@ def test_a_pending_content_change_is_judged_by_whether_the_subscription_is_live(
     assert store.journal_pending() == []
 
 
-def test_an_entry_of_an_integration_not_observed_stays_pending(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+def test_an_entry_of_an_integration_not_observed_stays_pending(backend_url: str) -> None:
+    store = StateStore(backend_url)
     store.journal_intent(None, Change("campsoft", "subscription", Action.DELETE, (KEY,), None,
                                       None, "test"))
     assert recover(store, {}) == []

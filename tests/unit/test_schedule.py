@@ -232,8 +232,8 @@ def job(name: str, expression: str, run: str = "drift", zone: str = "UTC") -> Jo
 
 
 def scheduler(tmp_path: Path, jobs: list[Job], clock: FakeClock,
-              execute: Callable[..., Execution] | None = None) -> Scheduler:
-    store = StateStore(f"sqlite:///{tmp_path / 'state' / 'reconciler.db'}")
+              execute: Callable[..., Execution] | None = None, url: str | None = None) -> Scheduler:
+    store = StateStore(url or f"sqlite:///{tmp_path / 'state' / 'reconciler.db'}")
     return Scheduler(store=store, jobs=lambda: jobs, command=lambda j: [j.run, j.name],
                      reports_dir=tmp_path / "state" / "reports", clock=clock,
                      sleep=clock.sleep, execute=execute or FakeExecutor())
@@ -254,10 +254,11 @@ def test_due_jobs_run_and_the_others_do_not(tmp_path: Path) -> None:
     assert len(executor.calls) == 3
 
 
-def test_a_missed_run_is_run_once_and_reported_in_output_report_and_state(tmp_path: Path) -> None:
+def test_a_missed_run_is_run_once_and_reported_in_output_report_and_state(
+        tmp_path: Path, backend_url: str) -> None:
     clock = FakeClock(utc(2026, 11, 23, 3, 5))
     lines: list[str] = []
-    sched = scheduler(tmp_path, [job("nightly-drift", "0 3 * * *")], clock)
+    sched = scheduler(tmp_path, [job("nightly-drift", "0 3 * * *")], clock, url=backend_url)
     sched.notify = lines.append
     sched.run_due()
     clock.now = utc(2026, 11, 26, 8, 0)  # down over the 24th and 25th
@@ -285,17 +286,18 @@ def test_each_run_writes_a_report_under_the_state_directory(tmp_path: Path) -> N
     assert "<summary>stderr</summary>" in text and "a log line" in text
 
 
-def test_two_schedulers_never_claim_the_same_due_time(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+def test_two_schedulers_never_claim_the_same_due_time(backend_url: str) -> None:
+    store = StateStore(backend_url)
     at, now = utc(2026, 11, 25, 3, 0), utc(2026, 11, 25, 3, 1)
     assert history.claim(store, "nightly-drift", "drift", at, [], 0, now) is not None
     assert history.claim(store, "nightly-drift", "drift", at, [], 0, now) is None
 
 
-def test_a_job_still_running_elsewhere_is_passed_over_and_kept_due(tmp_path: Path) -> None:
+def test_a_job_still_running_elsewhere_is_passed_over_and_kept_due(
+        tmp_path: Path, backend_url: str) -> None:
     clock = FakeClock(utc(2026, 11, 25, 3, 10))
     executor = FakeExecutor()
-    sched = scheduler(tmp_path, [job("often", "*/5 * * * *")], clock, executor)
+    sched = scheduler(tmp_path, [job("often", "*/5 * * * *")], clock, executor, url=backend_url)
     history.claim(sched.store, "often", "drift", utc(2026, 11, 25, 3, 5), [], 0, clock.now)
     (ran,) = sched.run_due()
     assert ran.skipped.startswith("still running since") and executor.calls == []

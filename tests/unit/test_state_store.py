@@ -1,4 +1,5 @@
-"""The SQLite state store: lineage, serial, row-by-row writes, catalogs, runs."""
+"""The state store on both backends (SQLite and PostgreSQL, see tests/conftest.py): lineage,
+serial, row-by-row writes, catalogs, runs."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 from reconciler.errors import StateError
 from reconciler.model import Resource
 from reconciler.state import StateStore, state_dir, state_url
+from reconciler.state.store import Writes
 
 
-def test_new_state_has_a_lineage_that_stays_and_serial_zero(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/s/reconciler.db"
+def test_new_state_has_a_lineage_that_stays_and_serial_zero(backend_url: str) -> None:
+    url = backend_url
     first = StateStore(url)
     assert first.serial == 0 and len(first.lineage) == 36
     lineage = first.lineage
@@ -21,8 +23,8 @@ def test_new_state_has_a_lineage_that_stays_and_serial_zero(tmp_path: Path) -> N
     assert StateStore(url).lineage == lineage
 
 
-def test_the_fingerprint_key_is_random_per_state_and_stays(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/a/reconciler.db"
+def test_the_fingerprint_key_is_random_per_state_and_stays(backend_url: str, tmp_path: Path) -> None:
+    url = backend_url
     first = StateStore(url)
     key = first.fingerprint_key
     assert len(key) == 32 and first.serial == 0  # not a state write: plans stay fresh
@@ -47,8 +49,8 @@ def test_a_state_made_before_fingerprints_gets_its_key_when_first_asked(tmp_path
     assert bytes.fromhex(stored) == key
 
 
-def test_each_write_bumps_the_serial_and_touches_only_its_rows(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+def test_each_write_bumps_the_serial_and_touches_only_its_rows(backend_url: str) -> None:
+    store = StateStore(backend_url)
     store.record([Resource("i", "number", str(n), {"n": n}) for n in range(3)])
     store.record([Resource("i", "number", "1", {"n": 10})])
     store.remove(['i.number["2"]'])
@@ -60,8 +62,8 @@ def test_each_write_bumps_the_serial_and_touches_only_its_rows(tmp_path: Path) -
     assert serials == {"0": 1, "1": 2}
 
 
-def test_catalogs_and_runs_are_kept(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+def test_catalogs_and_runs_are_kept(backend_url: str) -> None:
+    store = StateStore(backend_url)
     store.save_catalog("stfc", "plans", [{"id": 1, "nome": "A"}])
     store.save_catalog("stfc", "plans", [{"id": 2, "nome": "B"}])
     assert store.catalog("stfc", "plans") == [{"id": 2, "nome": "B"}]
@@ -72,8 +74,8 @@ def test_catalogs_and_runs_are_kept(tmp_path: Path) -> None:
     assert "@" in last.user
 
 
-def test_observed_facts_do_not_move_the_serial(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path}/reconciler.db")
+def test_observed_facts_do_not_move_the_serial(backend_url: str) -> None:
+    store = StateStore(backend_url)
     store.record([Resource("i", "number", "1", {})])
     store.refresh_observed({'i.number["1"]': {"status": "free"}, 'i.number["9"]': {"x": 1}})
     assert store.serial == 1
@@ -95,3 +97,40 @@ def test_url_and_directory_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_STATE", "sqlite:///x/y.db")
     assert state_url(None) == "sqlite:///x/y.db" and state_url("sqlite:///o.db") == "sqlite:///o.db"
     assert state_dir("sqlite:///x/y.db") == Path("x")
+
+
+def test_the_journal_keeps_intents_and_outcomes_in_order(backend_url: str) -> None:
+    from reconciler.model import Action, Change
+
+    store = StateStore(backend_url)
+    run = store.begin_run("apply")
+    changes = [Change("i", "number", Action.CREATE, (f"{n}",), None, {"n": n}, "test")
+               for n in range(3)]
+    entries = store.commit(Writes(intents=changes), run)
+    assert entries == sorted(entries) and len(set(entries)) == 3  # in the order given
+    # outcomes ride with rows of the same commit, under one new serial
+    serial = store.serial
+    store.commit(Writes(records=[([Resource("i", "number", "0", {"n": 0})], False)],
+                        outcomes=[(entries[0], "confirmed", ""),
+                                  (entries[1], "unknown", "timeout " * 200)]))  # cut to 1,000
+    assert store.serial == serial + 1 and 'i.number["0"]' in store.known().resources
+    assert [e.change_id for e in store.journal_pending()] == [changes[1].id, changes[2].id]
+    store.journal_recover(entries[1:], "resolved")
+    assert store.journal_pending() == []
+    outcomes = [(e.outcome, len(e.detail)) for e in store.journal(run)]
+    assert outcomes == [("confirmed", 0), ("recovered", 8), ("recovered", 8)]
+
+
+def test_a_postgresql_password_never_reaches_an_error(pg_url: str) -> None:
+    from reconciler import secrets
+
+    wrong = pg_url.replace("postgres@", "postgres:S3cret-pw@").rsplit("/", 1)[0] + "/no_such_db"
+    with pytest.raises(StateError) as info:
+        StateStore(wrong)
+    assert "S3cret-pw" not in str(info.value) and "***" in str(info.value)
+    assert "S3cret-pw" not in secrets.redact(f"driver said {wrong}")
+
+
+def test_a_plain_postgresql_url_uses_psycopg(pg_url: str) -> None:
+    store = StateStore(pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    assert store.engine.dialect.driver == "psycopg" and store.serial == 0
