@@ -6,14 +6,18 @@ suspended and 3% cancelled; every CPF/CNPJ and number valid. Issue 12 adds VoIP:
 have a SIP line on SaperX v2 with 1 to 3 DIDs (most with a 6-digit account code, the others let
 the platform choose one; plans from the simulator's catalog; the password an ``${env:}``
 reference; its status follows the service's: a cancelled service's line is inactive, a suspended
-one's blocked). The SIP lines are drawn from a random stream of their own, so the rest of the mix
-is the same as without them. Clients are split over files of about 1,000 services
-(``clients/0001.yaml``...), STFC numbers and DIDs over ranges of 10,000.
+one's blocked). Issue 13 adds fibre ports: 80% of services are connected to a port of an OZmap
+box (boxes of one 1x16 customer splitter, filled in order; :func:`network` is the simulator's
+seed for them, with a tenth of spare boxes). The SIP lines and the ports are drawn from random
+streams of their own, so the rest of the mix is the same as without them. Clients are split
+over files of about 1,000 services (``clients/0001.yaml``...), STFC numbers and DIDs over ranges
+of 10,000.
 
 ``generate(root, n, seed, endpoints)`` writes the set; ``mutate(root, fraction, seed)`` changes
 that share of the services in place (status flips, plan switches, packages added or dropped;
 the SIP lines of the services it changes get a new call limit, a DID added or a DID moved from
-another of those lines), rewriting only the files that hold them, as a day of ERP changes would.
+another of those lines; a quarter of those on a port move to a free one), rewriting only the
+files that hold them, as a day of ERP changes would.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ PLANS = {
 ENV = {"stfc": "BENCH_STFC_TOKEN", "qualifica": "BENCH_QUALIFICA_SECRET",
        "campsoft_key": "BENCH_CAMPSOFT_KEY", "campsoft": "BENCH_CAMPSOFT_SECRET",
        "voip_password": "BENCH_V2_PASSWORD", "voip_key": "BENCH_V2_KEY",
-       "voip": "BENCH_V2_SECRET", "sip_line": "BENCH_SIP_PASSWORD"}
+       "voip": "BENCH_V2_SECRET", "sip_line": "BENCH_SIP_PASSWORD", "ports": "BENCH_OZMAP_KEY"}
 STFC_FIRST = 30_000_000  # subscriber numbers of the STFC ranges, then of the VoIP ranges
 DID_FIRST = 40_000_000
 SIP_SHARE = 0.10
@@ -59,6 +63,9 @@ ACCOUNT_CODE_FIRST = 400_000  # declared codes; the simulator gives 100000, 1000
 SIP_PLANS = ("Fixo Local 100", "Fixo Brasil 500", "Fixo Ilimitado")  # the simulator's catalogs
 SIP_INTERNATIONAL = ("Internacional Américas", "Internacional Mundo")
 CALL_LIMITS = (1, 2, 4, 8, 10)
+PORT_SHARE = 0.80
+PORTS_PER_BOX = 16
+PROJECT = "Bench FTTH"
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class Summary:
     sip_lines: int = 0
     sip_lines_inactive: int = 0  # of cancelled services: the initial apply leaves them absent
     dids: int = 0
+    ports: int = 0  # services declared on a port, cancelled ones included
+    ports_live: int = 0  # of those, the services not cancelled: connected by the initial apply
+    boxes: int = 0  # in the network the simulator is seeded with (:func:`network`)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,7 @@ class Mutation:
     sip_lines: int
     dids_added: int
     dids_moved: int
+    ports_moved: int = 0
 
 
 def cpf(index: int) -> str:
@@ -120,7 +131,29 @@ def integrations(endpoints: Mapping[str, str] | None) -> dict[str, Any]:
                                  "api_key": f"${{env:{ENV['voip_key']}}}",
                                  "api_secret": f"${{env:{ENV['voip']}}}"},
                  "options": {"page_size": 1000, "concurrency": 8, "block_on_suspend": True}},
+        "ports": {"platform": "ozmap", "endpoint": where.get("ports", "embedded"),
+                  "credentials": {"api_key": f"${{env:{ENV['ports']}}}"},
+                  "options": {"project": PROJECT, "page_size": 1000, "concurrency": 8}},
     }
+
+
+def boxes_for(n: int) -> int:
+    """The boxes of the network of an estate of ``n`` services: room for every service on a
+    port and a tenth more (where :func:`mutate` moves services to)."""
+    return max(2, -(-round(n * PORT_SHARE * 1.1) // PORTS_PER_BOX) + 1)
+
+
+def network(n: int) -> dict[str, Any]:
+    """The OZmap simulator's seed (``POST /_sim/seed``) for an estate of ``n`` services: boxes
+    ``CTO-0001``... of one 1x16 customer splitter, every port free and implanted."""
+    return {"generate": {"project": PROJECT, "boxes": boxes_for(n), "ports": PORTS_PER_BOX,
+                         "reserve": 0, "design_every": 0, "seed": 1}}
+
+
+def _box_port(k: int) -> dict[str, Any]:
+    """The k-th port of the network (0-based), boxes filled in order."""
+    box, port = divmod(k, PORTS_PER_BOX)
+    return {"integration": "ports", "box": f"CTO-{box + 1:04d}", "port": port + 1}
 
 
 def _status(rng: random.Random) -> str:
@@ -205,10 +238,11 @@ def generate(root: Path, n: int, *, seed: int = 1,
     """Write a spec set of ``n`` client services under ``root`` (replacing what was there)."""
     rng = random.Random(seed)
     sip = random.Random(f"sip-lines-{seed}")  # its own stream: the rest of the mix is unchanged
+    fibre = random.Random(f"ports-{seed}")  # the same
     (root / "clients").mkdir(parents=True, exist_ok=True)
     for old in (root / "clients").glob("*.yaml"):
         old.unlink()
-    numbers = dids = lines = 0
+    numbers = dids = lines = ports = 0
     services: list[dict[str, Any]] = []
     for sid in range(1, n + 1):
         number = _number_for(numbers) if rng.random() < 0.30 else None
@@ -219,13 +253,35 @@ def generate(root: Path, n: int, *, seed: int = 1,
             taken = [_number_for(dids + i, DID_FIRST) for i in range(count)]
             service["sip_lines"] = [_sip_line(sip, lines, taken)]
             dids, lines = dids + count, lines + 1
+        if fibre.random() < PORT_SHARE:
+            service["port"] = _box_port(ports)
+            ports += 1
         services.append(service)
     files = _write_clients(root, services)
     _dump(root / "integrations.yaml", {"integrations": integrations(endpoints)})
     _dump(root / "numbers.yaml", {"number_ranges": {**_ranges(max(numbers, 1)),
                                                     **_did_ranges(dids)}})
     _dump(root / "content.yaml", {"packages": PACKAGES, "plans": PLANS})
-    return summary(services, files)
+    return summary(services, files, boxes_for(n))
+
+
+def generate_numbers(root: Path, n: int, *, seed: int = 1,
+                     endpoints: Mapping[str, str] | None = None) -> int:
+    """Write a telephony-only spec set under ``root``: ``n`` active client services, each
+    with one STFC number on a plan of :data:`STFC_PLANS` (what ``benchmarks.billing`` bills);
+    returns the number of client files."""
+    rng = random.Random(f"numbers-{seed}")
+    (root / "clients").mkdir(parents=True, exist_ok=True)
+    for old in (root / "clients").glob("*.yaml"):
+        old.unlink()
+    services = [{"id": 100_000 + k, "login": f"cliente{100_000 + k}", "status": "active",
+                 "phone_numbers": [{"integration": "stfc", "number": _number_for(k - 1),
+                                    "plan": rng.choice(STFC_PLANS)}]} for k in range(1, n + 1)]
+    files = _write_clients(root, services)
+    _dump(root / "integrations.yaml",
+          {"integrations": {"stfc": integrations(endpoints)["stfc"]}})
+    _dump(root / "numbers.yaml", {"number_ranges": _ranges(n)})
+    return files
 
 
 def _write_clients(root: Path, services: list[dict[str, Any]]) -> int:
@@ -243,7 +299,7 @@ def _write_clients(root: Path, services: list[dict[str, Any]]) -> int:
     return files
 
 
-def summary(services: list[dict[str, Any]], files: int) -> Summary:
+def summary(services: list[dict[str, Any]], files: int, boxes: int = 0) -> Summary:
     statuses: dict[str, int] = {}
     for s in services:
         statuses[s["status"]] = statuses.get(s["status"], 0) + 1
@@ -256,6 +312,9 @@ def summary(services: list[dict[str, Any]], files: int) -> Summary:
         sip_lines=len(lines),
         sip_lines_inactive=sum(1 for s, _ in lines if s["status"] == "cancelled"),
         dids=sum(len(line["dids"]) for _, line in lines),
+        ports=sum(1 for s in services if s.get("port")),
+        ports_live=sum(1 for s in services if s.get("port") and s["status"] != "cancelled"),
+        boxes=boxes,
     )
 
 
@@ -264,7 +323,8 @@ def mutate(root: Path, fraction: float, *, seed: int = 2) -> Mutation:
     change status, a third switch or drop their plan bundle, a third gain a package (or, with a
     plan bundle, are cancelled). The SIP lines of those services (unless now
     cancelled) change too: a third get a new call limit, a third a new DID from the ranges, a
-    third a DID moved from another of those lines (a DID that is not the one it presents)."""
+    third a DID moved from another of those lines (a DID that is not the one it presents).
+    A quarter of the changed services on a port (unless now cancelled) move to a free port."""
     rng = random.Random(seed)
     paths = sorted((root / "clients").glob("*.yaml"))
     docs = {p: yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) for p in paths}
@@ -295,11 +355,27 @@ def mutate(root: Path, fraction: float, *, seed: int = 2) -> Mutation:
                       {d["number"] for _, s in everything for line in s.get("sip_lines", ())
                        for d in line["dids"]})
     added, moved = _change_lines(sip, lines, free)
+    ported = [everything[i][1] for i in chosen if everything[i][1].get("port")
+              and everything[i][1]["status"] != "cancelled"][::4]
+    spare = _free_ports(len(everything), {(s["port"]["box"], s["port"]["port"])
+                                          for _, s in everything if s.get("port")})
+    for service in ported:
+        service["port"] = next(spare)
     for path in touched:
         _dump(path, docs[path])
     return Mutation(services=len(chosen),
                     services_with_lines=sum(1 for i in chosen if everything[i][1].get("sip_lines")),
-                    sip_lines=len(lines), dids_added=added, dids_moved=moved)
+                    sip_lines=len(lines), dids_added=added, dids_moved=moved,
+                    ports_moved=len(ported))
+
+
+def _free_ports(n: int, used: set[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    """The ports of the network of ``n`` services that no service holds, from the last box
+    back (the spare ones first)."""
+    for k in range(boxes_for(n) * PORTS_PER_BOX - 1, -1, -1):
+        port = _box_port(k)
+        if (port["box"], port["port"]) not in used:
+            yield port
 
 
 def _choose(rng: random.Random, sip: random.Random, has_lines: list[bool],

@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks import billing, workload
 from benchmarks import run as bench
-from benchmarks import workload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 N = 1_000
-STEPS = ("initial apply", "validate", "YAML floor", "plan (cold)", "plan (warm)",
+STEPS = ("initial apply", "sync", "validate", "YAML floor", "plan (cold)", "plan (warm)",
          "plan (1% changed)", "apply (1%)", "drift")
-PLATFORMS = ("saperx-stfc", "qualifica", "campsoft", "saperx-v2")
+PLATFORMS = ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "ozmap")
+NUMBERS = 1_000  # the billing estate's
 
 
 def test_generator_mix_at_1000(tmp_path: Path) -> None:
@@ -31,12 +32,14 @@ def test_generator_mix_at_1000(tmp_path: Path) -> None:
     assert summary.files == 1
     _assert_mix(summary.numbers_assigned, summary.with_packages, summary.statuses)
     _assert_sip_mix(summary.sip_lines, summary.dids)
+    _assert_port_mix(summary.ports, summary.boxes)
     again = workload.generate(tmp_path / "again", N, seed=1)
     assert again == summary  # deterministic from the seed
     assert _texts(tmp_path / "again") == _texts(tmp_path / "specs")
     changed = workload.mutate(tmp_path / "specs", 0.01, seed=2)
     assert changed.services == 10
     assert changed.sip_lines == 1  # the one service with a SIP line among the 10: its call limit
+    assert changed.ports_moved >= 1
     # the generated and the changed sets are valid specs, every line and DID included
     env = bench.child_env(**dict.fromkeys(workload.ENV.values(), "x"))
     check = subprocess.run([sys.executable, "-m", "reconciler", "validate", "--specs",
@@ -84,8 +87,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One run of the runner at N = 1,000, into a temporary directory."""
     where = tmp_path_factory.mktemp("bench")
     out, table = where / "results.json", where / "table.md"
-    code = bench.main(["--sizes", str(N), "--out", str(out), "--markdown", str(table),
-                       "--keep", str(where / "work"), "--seed", "1"])
+    code = bench.main(["--sizes", str(N), "--billing-numbers", str(NUMBERS), "--out", str(out),
+                       "--markdown", str(table), "--keep", str(where / "work"), "--seed", "1"])
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     data["_exit"] = code
     data["_table"] = table.read_text(encoding="utf-8")
@@ -115,7 +118,7 @@ def test_runner_exits_0_and_records_every_step(results: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("name", "code"), [
-    ("initial apply", 0), ("validate", 0), ("YAML floor", 0), ("plan (cold)", 0),
+    ("initial apply", 0), ("sync", 0), ("validate", 0), ("YAML floor", 0), ("plan (cold)", 0),
     ("plan (warm)", 0), ("plan (1% changed)", 2), ("apply (1%)", 0), ("drift", 0)])
 def test_every_step_exits_as_expected(results: dict[str, Any], name: str, code: int) -> None:
     step = _step(results, name)
@@ -123,7 +126,7 @@ def test_every_step_exits_as_expected(results: dict[str, Any], name: str, code: 
     assert step["ok"]
 
 
-@pytest.mark.parametrize("name", ["plan (cold)", "plan (warm)", "drift"])
+@pytest.mark.parametrize("name", ["plan (cold)", "plan (warm)", "drift", "sync"])
 def test_reads_are_listings_only(results: dict[str, Any], name: str) -> None:
     """A no-op plan (and drift) lists each platform page by page: no per-object read, no
     write, and pages of at least 500 objects."""
@@ -138,7 +141,7 @@ def test_reads_are_listings_only(results: dict[str, Any], name: str) -> None:
             method, _, path = route.partition(" ")
             assert route in bench.LOGIN_ROUTES or (method == "GET" and "{" not in path), route
     objects = results["runs"][0]["platform_objects"]
-    if name != "drift":
+    if name not in ("drift", "sync"):
         for platform, c in calls.items():
             paged = c["paged_listing"]
             assert paged["objects"] == objects[platform] > 0
@@ -156,12 +159,15 @@ def test_one_percent_apply_writes_about_the_changed_services(results: dict[str, 
     assert changed == round(N * bench.MUTATE_FRACTION)
     calls = _step(results, "apply (1%)")["api_calls"]
     writes = sum(c["write"] for c in calls.values())
-    changed_on_platforms = sum(c["writes_that_changed"] for c in calls.values())
     assert writes > 0
     # a changed service costs one to a few writes (status on each platform, plan switch:
     # cancel + subscribe, a new user); never a rewrite of the estate
     assert changed // 2 <= writes <= 6 * changed, (writes, changed)
-    assert 0 < changed_on_platforms <= writes
+    # what changed on the platforms: one object per write call, but OZmap's premises are
+    # created with their client in one call (two objects)
+    assert sum(c["writes_that_changed"] for c in calls.values()) > 0
+    for platform, c in calls.items():
+        assert c["writes_that_changed"] <= c["write"] * (2 if platform == "ozmap" else 1), c
     for c in calls.values():
         assert c["per_object_read"] == 0, c["requests"]
     # each SIP line of a changed service costs one write at most (the platform takes a line's
@@ -195,6 +201,42 @@ def test_initial_apply_converged_the_whole_estate(results: dict[str, Any]) -> No
     assert v2.get("POST /api/v2/ranges", 0) == 1  # v0000 holds every DID
     assert calls["saperx-v2"]["per_object_read"] == 0
     assert calls["saperx-v2"]["write"] == creates + 1
+    # every live service on a port connected: one call each (the premises with their client)
+    ozmap = calls["ozmap"]
+    assert ozmap["requests"].get("POST /api/v2/properties", 0) == summary["ports_live"]
+    assert ozmap["write"] == summary["ports_live"] == objects["ozmap"]
+    assert ozmap["per_object_read"] == 0
+
+
+def test_ports_moved_by_the_one_percent_change(results: dict[str, Any]) -> None:
+    """A service moved to another port costs a few writes on OZmap, never a relisting."""
+    moved = results["runs"][0]["mutation"]["ports_moved"]
+    ozmap = _step(results, "apply (1%)")["api_calls"]["ozmap"]
+    assert moved >= 1
+    assert moved <= ozmap["write"] <= 4 * round(N * bench.MUTATE_FRACTION), ozmap["requests"]
+
+
+def test_billing_a_month_then_again_from_the_state(results: dict[str, Any]) -> None:
+    """Issue 14: the month fetched once (pages, no per-number call), a second run with no call
+    at all and the same document, the call detail growing the document and not the memory."""
+    run = results["billing"]
+    assert run["numbers"] == NUMBERS and run["backdated"] == NUMBERS
+    steps = run["steps"]
+    assert set(steps) == set(billing.EXPECTED)
+    for step in steps.values():
+        assert step["ok"], Path(step["log"]).read_text(errors="replace")[-3000:]
+    fetch = steps["billing stfc"]["api_calls"]["saperx-stfc"]
+    assert fetch["listing"] >= 1 and fetch["non_listing"] == 0, fetch["requests"]
+    assert steps["billing stfc (kept)"]["api_calls"]["saperx-stfc"]["total"] == 0
+    out = run["outputs"]
+    assert out["month.csv"] == out["month-kept.csv"]
+    assert out["month.csv"]["rows"] == NUMBERS + 1  # a line per number, and the header
+    # every line and its calls; three times the calls per day gives about three times the rows
+    assert out["details.csv"]["rows"] > 2 * NUMBERS
+    calls_1x = out["details.csv"]["rows"] - NUMBERS - 1
+    calls_3x = out["details-3x.csv"]["rows"] - NUMBERS - 1
+    assert 2.5 * calls_1x <= calls_3x <= 3.5 * calls_1x, (calls_1x, calls_3x)
+    assert "Billing: 1,000 STFC numbers" in results["_table"]
 
 
 def test_generator_summary_in_the_json(results: dict[str, Any]) -> None:
@@ -204,6 +246,7 @@ def test_generator_summary_in_the_json(results: dict[str, Any]) -> None:
     assert results["runs"][0]["spec_files"] == summary["files"] + 3
     _assert_mix(summary["numbers_assigned"], summary["with_packages"], summary["statuses"])
     _assert_sip_mix(summary["sip_lines"], summary["dids"])
+    _assert_port_mix(summary["ports"], summary["boxes"])
 
 
 def test_targets_are_checked(results: dict[str, Any]) -> None:
@@ -213,7 +256,7 @@ def test_targets_are_checked(results: dict[str, Any]) -> None:
     # the others are stated at 100,000 (and 10,000 for growth): not measured at 1,000
     for name, t in targets.items():
         if name != listing["target"]:
-            assert t["status"] == "not measured", (name, t)
+            assert t["status"].startswith("not measured"), (name, t)
 
 
 def _assert_mix(numbers: int, packages: int, statuses: Mapping[str, int]) -> None:
@@ -224,6 +267,11 @@ def _assert_mix(numbers: int, packages: int, statuses: Mapping[str, int]) -> Non
     assert abs(statuses.get("active", 0) / N - 0.90) <= 0.03, statuses
     assert abs(statuses.get("suspended", 0) / N - 0.07) <= 0.03, statuses
     assert abs(statuses.get("cancelled", 0) / N - 0.03) <= 0.03, statuses
+
+
+def _assert_port_mix(ports: int, boxes: int) -> None:
+    assert abs(ports / N - workload.PORT_SHARE) <= 0.03, ports
+    assert ports < boxes * workload.PORTS_PER_BOX <= 1.2 * ports, (ports, boxes)
 
 
 def _assert_sip_mix(lines: int, dids: int) -> None:

@@ -18,7 +18,10 @@ from typing import Any
 
 from reconciler.billing.invoice import Call, InvoiceLine, Unbilled, cents
 
-BATCH = 1_000  # numbers whose charges (and calls) are read back at a time
+# What is read back at a time: at most BATCH numbers, and no more than CALLS_BATCH calls between
+# them (a batch holds at least one number), so that memory does not grow with the calls.
+BATCH = 1_000
+CALLS_BATCH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,8 @@ class Month:
 def bill(integration: str, biller: ChargeBiller, charges: Iterable[Charge],
          load: Callable[[Sequence[str]], Mapping[str, Charge]]) -> Month:
     """``charges`` (without calls: the first read) sorted into lines and unbilled ones; the
-    lines are then made from ``load`` (the numbers' whole charges), :data:`BATCH` at a time."""
-    keys: list[tuple[int, str, Holder]] = []
+    lines are then made from ``load`` (the numbers' whole charges), :func:`batches` at a time."""
+    keys: list[tuple[int, str, Holder, int]] = []
     unbilled: list[Unbilled] = []
     total, within = Decimal("0.00"), 0
     for charge in charges:
@@ -95,17 +98,29 @@ def bill(integration: str, biller: ChargeBiller, charges: Iterable[Charge],
             unbilled.append(Unbilled(integration, charge.number, charge.service_id, holder,
                                      charge.calls, cents(charge.total)))
             continue
-        keys.append((holder.service_id or 0, charge.number, holder))
+        keys.append((holder.service_id or 0, charge.number, holder, charge.calls))
         total += cents(charge.total)
         within += charge.minutes <= charge.allowance_minutes
     keys.sort(key=lambda key: key[:2])
     return Month(_lines(biller, keys, load), tuple(unbilled), len(keys), total, within)
 
 
-def _lines(biller: ChargeBiller, keys: Sequence[tuple[int, str, Holder]],
+def _lines(biller: ChargeBiller, keys: Sequence[tuple[int, str, Holder, int]],
            load: Callable[[Sequence[str]], Mapping[str, Charge]]) -> Iterator[InvoiceLine]:
-    for start in range(0, len(keys), BATCH):
-        batch = keys[start:start + BATCH]
-        found = load([number for _, number, _ in batch])
-        for _, number, holder in batch:
+    for batch in batches(keys):
+        found = load([number for _, number, _, _ in batch])
+        for _, number, holder, _ in batch:
             yield biller.line(holder, found[number])
+
+
+def batches(keys: Sequence[tuple[int, str, Holder, int]]) -> Iterator[Sequence[Any]]:
+    """``keys`` (each ending with its number's count of calls) in order, cut into batches of
+    at most :data:`BATCH` numbers and :data:`CALLS_BATCH` calls (at least one number each)."""
+    start = calls = 0
+    for end, key in enumerate(keys):
+        if end > start and (end - start >= BATCH or calls + key[3] > CALLS_BATCH):
+            yield keys[start:end]
+            start, calls = end, 0
+        calls += key[3]
+    if start < len(keys):
+        yield keys[start:]

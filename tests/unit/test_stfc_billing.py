@@ -148,6 +148,19 @@ def test_lines_are_made_lazily_a_batch_at_a_time(monkeypatch: pytest.MonkeyPatch
     assert len(rest) == 3 and loads[1:] == [["1130001002", "1130001009"]]
 
 
+def test_batches_are_bounded_by_calls_as_well_as_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory must not grow with the calls: a batch stops before CALLS_BATCH calls, holds at
+    least one number (however many calls it has), and keeps the order."""
+    monkeypatch.setattr(billing_charges, "BATCH", 3)
+    monkeypatch.setattr(billing_charges, "CALLS_BATCH", 10)
+    calls = [4, 4, 4, 25, 1, 1, 1, 1, 9]
+    keys = [(n, f"n{n}", None, c) for n, c in enumerate(calls)]
+    cut = [[k[3] for k in batch] for batch in billing_charges.batches(keys)]  # type: ignore[arg-type]
+    assert cut == [[4, 4], [4], [25], [1, 1, 1], [1, 9]]
+    assert [k for batch in billing_charges.batches(keys) for k in batch] == keys  # type: ignore[arg-type]
+    assert list(billing_charges.batches([])) == []
+
+
 def test_a_plan_missing_from_the_holder_is_read_from_the_catalog() -> None:
     holder = bill_charges(given([("link", "1130001001", {"service": 1001, "document": "1",
                                                            "name": "A"})], []))
