@@ -8,6 +8,7 @@ Exit codes (as Terraform's -detailed-exitcode): 0 success and nothing to do, 1 e
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -21,7 +22,6 @@ from rich.markup import escape
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
-from reconciler.render import markdown
 from reconciler.secrets import redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -133,6 +133,8 @@ def format_option(func: F) -> F:
 
 def max_chars_option(func: F) -> F:
     """``--max-chars N``, beside :func:`format_option`: how long a Markdown document may be."""
+    from reconciler.render import markdown  # imported with the command that renders it
+
     return click.option(
         "--max-chars", "max_chars", type=click.IntRange(min=markdown.MIN_CHARS),
         default=markdown.MAX_CHARS, show_default=True,
@@ -163,7 +165,32 @@ def workspace_options(func: F) -> F:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command by name, and the modules beside this one that register it (and its
+# subcommands): a command's module is imported only when that command runs (or `--help` lists
+# them all), so that `reconcile --version` or `reconcile validate` does not import the applier,
+# the state database, the simulators... tests/unit/test_cli_startup.py checks the table.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "apply": ("plan",), "plan": ("plan",), "drift": ("drift",), "import": ("importing",),
+    "validate": ("inspect",), "check": ("inspect",), "sync": ("inspect",),
+    "show": ("inspect", "numbers"), "feasibility": ("feasibility",),
+    "cdr": ("billing",), "billing": ("billing", "charges"), "schedule": ("schedule",),
+    "schema": ("schema",), "lock": ("admin",), "sim": ("admin",),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are registered by their modules when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in COMMANDS.get(cmd_name, ()):
+            importlib.import_module(f"reconciler.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconcile")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 def main(verbose: int) -> None:

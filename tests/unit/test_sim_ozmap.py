@@ -209,6 +209,16 @@ def test_filters_travel_in_the_get_body() -> None:
                                            "value": [BOX_B, BOX_D]}]) == ["CTO-B", "CTO-D"]
         assert await names(api, "boxes", [{"property": "id", "operator": "notin",
                                            "value": [BOX_B, BOX_D]}]) == ["CTO-A", "CTO-FAR"]
+        # "in" over strings (one set lookup) and over mixed values mean the same: a string is
+        # never the number it spells, nor a boolean a number
+        assert await names(api, "boxes", [{"property": "default_reserve", "operator": "in",
+                                           "value": ["0", "1"]}]) == []
+        assert await names(api, "boxes", [{"property": "implanted", "operator": "in",
+                                           "value": [0, "CTO-D"]}]) == []
+        assert await names(api, "boxes", [{"property": "name", "operator": "in",
+                                           "value": ["CTO-A", 7, "CTO-FAR"]}]) == ["CTO-A", "CTO-FAR"]
+        assert await names(api, "boxes", [{"property": "name", "operator": "notin",
+                                           "value": ["CTO-A", "CTO-B", "CTO-D"]}]) == ["CTO-FAR"]
         assert await names(api, "boxes", [{"property": "address", "operator": "exists",
                                            "value": True}]) == []
         # a nested list is an OR group; the top level is AND

@@ -375,6 +375,10 @@ class Query:
             if operator == "all":
                 return lambda r: all(_equals_any(_values(r, path), v) for v in value)
             negate = operator == "notin"
+            if value and all(isinstance(v, str) for v in value):  # ids, codes: one set lookup
+                strings = frozenset(value)
+                return lambda r: any(isinstance(v, str) and v in strings
+                                     for v in _values(r, path)) != negate
             return lambda r: any(_equals_any(_values(r, path), v) for v in value) != negate
         if operator == "exists":
             wanted = bool(value)
