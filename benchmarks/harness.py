@@ -66,6 +66,17 @@ LISTING_TOTALS: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
     "ozmap": ({"page": 1, "limit": 1}, ("total",)),
 }
 
+# `python -m reconciler ARGS` under cProfile, its exit code kept (`python -m cProfile` loses
+# the code sys.exit gives): argv[1] is the profile's file, the rest the CLI's arguments.
+PROFILE_CODE = """
+import cProfile, runpy, sys
+out, sys.argv = sys.argv[1], ["reconcile", *sys.argv[2:]]
+profile = cProfile.Profile()
+try:
+    profile.runcall(runpy.run_module, "reconciler", run_name="__main__", alter_sys=True)
+finally:
+    profile.dump_stats(out)
+"""
 
 
 class BenchmarkError(Exception):
@@ -405,13 +416,16 @@ class Stepper:
 
     ``expected`` is each step's expected exit code; ``timeout(name)`` its bound in seconds.
     ``objects`` (what each platform's paged listing holds), when set, adds the page check to
-    the calls."""
+    the calls. ``profile``, a directory: each CLI step runs under cProfile and leaves
+    ``<step>.prof`` there (its figures are then the profiler's, not the tool's)."""
 
     def __init__(self, label: str, sims: Mapping[str, Simulator], *, cwd: Path,
                  env: Mapping[str, str], logs: Path, expected: Mapping[str, int],
-                 timeout: Callable[[str], float], say: Callable[[str], None]) -> None:
+                 timeout: Callable[[str], float], say: Callable[[str], None],
+                 profile: Path | None = None) -> None:
         self.label, self.sims, self.cwd, self.env, self.logs = label, sims, cwd, env, logs
         self.expected, self.timeout, self.say = expected, timeout, say
+        self.profile = profile
         self.objects: dict[str, int] | None = None
         self.steps: dict[str, dict[str, Any]] = {}
 
@@ -421,6 +435,10 @@ class Stepper:
         self.say(f"{self.label}: {name} ...")
         before = {k: s.counters() for k, s in sims.items()}
         cpu_before = {k: s.cpu_s() for k, s in sims.items()}
+        if self.profile is not None and list(argv[:3]) == [sys.executable, "-m", "reconciler"]:
+            self.profile.mkdir(parents=True, exist_ok=True)
+            argv = [sys.executable, "-c", PROFILE_CODE, str(self.profile / f"{slug(name)}.prof"),
+                    *argv[3:]]
         result = measure(argv, cwd=self.cwd, env=self.env, log=self.logs / f"{slug(name)}.log",
                          timeout=self.timeout(name))
         cpu_after = {k: s.cpu_s() for k, s in sims.items()}

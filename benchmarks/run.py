@@ -1,9 +1,9 @@
 """The benchmark runner of issue 5: one command, every figure in docs/performance.md.
 
     python -m benchmarks.run [--sizes 1000,10000,100000] [--out benchmarks/results.json]
-                             [--markdown FILE] [--seed N] [--keep DIR]
+                             [--markdown FILE] [--seed N] [--keep DIR] [--profile DIR]
 
-It serves the four simulators (SaperX STFC, Qualifica, Campsoft, SaperX v2) with ``python -m
+It serves the five simulators (SaperX STFC, Qualifica, Campsoft, SaperX v2, OZmap) with ``python -m
 reconciler sim serve``, each in its own process on a free loopback port, with zero latency and no
 faults. Then, for each N: it writes a spec set of N client services
 (``benchmarks.workload.generate``, the integrations pointing at the served simulators),
@@ -118,7 +118,7 @@ def step_timeout(n: int, step: str) -> float:
 
 
 def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
-             rate_limit: float | None, say: Any) -> dict[str, Any]:
+             rate_limit: float | None, say: Any, profile: Path | None = None) -> dict[str, Any]:
     """Generate, converge and measure one estate of ``n`` client services under ``root``."""
     started = time.perf_counter()
     if root.exists():
@@ -149,7 +149,8 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
     env = cli_env(sims, specs, state_db)
     cli = [sys.executable, "-m", "reconciler"]
     step = Stepper(f"N={n:,}", sims, cwd=root, env=env, logs=logs, expected=EXPECTED,
-                   timeout=lambda name: step_timeout(n, name), say=say)
+                   timeout=lambda name: step_timeout(n, name), say=say,
+                   profile=profile / f"n{n}" if profile else None)
     run["steps"] = step.steps
 
     step("initial apply", [*cli, "apply", "--auto-approve"])
@@ -404,6 +405,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep each estate's specs, state and logs under DIR/n<N> "
                              "(default: a temporary directory, removed at the end)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run each CLI step under cProfile, its profile written to "
+                             "DIR/n<N>/<step>.prof (the timings are then the profiler's)")
     parser.add_argument("--rate-limit", type=float, default=100_000.0,
                         help="requests per second (and burst) each integration may send; the "
                              "simulators have no budget, so the default 100000 lifts the "
@@ -465,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             say("simulators: " + ", ".join(f"{s.platform} {s.url}" for s in sims.values()))
             for n in args.sizes:
                 run = run_size(n, sims, workdir / f"n{n}", seed=args.seed,
-                               rate_limit=rate_limit, say=say)
+                               rate_limit=rate_limit, say=say, profile=args.profile)
                 results["runs"].append(run)
                 all_ok &= all(s["ok"] for s in run["steps"].values())
                 _write(args, results)  # each size as it completes

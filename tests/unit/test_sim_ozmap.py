@@ -209,6 +209,17 @@ def test_filters_travel_in_the_get_body() -> None:
                                            "value": [BOX_B, BOX_D]}]) == ["CTO-B", "CTO-D"]
         assert await names(api, "boxes", [{"property": "id", "operator": "notin",
                                            "value": [BOX_B, BOX_D]}]) == ["CTO-A", "CTO-FAR"]
+        # an id condition is looked up by key (the clients of 500 properties at a time);
+        # the rest of the filter still applies, and unknown ids are no rows
+        assert await names(api, "boxes", [{"property": "id", "operator": "in",
+                                           "value": [BOX_D, "0" * 24, BOX_B]}]) == ["CTO-B", "CTO-D"]
+        assert await names(api, "boxes", [{"property": "id", "operator": "=", "value": BOX_D},
+                                          {"property": "implanted", "operator": "=",
+                                           "value": True}]) == []
+        assert await names(api, "boxes", [{"property": "implanted", "operator": "=",
+                                           "value": False},
+                                          {"property": "id", "operator": "in",
+                                           "value": [BOX_B, BOX_D]}]) == ["CTO-D"]
         # "in" over strings (one set lookup) and over mixed values mean the same: a string is
         # never the number it spells, nor a boolean a number
         assert await names(api, "boxes", [{"property": "default_reserve", "operator": "in",

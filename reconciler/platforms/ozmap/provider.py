@@ -157,7 +157,10 @@ class OzmapProvider(HttpProvider):
         clients = await self._clients_of(properties)
         try:
             network = self._network(boxes, splitters, properties, clients)
-            links = [self._link(prop, clients[prop["client"]], network)
+            # each splitter's name and box by its id: one lookup per port, not a scan
+            where = {s["id"]: (s["name"], box["name"])
+                     for box in network.values() for s in box["splitters"]}
+            links = [self._link(prop, clients[prop["client"]], where)
                      for prop in properties if prop.get("client") in clients
                      and prop.get("connections")]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -215,9 +218,9 @@ class OzmapProvider(HttpProvider):
         return network
 
     def _link(self, prop: Mapping[str, Any], client: Mapping[str, Any],
-              network: Mapping[str, Any]) -> Resource:
+              where: Mapping[str, tuple[str, str]]) -> Resource:
         connection = prop["connections"][0]
-        splitter, box = self._splitter(str(connection["id"]), network)
+        splitter, box = where.get(str(connection["id"]), (None, None))
         return self._client_link(client, box, splitter, int(connection["port"]))
 
     def _client_link(self, client: Mapping[str, Any], box: str | None, splitter: str | None,
@@ -254,14 +257,6 @@ class OzmapProvider(HttpProvider):
             return None
         self._clients[code] = (str(client["id"]), str(props[0]["id"]) if props else None)
         return self._client_link(client, None, None, None)
-
-    @staticmethod
-    def _splitter(splitter_id: str, network: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        for box in network.values():
-            for s in box["splitters"]:
-                if s["id"] == splitter_id:
-                    return s["name"], box["name"]
-        return None, None
 
     async def catalogs(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
         return (await self.observe()).catalogs

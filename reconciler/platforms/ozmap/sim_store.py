@@ -326,6 +326,9 @@ class Query:
     def __init__(self, filter_raw: Any, sort_raw: Any) -> None:
         self.near: tuple[list[str], float, float] | None = None
         self.key = (_external_key(filter_raw), _external_key(sort_raw))
+        # the ids a top-level ``id`` condition allows: looked up by key, as MongoDB uses _id's
+        # index, not by scanning the collection (the clients of 500 properties, page by page)
+        self.ids: frozenset[str] | None = None
         if filter_raw is None or filter_raw == []:
             self.predicate: Predicate | None = None
         else:
@@ -333,10 +336,15 @@ class Query:
             if not isinstance(items, list):
                 raise bad_filter("filter must be a list of {property, operator, value}")
             self.predicate = self._group(items, conjunction=True, depth=0)
+            self.ids = _id_condition(items)
         self.sort = _sort_keys(sort_raw)
 
-    def rows(self, records: Iterable[Record]) -> list[Record]:
+    def rows(self, table: Mapping[str, Record]) -> list[Record]:
+        """The matching records: in the collection's order, or, when the filter names the ids,
+        in the order of the ids (both stable from page to page); then sorted as asked."""
         predicate = self.predicate
+        records: Iterable[Record] = table.values() if self.ids is None else [
+            table[i] for i in sorted(self.ids) if i in table]
         out = list(records) if predicate is None else [r for r in records if predicate(r)]
         if self.sort:
             for parts, direction in reversed(self.sort):
@@ -429,6 +437,21 @@ def _first(record: Mapping[str, Any], path: list[str]) -> Any:
 def _same(a: Any, b: Any) -> bool:
     """Equality that keeps booleans apart from 0 and 1."""
     return (isinstance(a, bool) == isinstance(b, bool)) and a == b
+
+
+def _id_condition(items: list[Any]) -> frozenset[str] | None:
+    """The ids of the first top-level ``id = "..."`` or ``id in ["...", ...]`` condition of an
+    AND list (the records it allows), else None. The predicate still checks every record."""
+    for item in items:
+        if not isinstance(item, dict) or item.get("property") != "id" \
+                or not isinstance(item.get("operator"), str):
+            continue
+        operator, value = ALIASES.get(item["operator"], item["operator"]), item.get("value")
+        if operator == "=" and isinstance(value, str):
+            return frozenset((value,))
+        if operator == "in" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return frozenset(value)
+    return None
 
 
 def _equals_any(values: list[Any], wanted: Any) -> bool:
@@ -662,7 +685,7 @@ class Store(wire.Counters):
         key = (resource, *query.key)
         cached = self._lists.get(key)
         if cached is None or cached[0] != self.version:
-            cached = (self.version, query.rows(self.tables[resource].values()))
+            cached = (self.version, query.rows(self.tables[resource]))
             self._lists[key] = cached
             while len(self._lists) > LIST_CACHE:
                 self._lists.popitem(last=False)
