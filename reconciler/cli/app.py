@@ -174,7 +174,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "validate": ("inspect",), "check": ("inspect",), "sync": ("inspect",),
     "show": ("inspect", "numbers"), "feasibility": ("feasibility",),
     "cdr": ("billing",), "billing": ("billing", "charges"), "schedule": ("schedule",),
-    "schema": ("schema",), "lock": ("admin",), "sim": ("admin",),
+    "schema": ("schema",), "lock": ("admin",), "sim": ("admin",), "state": ("state",),
 }
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,9 +42,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from reconciler.errors import StateError
 from reconciler.model import Change, Known, Resource
 from reconciler.secrets import reveal
+from reconciler.state import schema
 from reconciler.state.tables import (
-    SCHEMA_VERSION,
-    Base,
     CatalogRow,
     DriftSeenRow,
     JournalRow,
@@ -58,6 +57,7 @@ from reconciler.state.tables import (
 DEFAULT_URL = "sqlite:///state/reconciler.db"
 ENV_URL = "RECONCILER_STATE"
 _CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
+log = logging.getLogger(__name__)
 FINGERPRINT_KEY = "fingerprint_key"  # meta row: the key of the secrets' fingerprints
 
 
@@ -129,32 +129,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def open_engine(url: str) -> Engine:
+    """An engine on the state database at ``url`` (a SQLite file's directory made)."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(engine_url(url))
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StateError(f"cannot open state {shown_url(url)!r}: {exc}") from None
+    except ImportError as exc:  # the URL names a database whose driver is not installed
+        raise StateError(f"cannot open state {shown_url(url)!r}: its database driver is not "
+                         f"installed ({exc}); install it next to reconcile (for PostgreSQL: "
+                         f"pip install 'reconciler[postgresql]')") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class StateStore:
     """One state: lineage, serial, managed resources, catalogs and run history."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.shown = shown_url(url)  # for messages: the URL without its password
-        self.engine = self._engine(url)
+        self.engine = open_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._fingerprint_key: bytes | None = None
         self._init_schema()
-
-    @staticmethod
-    def _engine(url: str) -> Engine:
-        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            engine = create_engine(engine_url(url))
-        except (SQLAlchemyError, ValueError) as exc:
-            raise StateError(f"cannot open state {shown_url(url)!r}: {exc}") from None
-        except ImportError as exc:  # the URL names a database whose driver is not installed
-            raise StateError(f"cannot open state {shown_url(url)!r}: its database driver is not "
-                             f"installed ({exc}); install it next to reconcile (for PostgreSQL: "
-                             f"pip install 'reconciler[postgresql]')") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -165,25 +166,12 @@ class StateStore:
             raise StateError(f"state {self.shown!r}: {exc.__class__.__name__}: {exc}") from None
 
     def _init_schema(self) -> None:
-        try:
-            Base.metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StateError(f"cannot open state {self.shown!r}: {exc}") from None
-        with self.session() as s:
-            version = s.get(MetaRow, "schema_version")
-            if version is None:
-                s.add_all(
-                    [
-                        MetaRow(key="schema_version", value=str(SCHEMA_VERSION)),
-                        MetaRow(key="lineage", value=str(uuid.uuid4())),
-                        MetaRow(key="serial", value="0"),
-                    ]
-                )
-            elif int(version.value) > SCHEMA_VERSION:
-                raise StateError(
-                    f"state {self.shown!r} has schema version {version.value}, newer than this "
-                    f"tool's {SCHEMA_VERSION}: upgrade the tool"
-                )
+        """Create the state, upgrade it in place, or refuse it (:mod:`reconciler.state.schema`)."""
+        self.upgrade = schema.ensure(self.engine, self.shown)
+        if self.upgrade.changed and self.upgrade.before is not None:
+            log.warning("state %s upgraded from schema revision %s to %s%s", self.shown,
+                        self.upgrade.before, self.upgrade.after,
+                        f" (the file before it: {self.upgrade.backup})" if self.upgrade.backup else "")
 
     # -- lineage and serial -------------------------------------------------------------
 

@@ -18,9 +18,12 @@ Invariants:
   `apply PLANFILE` refuses a file whose digest is not there. Recording one is not a write of
   resources: the serial does not move, so a saved plan never makes itself stale.
 
-New tables are created when a state is opened (``create_all`` adds what is missing, existing
-states included) and do not bump ``SCHEMA_VERSION``: a tool that does not know a table ignores
-it. The version moves when an existing table changes shape.
+A new state is made by ``create_all`` and stamped with the newest migration (``REVISION``); an
+older one is upgraded in place by the alembic migrations in ``reconciler/state/migrations``
+(:mod:`reconciler.state.schema`). Every change of these tables comes with a migration, which
+``tests/unit/test_state_migrations.py`` checks against them. ``SCHEMA_VERSION`` in ``meta`` is
+what tools before the migrations read: it moves when a change would make them unsafe on the
+state, so that they refuse it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The alembic revisions of reconciler/state/migrations/versions, oldest first: REVISION is the
+# schema these tables describe. Known here so that opening a state needs no alembic import.
+REVISIONS = ("0001", "0002")
+REVISION = REVISIONS[-1]
 
 
 class Base(DeclarativeBase):
@@ -94,14 +101,16 @@ class CatalogRow(Base):
 
 
 class LockRow(Base):
-    """The one lock on a state (``name`` is always "state"): who holds it and until when.
+    """One lock on a state (``name`` is ``integration:<name>``): who holds it and until when.
 
-    A holder refreshes ``heartbeat_at`` and pushes ``expires_at`` forward while it runs; a lock
-    past ``expires_at`` belongs to a holder that died, and the next run takes it over.
+    On SQLite the row is the lock (a lease): its holder refreshes ``heartbeat_at`` and pushes
+    ``expires_at`` forward while it runs; a lock past ``expires_at`` belongs to a holder that
+    died, and the next run takes it over. On PostgreSQL the lock is a session advisory lock
+    and the row only names its holder (see :mod:`reconciler.state.locks`).
     """
 
     __tablename__ = "locks"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     holder: Mapped[str] = mapped_column(String(256))
     operation: Mapped[str] = mapped_column(String(32))

@@ -246,7 +246,9 @@ def test_the_table_is_created_on_a_state_made_before_it_existed(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     first = StateStore(url)
     with first.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE drift_seen")
+        conn.exec_driver_sql("DROP TABLE drift_seen")  # and the version table: a 0.1 state
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     first.close()
     reopened = StateStore(url)
     try:

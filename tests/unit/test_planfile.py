@@ -278,7 +278,9 @@ def test_a_state_made_before_plan_files_were_recorded_gets_the_table(tmp_path: P
     db = tmp_path / "old.db"
     StateStore(f"sqlite:///{db}").close()
     with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE plan_files")  # as a state written by an earlier release
+        conn.execute("DROP TABLE plan_files")  # as a state written by an earlier release,
+        conn.execute("DROP TABLE alembic_version")  # before the migrations
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     store = StateStore(f"sqlite:///{db}")
     try:
         store.record_plan_file("c" * 64, serial=0, created_at="t", expires_at=None, fields={})
