@@ -124,6 +124,21 @@ def test_cancelling_inactivates_and_a_line_never_made_is_left_absent() -> None:
     assert made.changes == ()
 
 
+def test_a_suspended_line_cancelled_keeps_its_block_and_then_plans_nothing() -> None:
+    """Inactivating leaves the platform's block: the state records it, the next plan is empty
+    (not an unblock of an inactive line) and drift finds nothing (the 100k benchmark's case)."""
+    gone = line("483920", 1001, "4830001000", account_code="483920", active=False)
+    blocked = on_platform("483920", 1001, "4830001000", blocked=True)
+    made, _ = planned([gone], [], [blocked])
+    (change,) = made.changes
+    assert change.action is Action.DELETE and change.after["blocked"] is True
+    inactive = on_platform("483920", 1001, "4830001000", blocked=True, active=False)
+    recorded = Resource(V, "extension", "483920", dict(change.after), remote_id="483920")
+    made, (state, observed, _) = planned([gone], [recorded], [inactive])
+    assert made.changes == () and made.adopt == ()
+    assert drift(state, observed, {V: "saperx-v2"}) == []
+
+
 def test_a_managed_line_no_longer_declared_is_inactivated() -> None:
     was = line("483920", 1001, "4830001000", account_code="483920")
     made, _ = planned([], [was], [on_platform("483920", 1001, "4830001000")])

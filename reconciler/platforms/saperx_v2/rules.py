@@ -153,6 +153,11 @@ def _line(view: View, out: Partial, key: str, want: Resource, now: Resource | No
             return []  # a cancelled service's line that never existed: nothing to inactivate
         return [Change(view.integration, "extension", Action.CREATE, (key,), None,
                        dict(want.attrs), f"service {service} declares a SIP line", want.source)]
+    if not want.attrs["active"]:
+        # An inactive line is neither blocked nor unblocked: the block it had stays as the
+        # platform holds it (inactivating leaves it), so the state records it, and neither a
+        # plan nor drift finds a difference in it afterwards.
+        want = replace(want, attrs={**want.attrs, "blocked": bool(now.attrs.get("blocked"))})
     target = {**now.attrs, **{f: want.attrs[f] for f in COMPARED["extension"]},
               "account_code": code}
     before = {**now.attrs, "account_code": code}
