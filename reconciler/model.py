@@ -154,6 +154,15 @@ class Known:
     lineage: str
     serial: int
     resources: Mapping[str, Resource]  # by address
+    # the serial of each integration's last write: a plan of some integrations is stale only
+    # when one of them moved (runs on other integrations go on at the same time)
+    serials: Mapping[str, int] = field(default_factory=dict)
+
+    def serial_of(self, integrations: Iterable[str] | None) -> int:
+        """The state's serial as a plan of ``integrations`` (None: all) sees it."""
+        if integrations is None:
+            return self.serial
+        return max((self.serials.get(name, 0) for name in integrations), default=0)
 
 
 class Action(str, Enum):

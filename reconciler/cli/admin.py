@@ -14,23 +14,23 @@ from reconciler.state import StateStore, locks, state_url
 
 @main.group()
 def lock() -> None:
-    """See and release the lock plan, apply and drift take on the state."""
+    """See and release the integration locks plan, apply, drift, sync and import take."""
 
 
 @lock.command("list")
 @state_option
 @handles_errors
 def lock_list(state: str | None) -> None:
-    """Show who holds the state lock, if anyone."""
+    """Show which runs hold which integrations, if any."""
     store = StateStore(state_url(state))
     try:
-        rows = locks.current(store)
+        held = locks.current(store)
     finally:
         store.close()
-    for row in rows:
-        out.print(escape(locks.describe(row)))
-    if not rows:
-        out.print("The state is not locked.")
+    for run in held:
+        out.print(escape(run.describe()))
+    if not held:
+        out.print("No integration of the state is locked.")
 
 
 @lock.command("release")
@@ -43,7 +43,7 @@ def lock_release(lock_id: str, state: str | None) -> None:
     try:
         if not locks.release(store, lock_id):
             raise ReconcilerError(f"no lock {lock_id} on this state; `reconcile lock list` "
-                                  f"shows the current one")
+                                  f"shows the current ones")
     finally:
         store.close()
     out.print(f"Released lock {lock_id}.")

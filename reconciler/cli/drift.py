@@ -138,7 +138,8 @@ def drift_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, loc
     # With json or markdown, stdout carries that document only: the fix talks on stderr.
     console = out if fmt == "text" else err
     try:
-        with locked(ws.store, "drift", timeout=lock_timeout, warn=warn):
+        scope = [i.name for i in ws.select(integrations or None)]
+        with locked(ws.store, "drift", scope, timeout=lock_timeout, warn=warn):
             run_id = ws.store.begin_run("drift")
             try:
                 report = asyncio.run(_run(ws, integrations, run_id, fmt, fix, auto_approve,

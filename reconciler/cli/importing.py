@@ -186,7 +186,7 @@ def import_cmd(specs: Path, state: str | None, lock_timeout: float, integrations
     report = err if fmt == "json" else out
     try:
         names = [i.name for i in ws.select(integrations)]
-        with locked(ws.store, "import", timeout=lock_timeout, warn=warn):
+        with locked(ws.store, "import", names, timeout=lock_timeout, warn=warn):
             known = ws.known()
             observed = asyncio.run(_read(ws, names, known))
             platforms = ws.platforms()

@@ -118,8 +118,9 @@ def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock
     `validate` checks the specs against them without reaching the platforms."""
     ws = Workspace.open(specs, state)
     try:
-        with locked(ws.store, "sync", timeout=lock_timeout, warn=warn):
-            selected = ws.select(integrations or None)
+        selected = ws.select(integrations or None)
+        with locked(ws.store, "sync", [i.name for i in selected], timeout=lock_timeout,
+                    warn=warn):
 
             async def run() -> dict[str, Mapping[str, Any]]:
                 async with connect(selected, ws.state_dir) as providers:

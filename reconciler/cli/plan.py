@@ -45,6 +45,7 @@ from reconciler.planner.targeting import (
     as_options,
     integrations_for,
     narrow,
+    parse,
     service_index,
 )
 from reconciler.providers.base import Provider
@@ -118,6 +119,17 @@ class Scope:
                       universe=universe)
 
 
+def lock_scope(ws: Workspace, targets: Sequence[str] = (),
+               excludes: Sequence[str] = ()) -> list[str]:
+    """The integrations a run with these patterns reads and writes, whose locks it takes
+    before reading the state: a ``service:ID`` pattern may reach any of them, so it takes all."""
+    declared = ws.desired.integrations
+    if any(parse(t).service is not None for t in targets):
+        return sorted(declared)
+    only = integrations_for(targets, excludes, declared)
+    return sorted(declared if only is None else only)
+
+
 async def _observe_and_plan(
     ws: Workspace, targets: Sequence[str] = (), excludes: Sequence[str] = ()
 ) -> tuple[Plan, Known, dict[str, Observed]]:
@@ -177,7 +189,8 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
     ws = Workspace.open(specs, state)
     spec_warnings(ws.desired.settings)
     try:
-        with locked(ws.store, "plan", timeout=lock_timeout, warn=warn):
+        with locked(ws.store, "plan", lock_scope(ws, targets, excludes), timeout=lock_timeout,
+                    warn=warn):
             plan, known, observed = asyncio.run(_observe_and_plan(ws, targets, excludes))
         _show_plan(ws, plan, fmt, known, observed, allow, max_chars)
         if out_file is not None:
@@ -195,9 +208,9 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
 # -- apply ------------------------------------------------------------------------------
 
 
-def _load_planfile(path: Path, ws: Workspace) -> tuple[Plan, planfile.PlanFile]:
-    """A saved plan, refused unless it is a plan file of the schema, of this tool, still valid,
-    made against this state and these specs, and byte for byte the file `plan --out` wrote."""
+def _read_planfile(path: Path) -> tuple[Plan, planfile.PlanFile]:
+    """A saved plan, refused unless it is a plan file of the schema, of this tool, still valid
+    (then :func:`_check_planfile` holds it to the state, under the lock)."""
     saved = planfile.read(path)
     data = saved.data
     plan = jsonplan.plan_from_json(data, path=str(path))
@@ -209,9 +222,15 @@ def _load_planfile(path: Path, ws: Workspace) -> tuple[Plan, planfile.PlanFile]:
     if expires and expires <= datetime.now(UTC):
         raise StalePlanError(f"plan file {path} expired at {data['expires_at']} (made at "
                              f"{data['created_at']}; see plan --ttl): {redo}")
-    _check_fresh(plan, ws, path, redo)
-    _check_recorded(saved, ws, redo)
     return plan, saved
+
+
+def _check_planfile(plan: Plan, saved: planfile.PlanFile, ws: Workspace) -> None:
+    """Refuse a saved plan unless it was made against this state and these specs, and is byte
+    for byte the file `plan --out` wrote."""
+    redo = f"run `reconcile plan --out {saved.path}` again, review it, then apply it"
+    _check_fresh(plan, ws, saved.path, redo)
+    _check_recorded(saved, ws, redo)
 
 
 def _check_recorded(saved: planfile.PlanFile, ws: Workspace, redo: str) -> None:
@@ -238,9 +257,12 @@ def _check_fresh(plan: Plan, ws: Workspace, path: Path, redo: str) -> None:
     if fp.lineage != known.lineage:
         raise StalePlanError(f"plan file {path} was made against another state (lineage "
                              f"{planfile.clip(fp.lineage)}, this state is {known.lineage}): {redo}")
-    if fp.serial != known.serial:
+    only = Scope.of(ws, known, plan.targets, plan.excludes).only  # a partial plan: its own
+    serial = known.serial_of(only)
+    if fp.serial != serial:
+        where = f" (on {', '.join(sorted(only))}, which it plans)" if only is not None else ""
         raise StalePlanError(f"plan file {path} is stale: the state moved from serial {fp.serial} "
-                             f"to {known.serial} since it was made: {redo}")
+                             f"to {serial}{where} since it was made: {redo}")
     if fp.specs_digest != ws.desired.digest:
         raise StalePlanError(f"plan file {path} was made from other specs: the spec files "
                              f"changed since: {redo}")
@@ -338,8 +360,12 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
             "partial plan, or `reconcile apply --target ...` without a plan file")
     ws = Workspace.open(specs, state)
     try:
-        with locked(ws.store, "apply", timeout=lock_timeout, warn=warn):
-            saved = _load_planfile(planfile, ws) if planfile is not None else None
+        saved = _read_planfile(planfile) if planfile is not None else None
+        scope = lock_scope(ws, *((saved[0].targets, saved[0].excludes) if saved else
+                                 (targets, excludes)))
+        with locked(ws.store, "apply", scope, timeout=lock_timeout, warn=warn):
+            if saved is not None:
+                _check_planfile(*saved, ws)
             if saved is not None and saved[0].partial:
                 warn(f"{planfile} is a partial plan ({as_options(saved[0].targets, saved[0].excludes)}): "
                      f"other changes the specs call for are not in it")

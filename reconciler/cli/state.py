@@ -1,4 +1,4 @@
-"""`reconcile state`: the state database itself (its schema revision)."""
+"""`reconcile state`: the state database itself (its schema revision, moving it)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import click
 
 from reconciler.cli.app import emit, err, handles_errors, main, out, state_option
 from reconciler.errors import StateError
-from reconciler.state import StateStore, schema, state_url
+from reconciler.state import StateStore, move, schema, state_url
 from reconciler.state.store import open_engine, shown_url
 from reconciler.state.tables import REVISION, REVISIONS
 
 
 @main.group("state")
 def state_group() -> None:
-    """The state database itself: its schema revision."""
+    """The state database itself: its schema revision, and moving it to another database."""
 
 
 @state_group.command("upgrade")
@@ -57,3 +57,23 @@ def upgrade_cmd(state: str | None, dry_run: bool) -> None:
     else:
         out.print(f"State {store.shown} is at revision {done.after}, this tool's: nothing to "
                   f"upgrade.")
+
+
+@state_group.command("migrate")
+@click.option("--from", "source", required=True, metavar="URL",
+              help="The state to move (sqlite:///path or postgresql+psycopg://...).")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="Where to: a new, empty database (its tables are made at this tool's "
+                   "revision).")
+@handles_errors
+def migrate_cmd(source: str, target: str) -> None:
+    """Move a state to another database, lineage, serial, journal and history with it; the
+    old one is left as it was (a backup, until you remove it)."""
+    source, target = state_url(source), state_url(target)
+    moved = move.migrate(source, target)
+    tables = ", ".join(f"{rows} {name}" for name, rows in moved.rows.items()
+                       if name != "meta")
+    out.print(f"Moved the state {shown_url(source)} to {shown_url(target)}: lineage "
+              f"{moved.lineage}, serial {moved.serial}; rows: {tables or 'none'}.")
+    out.print(f"Point --state or RECONCILER_STATE at {shown_url(target)} from now on; "
+              f"{shown_url(source)} was not changed.")

@@ -63,7 +63,7 @@ def plan(
         raise PlanError("the specs cannot be planned:\n" + "\n".join(f"  {e}" for e in merged.errors))
     return Plan(
         changes=tuple(sorted(merged.changes, key=_order)),
-        fingerprint=Fingerprint(known.lineage, known.serial, desired.digest),
+        fingerprint=Fingerprint(known.lineage, known.serial_of(only), desired.digest),
         adopt=tuple(sorted(merged.adopt, key=lambda r: r.address)),
         forget=tuple(sorted(merged.forget)),
         converging=tuple(sorted(merged.converging, key=lambda n: n.address)),

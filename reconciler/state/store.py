@@ -59,6 +59,7 @@ ENV_URL = "RECONCILER_STATE"
 _CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 log = logging.getLogger(__name__)
 FINGERPRINT_KEY = "fingerprint_key"  # meta row: the key of the secrets' fingerprints
+SERIALS = "serials"  # meta row: JSON {integration: the serial of its last write}
 
 
 def state_url(option: str | None) -> str:
@@ -180,15 +181,30 @@ class StateStore:
         assert row is not None
         return row.value
 
-    @staticmethod
-    def _bump(s: Session) -> int:
-        """The next serial, in one atomic statement (no lost update between two writers)."""
+    def _bump(self, s: Session, integrations: Iterable[str]) -> int:
+        """The next serial, in one atomic statement (no lost update between two writers), also
+        made the serial of each of ``integrations``.
+
+        The update of ``serial`` holds its row until the transaction ends, so writers pass one
+        at a time through the read and write of ``serials`` that follow it."""
         meta = table_of(MetaRow)
-        value = s.connection().execute(
+        conn = s.connection()
+        value = int(conn.execute(
             update(meta).where(meta.c.key == "serial")
             .values(value=cast(cast(meta.c.value, Integer) + 1, Text))
-            .returning(meta.c.value)).scalar_one()
-        return int(value)
+            .returning(meta.c.value)).scalar_one())
+        row = s.get(MetaRow, SERIALS, populate_existing=True)
+        serials = {**(json.loads(row.value) if row is not None else {}),
+                   **dict.fromkeys(integrations, value)}
+        if row is None:
+            s.add(MetaRow(key=SERIALS, value=json.dumps(serials, sort_keys=True)))
+        else:
+            row.value = json.dumps(serials, sort_keys=True)
+        return value
+
+    def _serials(self, s: Session) -> dict[str, int]:
+        row = s.get(MetaRow, SERIALS)
+        return json.loads(row.value) if row is not None else {}
 
     @property
     def lineage(self) -> str:
@@ -245,7 +261,8 @@ class StateStore:
                     attributes = twin.attrs
                 resources[address] = Resource(integration, kind, key, attributes,
                                               remote_id=remote_id)
-            return Known(self._meta(s, "lineage"), int(self._meta(s, "serial")), resources)
+            return Known(self._meta(s, "lineage"), int(self._meta(s, "serial")), resources,
+                         self._serials(s))
 
     def record(self, resources: Iterable[Resource], *, merge: bool = False) -> int:
         """Upsert resources as applied, in one transaction; returns the new serial.
@@ -253,9 +270,10 @@ class StateStore:
         With ``merge``, the given attributes are laid over the recorded ones instead of
         replacing them (a change that touched only some fields).
         """
+        resources = list(resources)
         with self.session() as s:
-            serial = self._bump(s)
-            self._upsert(s, [(list(resources), merge)], serial)
+            serial = self._bump(s, {r.integration for r in resources})
+            self._upsert(s, [(resources, merge)], serial)
             return serial
 
     @staticmethod
@@ -302,9 +320,10 @@ class StateStore:
 
     def remove(self, addresses: Iterable[str]) -> int:
         """Delete the rows of resources no longer managed, in one transaction."""
+        addresses = list(addresses)
         with self.session() as s:
-            serial = self._bump(s)
-            self._delete(s, list(addresses))
+            serial = self._bump(s, _integrations_of(addresses))
+            self._delete(s, addresses)
             return serial
 
     @staticmethod
@@ -377,7 +396,8 @@ class StateStore:
         now = _now()
         with self.session() as s:
             if writes.records or writes.removals:
-                serial = self._bump(s)
+                serial = self._bump(s, {r.integration for group, _ in writes.records
+                                        for r in group} | _integrations_of(writes.removals))
                 self._delete(s, writes.removals)
                 self._upsert(s, writes.records, serial)
             if writes.outcomes:
@@ -504,6 +524,10 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _integrations_of(addresses: Iterable[str]) -> set[str]:
+    return {at.partition(".")[0] for at in addresses}
 
 
 def who() -> str:

@@ -306,15 +306,17 @@ def test_two_runs_at_once_one_waits_then_fails_naming_the_holder(cli: Cli, sim: 
     from reconciler.state import StateStore, locks
 
     store = StateStore(f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}")
-    with locks.locked(store, "apply") as lock_id:
+    with locks.locked(store, "apply", ["stfc-sp"]) as lock_id:
         listed = cli("lock", "list", check=0)
-        assert lock_id in listed.stdout and "for apply" in listed.stdout
+        assert f"lock {lock_id} on stfc-sp held by" in listed.stdout
+        assert "for apply" in listed.stdout
         refused = cli("apply", "--auto-approve", "--lock-timeout", "1s", check=1)
-        assert f"the state is locked: lock {lock_id} held by" in refused.stderr
+        assert f"stfc-sp is locked: lock {lock_id} on stfc-sp held by" in refused.stderr
+        assert "waiting up to 1s for lock" in refused.stderr
         assert sim.counters()["writes"] == {}
         cli("lock", "release", lock_id, check=0)
         cli("apply", "--auto-approve", check=0)  # the lock was released by hand
-    assert "not locked" in cli("lock", "list", check=0).stdout
+    assert "No integration of the state is locked." in cli("lock", "list", check=0).stdout
 
 
 def test_saved_plan_is_refused_after_its_time_to_live(cli: Cli, sim: Sim, specs: SpecSet) -> None:

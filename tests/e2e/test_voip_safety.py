@@ -265,9 +265,9 @@ def test_two_runs_at_once_one_waits_then_fails_naming_the_holder(voip_cli: Cli,
     first_specs(cli, voip).write()
     store = StateStore(f"sqlite:///{cli.cwd / 'state' / DB}")
     try:
-        with locks.locked(store, "apply") as lock_id:
+        with locks.locked(store, "apply", ["voip"]) as lock_id:
             waited = cli("apply", "--auto-approve", "--lock-timeout", "1s", check=1)
-            assert f"the state is locked: lock {lock_id} held by" in waited.stderr
+            assert f"voip is locked: lock {lock_id} on voip held by" in waited.stderr
             assert voip.counters()["writes"] == {}
         cli("apply", "--auto-approve", check=0)  # released: the next run goes ahead
     finally:

@@ -194,12 +194,13 @@ def test_the_unmutated_plan_file_passes_every_check_of_the_loader(
     """The base the fuzz mutates is itself accepted: each refusal below is the mutation's."""
     url, doc, raw = bound
     assert planfile.read(_write(tmp_path / "plan.json", raw)).data == doc
-    from reconciler.cli.plan import _load_planfile
+    from reconciler.cli.plan import _check_planfile, _read_planfile
     from reconciler.runtime import Workspace
 
     ws = Workspace.open(SPECS, url)
     try:
-        plan, saved = _load_planfile(tmp_path / "plan.json", ws)
+        plan, saved = _read_planfile(tmp_path / "plan.json")
+        _check_planfile(plan, saved, ws)
     finally:
         ws.close()
     assert saved.digest == planfile.digest(raw) and plan.changes
