@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import secrets
 import select
 import shutil
@@ -402,6 +403,31 @@ def clear_state_extras(state_dir: Path, db: Path) -> list[str]:
     return removed
 
 
+def sql_statements(log: Path) -> int | None:
+    """The SQL statements the step's state store sent, from its ``-v`` log line (None when the
+    step is not a CLI command run with ``-v``)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = re.findall(r"reconciler\.state\.store: state .*: (\d+) SQL statements", text)
+    return sum(int(n) for n in found) if found else None
+
+
+def pg_database(admin_url: str, name: str) -> str:
+    """A new, empty PostgreSQL database ``name`` on the server of ``admin_url`` (dropped
+    first if a previous run left it); its URL."""
+    import psycopg
+
+    plain = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url if "+psycopg" in admin_url else admin_url.replace(
+        "postgresql://", "postgresql+psycopg://", 1)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
 def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
 
@@ -445,6 +471,7 @@ class Stepper:
         after = {k: s.counters() for k, s in sims.items()}
         result["expected_exit_code"] = expected
         result["ok"] = result["exit_code"] == expected
+        result["sql_statements"] = sql_statements(Path(result["log"]))
         if review is not None:
             review(result)
         result["api_calls"] = {

@@ -20,6 +20,11 @@ a target), and measures, each as a separate CLI subprocess that takes the state 
     apply (1%)              ``reconcile apply --auto-approve`` of that change (exit 0)
     drift                   ``reconcile drift`` (exit 0)
 
+With ``--postgres URL`` (a server's admin URL), the converged state then moves to a new
+database there (``state migrate (PostgreSQL)``), and the no-op plan, a new 1% change (plan and
+apply) and drift are measured on it: the same estate, the same steps, the other backend. Every
+CLI step runs with ``-v``, whose last line gives the SQL statements it sent to the state.
+
 "Cold" means that everything under the state directory but the state database (the spec cache
 in ``state/cache/``) is removed just before the step. The simulators have no rate budget, so
 every integration of the generated set gets ``rate_limit: {per_second: 100000, burst: 100000}``
@@ -67,6 +72,7 @@ from benchmarks.harness import (  # noqa: F401 (LOGIN_ROUTES, child_env: the smo
     child_env,
     clear_state_extras,
     cli_env,
+    pg_database,
     process_peak_rss_mb,
     set_rate_limit,
     simulators,
@@ -86,6 +92,15 @@ EXPECTED = {
     "plan (1% changed)": 2,
     "apply (1%)": 0,
     "drift": 0,
+}
+# With --postgres: the converged estate moved to PostgreSQL (`state migrate`), then measured
+# there as on SQLite (a new 1% change of its own).
+PG_EXPECTED = {
+    "state migrate (PostgreSQL)": 0,
+    "plan (PostgreSQL)": 0,
+    "plan (1% changed, PostgreSQL)": 2,
+    "apply (1%, PostgreSQL)": 0,
+    "drift (PostgreSQL)": 0,
 }
 MEASURED = ("validate", "plan (cold)", "plan (warm)", "plan (1% changed)", "apply (1%)", "drift")
 NO_OP_PLANS = ("plan (cold)", "plan (warm)")
@@ -118,7 +133,8 @@ def step_timeout(n: int, step: str) -> float:
 
 
 def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
-             rate_limit: float | None, say: Any, profile: Path | None = None) -> dict[str, Any]:
+             rate_limit: float | None, say: Any, profile: Path | None = None,
+             postgres: str | None = None) -> dict[str, Any]:
     """Generate, converge and measure one estate of ``n`` client services under ``root``."""
     started = time.perf_counter()
     if root.exists():
@@ -147,8 +163,9 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
         "generate_s": round(generate_s, 3),
     }
     env = cli_env(sims, specs, state_db)
-    cli = [sys.executable, "-m", "reconciler"]
-    step = Stepper(f"N={n:,}", sims, cwd=root, env=env, logs=logs, expected=EXPECTED,
+    cli = [sys.executable, "-m", "reconciler", "-v"]  # -v: the state's statement count
+    step = Stepper(f"N={n:,}", sims, cwd=root, env=env, logs=logs,
+                   expected={**EXPECTED, **PG_EXPECTED},
                    timeout=lambda name: step_timeout(n, name), say=say,
                    profile=profile / f"n{n}" if profile else None)
     run["steps"] = step.steps
@@ -181,11 +198,31 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
     step("apply (1%)", [*cli, "apply", "--auto-approve",
                         *(arg for hint in allow for arg in ("--allow", hint))])
     step("drift", [*cli, "drift"])
+    if postgres:
+        _on_postgres(run, step, cli, specs, pg_database(postgres, f"reconcile_bench_n{n}"),
+                     seed)
     run["simulator_peak_rss_mb"] = {s.platform: process_peak_rss_mb(s.proc.pid)
                                     for s in sims.values() if s.proc is not None}
     run["total_s"] = round(time.perf_counter() - started, 1)
     say(f"N={n:,}: done in {run['total_s']:.0f} s")
     return run
+
+
+def _on_postgres(run: dict[str, Any], step: Stepper, cli: list[str], specs: Path, url: str,
+                 seed: int) -> None:
+    """Move the converged estate's state to PostgreSQL and measure the same steps there."""
+    step("state migrate (PostgreSQL)",
+         [*cli, "state", "migrate", "--from", step.env["RECONCILER_STATE"], "--to", url])
+    step.env = {**step.env, "RECONCILER_STATE": url}
+    step("plan (PostgreSQL)", [*cli, "plan", "--detailed-exitcode"])
+    mutation = workload.mutate(specs, MUTATE_FRACTION, seed=seed + 2)
+    run["postgresql_mutation"] = asdict(mutation)
+    plan = step("plan (1% changed, PostgreSQL)", [*cli, "plan", "--detailed-exitcode"],
+                review=safety_allowances)
+    allow = plan.get("over_safety_limits", [])
+    step("apply (1%, PostgreSQL)", [*cli, "apply", "--auto-approve",
+                                    *(arg for hint in allow for arg in ("--allow", hint))])
+    step("drift (PostgreSQL)", [*cli, "drift"])
 
 
 def safety_allowances(plan: dict[str, Any]) -> list[str]:
@@ -323,7 +360,7 @@ def check_targets(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
 # -- Markdown -------------------------------------------------------------------------------
 
 
-STEP_ORDER = tuple(EXPECTED)
+STEP_ORDER = (*EXPECTED, *PG_EXPECTED)
 
 
 def markdown(results: Mapping[str, Any]) -> str:
@@ -333,9 +370,10 @@ def markdown(results: Mapping[str, Any]) -> str:
          f"({m['python_implementation']}), {m['date']}. Rate budget per integration: "
          f"{results['config']['rate_limit_label']}. Seed {results['config']['seed']}."),
         "",
-        ("| N | step | exit | wall s | CPU s | peak RSS MB | "
+        ("| N | step | exit | wall s | CPU s | peak RSS MB | state SQL | "
          + " | ".join(f"{platform} calls" for _, platform in PLATFORMS) + " |"),
-        "| ---: | --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in PLATFORMS) + " |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | "
+        + " | ".join("---:" for _ in PLATFORMS) + " |",
     ]
     for run in results["runs"]:
         for name in STEP_ORDER:
@@ -354,14 +392,17 @@ def markdown(results: Mapping[str, Any]) -> str:
                     continue
                 c = s["api_calls"][platform]
                 cells.append(f"{c['total']} ({c['non_listing']})")
+            sql = s.get("sql_statements")
             lines.append(f"| {run['n']:,} | {name} | {code} | {s['wall_s']:.2f} | "
-                         f"{s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} | " + " | ".join(cells) + " |")
+                         f"{s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} | "
+                         f"{'-' if sql is None else f'{sql:,}'} | " + " | ".join(cells) + " |")
     lines += [
         "",
         ("API calls: total calls the simulator counted during the step (logins and catalog "
          "reads included), and in parentheses the non-listing ones (per-object reads and "
-         "writes). Exit \"3 (safety limit)\": the 1% plan went over a safety limit; the apply "
-         "was then run with the `--allow` counts the plan named."),
+         "writes). State SQL: the statements the command sent to the state database (an "
+         "executemany counts once). Exit \"3 (safety limit)\": the 1% plan went over a "
+         "safety limit; the apply was then run with the `--allow` counts the plan named."),
         "",
         "| target | status | measured |",
         "| --- | --- | --- |",
@@ -415,6 +456,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--billing-numbers", type=int, default=billing.DEFAULT_NUMBERS,
                         help="STFC numbers of the billing estate, billed for the last month "
                              f"(default {billing.DEFAULT_NUMBERS}; 0 skips it)")
+    parser.add_argument("--postgres", default=None, metavar="URL",
+                        help="a PostgreSQL server's admin URL: each estate's state is then "
+                             "moved there (a database reconcile_bench_n<N> made afresh) and "
+                             "the no-op plan, a 1%% change and drift measured on it too")
     parser.add_argument("--removal-delay", type=float, default=1.0,
                         help="seconds the STFC simulator keeps an unlinked number in its "
                              "removal queue (default 1)")
@@ -450,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": {
             "sizes": args.sizes, "seed": args.seed, "mutate_fraction": MUTATE_FRACTION,
             "billing_numbers": args.billing_numbers,
+            "postgresql": bool(args.postgres),
             "rate_limit_per_second": rate_limit,
             "rate_limit_label": (f"{rate_limit:g}/s, burst {max(1, int(rate_limit))}"
                                  if rate_limit else "the tool's default (10/s, burst 20)"),
@@ -469,7 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             say("simulators: " + ", ".join(f"{s.platform} {s.url}" for s in sims.values()))
             for n in args.sizes:
                 run = run_size(n, sims, workdir / f"n{n}", seed=args.seed,
-                               rate_limit=rate_limit, say=say, profile=args.profile)
+                               rate_limit=rate_limit, say=say, profile=args.profile,
+                               postgres=args.postgres)
                 results["runs"].append(run)
                 all_ok &= all(s["ok"] for s in run["steps"].values())
                 _write(args, results)  # each size as it completes

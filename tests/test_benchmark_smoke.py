@@ -82,13 +82,28 @@ def _lines(root: Path) -> dict[str, list[str]]:
     return out
 
 
+PG_STEPS = tuple(bench.PG_EXPECTED)
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One run of the runner at N = 1,000, into a temporary directory."""
+def postgres(request: pytest.FixtureRequest) -> str | None:
+    """The test server's admin URL, or None (and the PostgreSQL steps' tests skip) where none
+    can be started outside CI."""
+    try:
+        return str(request.getfixturevalue("pg_server_url"))
+    except pytest.skip.Exception:
+        return None
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, postgres: str | None) -> dict[str, Any]:
+    """One run of the runner at N = 1,000, into a temporary directory; its state moved to
+    PostgreSQL and measured there too when a server is at hand."""
     where = tmp_path_factory.mktemp("bench")
     out, table = where / "results.json", where / "table.md"
     code = bench.main(["--sizes", str(N), "--billing-numbers", str(NUMBERS), "--out", str(out),
-                       "--markdown", str(table), "--keep", str(where / "work"), "--seed", "1"])
+                       "--markdown", str(table), "--keep", str(where / "work"), "--seed", "1",
+                       *(["--postgres", postgres] if postgres else [])])
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     data["_exit"] = code
     data["_table"] = table.read_text(encoding="utf-8")
@@ -103,7 +118,7 @@ def test_runner_exits_0_and_records_every_step(results: dict[str, Any]) -> None:
     assert results["_exit"] == 0
     assert [r["n"] for r in results["runs"]] == [N]
     steps = results["runs"][0]["steps"]
-    assert set(steps) == set(STEPS)
+    assert set(steps) == set(STEPS) | (set(PG_STEPS) if results["config"]["postgresql"] else set())
     for name in STEPS:
         step = steps[name]
         assert not step["timed_out"], name
@@ -277,3 +292,27 @@ def _assert_port_mix(ports: int, boxes: int) -> None:
 def _assert_sip_mix(lines: int, dids: int) -> None:
     assert abs(lines / N - 0.10) <= 0.02, lines
     assert lines <= dids <= 3 * lines and abs(dids / lines - 1.7) <= 0.2, (lines, dids)
+
+
+def test_every_cli_step_reports_its_state_statements(results: dict[str, Any]) -> None:
+    steps = results["runs"][0]["steps"]
+    assert steps["YAML floor"]["sql_statements"] is None  # not a CLI command
+    for name in ("plan (cold)", "plan (warm)", "apply (1%)", "drift"):
+        assert steps[name]["sql_statements"] > 0, name
+    assert "| state SQL |" in results["_table"]
+
+
+@pytest.mark.parametrize(("name", "code"), list(bench.PG_EXPECTED.items()))
+def test_the_estate_moved_to_postgresql_measures_the_same(
+        results: dict[str, Any], postgres: str | None, name: str, code: int) -> None:
+    if postgres is None:
+        pytest.skip("no PostgreSQL server could be started here (see tests/conftest.py)")
+    step = _step(results, name)
+    assert step["exit_code"] == code, Path(step["log"]).read_text(errors="replace")[-3000:]
+    if name == "plan (PostgreSQL)":  # the moved state plans nothing, reading as much as SQLite
+        assert step["api_calls"]["saperx-stfc"]["non_listing"] == 0
+        # as many as on SQLite, but for taking and releasing each integration's advisory lock
+        warm = _step(results, "plan (warm)")["sql_statements"]
+        assert step["sql_statements"] == warm + 2 * len(PLATFORMS)
+    if name == "apply (1%, PostgreSQL)":
+        assert sum(c["non_listing"] for c in step["api_calls"].values()) > 0

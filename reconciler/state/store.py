@@ -156,7 +156,12 @@ class StateStore:
         self.engine = open_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._fingerprint_key: bytes | None = None
+        self.statements = 0  # SQL statements sent (an executemany counts once): logged on close
+        event.listen(self.engine, "before_cursor_execute", self._count)
         self._init_schema()
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -523,6 +528,7 @@ class StateStore:
             return first
 
     def close(self) -> None:
+        log.info("state %s: %d SQL statements", self.shown, self.statements)
         self.engine.dispose()
 
 

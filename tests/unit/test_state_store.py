@@ -137,3 +137,36 @@ def test_a_postgresql_password_never_reaches_an_error(pg_url: str) -> None:
 def test_a_plain_postgresql_url_uses_psycopg(pg_url: str) -> None:
     store = StateStore(pg_url.replace("postgresql+psycopg://", "postgresql://"))
     assert store.engine.dialect.driver == "psycopg" and store.serial == 0
+
+
+def _res(integration: str, n: int) -> Resource:
+    return Resource(integration, "number", f"{n:010d}", {"n": n})
+
+
+def test_each_integration_keeps_the_serial_of_its_last_write(backend_url: str) -> None:
+    store = StateStore(backend_url)
+    store.record([_res("stfc-sp", 1)])
+    store.record([_res("qualifica", 1), _res("campsoft", 1)])
+    store.remove([_res("stfc-sp", 1).address])
+    known = store.known()
+    assert known.serial == 3
+    assert dict(known.serials) == {"stfc-sp": 3, "qualifica": 2, "campsoft": 2}
+    assert known.serial_of(["qualifica"]) == 2 and known.serial_of(None) == 3
+    assert known.serial_of(["voip"]) == 0  # never written
+
+
+def test_reading_the_state_costs_the_same_statements_at_any_size(backend_url: str) -> None:
+    """Bulk reads, no query per resource: what a plan reads of the state is a fixed number of
+    statements whether it holds 10 resources or 3,000 (writes go in chunks of many rows)."""
+    counts = []
+    store = StateStore(backend_url)
+    for size in (10, 3_000):
+        store.record([_res("stfc-sp", n) for n in range(size)])
+        before = store.statements
+        assert len(store.known().resources) == size
+        store.rows()
+        counts.append(store.statements - before)
+    assert counts[0] == counts[1] and counts[0] <= 6
+    before = store.statements
+    store.record([_res("qualifica", n) for n in range(3_000)])
+    assert store.statements - before <= 12  # 3,000 rows written in a handful of statements
