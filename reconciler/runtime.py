@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from reconciler.errors import ReconcilerError
 from reconciler.model import Action, Desired, Integration, Known, Observed, address, index, live
@@ -28,6 +28,24 @@ from reconciler.specs.desired import with_fingerprints
 from reconciler.state import StateStore, state_dir, state_url
 
 DEFAULT_CONCURRENCY = 4
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, without making the result the main task's own.
+
+    On its way out, ``asyncio.run`` (3.11) compares the SIGINT handler it installed, a partial
+    holding the main task, and ``signal`` formats it with ``%r`` on the way; a finished task's
+    repr holds its result, and reprlib renders each element in full before cutting it short:
+    the whole plan, known and observed state (1.2 s of a 6 s no-op plan at 30,000 services).
+    Here the main task's result is None."""
+    box: list[T] = []
+
+    async def keep() -> None:
+        box.append(await main)
+
+    asyncio.run(keep())
+    return box[0]
 
 
 @dataclass

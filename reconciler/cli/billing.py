@@ -5,7 +5,6 @@ docs/cli.md and docs/billing.md."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import sys
@@ -33,7 +32,7 @@ from reconciler.model import Integration
 from reconciler.platforms import registry
 from reconciler.providers.base import CallRecordSource
 from reconciler.render.invoice import WRITERS
-from reconciler.runtime import Workspace, connect
+from reconciler.runtime import Workspace, connect, run_async
 from reconciler.secrets import redact
 from reconciler.state import calls as stored
 from reconciler.state.store import StateStore
@@ -107,7 +106,7 @@ def cdr_import_cmd(integrations: tuple[str, ...], period: str | None, day: str |
                 out.print(f"{escape(chosen.name)} ({environment(chosen)}): up to date: every "
                           f"day up to yesterday is imported whole.")
                 continue
-            _report(asyncio.run(_import(ws, chosen, days)))
+            _report(run_async(_import(ws, chosen, days)))
     finally:
         ws.close()
 

@@ -5,7 +5,6 @@ it. See docs/billing.md."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from contextlib import AsyncExitStack
 from datetime import date
@@ -23,7 +22,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import Integration
 from reconciler.platforms import registry
 from reconciler.providers.base import ChargeSource
-from reconciler.runtime import Workspace, connect
+from reconciler.runtime import Workspace, connect, run_async
 from reconciler.state import charges as stored
 
 SHOWN_CHANGES = 20  # changes listed on stderr; the JSON has them all
@@ -55,7 +54,7 @@ def billing_stfc_cmd(integration: str, month: str, entry_type: str, details: boo
     ws = Workspace.open(specs, state)
     try:
         chosen = _charge_platform(ws, integration)
-        fetched = asyncio.run(_fetch(ws, chosen, first, details, refresh))
+        fetched = run_async(_fetch(ws, chosen, first, details, refresh))
         _say(chosen.name, month, fetched)
         invoice = _invoice(ws, chosen, first, month, fetched, details, entry_type)
         if invoice.unbilled:

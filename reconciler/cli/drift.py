@@ -15,7 +15,6 @@ safety limit.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -53,7 +52,7 @@ from reconciler.planner import plan as compute_plan
 from reconciler.planner.targeting import PARTIAL_NOTE, exactly, narrow
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
-from reconciler.runtime import Workspace, connect
+from reconciler.runtime import Workspace, connect, run_async
 from reconciler.state import StateStore
 from reconciler.state.locks import locked
 
@@ -142,7 +141,7 @@ def drift_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, loc
         with locked(ws.store, "drift", scope, timeout=lock_timeout, warn=warn):
             run_id = ws.store.begin_run("drift")
             try:
-                report = asyncio.run(_run(ws, integrations, run_id, fmt, fix, auto_approve,
+                report = run_async(_run(ws, integrations, run_id, fmt, fix, auto_approve,
                                           allow, console))
             except ReconcilerError as exc:
                 refused = isinstance(exc, UnsafePlanError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ from reconciler.feasibility import Feasibility
 from reconciler.model import Integration
 from reconciler.providers.base import FeasibilitySource
 from reconciler.render.feasibility import RENDERERS
-from reconciler.runtime import Workspace, connect
+from reconciler.runtime import Workspace, connect, run_async
 
 
 @main.command("feasibility")
@@ -34,7 +33,7 @@ def feasibility_cmd(name: str, lat: float, lon: float, radius: float | None, fmt
     ws = Workspace.open(specs, state)
     try:
         integration = ws.select([name])[0]
-        result = asyncio.run(_ask(ws, integration, lat, lon, radius))
+        result = run_async(_ask(ws, integration, lat, lon, radius))
     finally:
         ws.close()
     emit(RENDERERS[fmt](result))

@@ -8,7 +8,6 @@ confirmation. ``--generate DIR`` writes the objects that match nothing as spec Y
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from reconciler.planner.core import differing, runs
 from reconciler.planner.imports import ImportPlan, match
 from reconciler.platforms import registry
 from reconciler.render.jsonplan import resource_json
-from reconciler.runtime import Workspace, connect, remember
+from reconciler.runtime import Workspace, connect, remember, run_async
 from reconciler.specs import generate, load_specs
 from reconciler.state.locks import locked
 
@@ -188,7 +187,7 @@ def import_cmd(specs: Path, state: str | None, lock_timeout: float, integrations
         names = [i.name for i in ws.select(integrations)]
         with locked(ws.store, "import", names, timeout=lock_timeout, warn=warn):
             known = ws.known()
-            observed = asyncio.run(_read(ws, names, known))
+            observed = run_async(_read(ws, names, known))
             platforms = ws.platforms()
             services = ws.desired.settings.get("services", {})
             plans = [match(n, platforms[n], ws.desired.resources, known, observed[n],

@@ -27,7 +27,7 @@ from reconciler.errors import ReconcilerError, SpecError
 from reconciler.model import FINGERPRINTS, Integration
 from reconciler.platforms import registry
 from reconciler.providers.base import Health
-from reconciler.runtime import Workspace, connect, keep_catalogs
+from reconciler.runtime import Workspace, connect, keep_catalogs, run_async
 from reconciler.secrets import redact
 from reconciler.specs.catalogs import catalog_problems
 from reconciler.state import StateStore, state_url
@@ -92,7 +92,7 @@ def check_cmd(integrations: tuple[str, ...], specs: Path, state: str | None) -> 
         async def run() -> list[Health]:
             return list(await asyncio.gather(*(_health(i, ws.state_dir) for i in selected)))
 
-        verdicts = asyncio.run(run())
+        verdicts = run_async(run())
     finally:
         ws.close()
     for integration, health in zip(selected, verdicts, strict=True):
@@ -128,7 +128,7 @@ def sync_cmd(integrations: tuple[str, ...], specs: Path, state: str | None, lock
                     found = await asyncio.gather(*(providers[n].catalogs() for n in names))
                     return dict(zip(names, found, strict=True))
 
-            catalogs = asyncio.run(run())
+            catalogs = run_async(run())
             keep_catalogs(ws.store, catalogs)
     finally:
         ws.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +50,15 @@ from reconciler.planner.targeting import (
 from reconciler.providers.base import Provider
 from reconciler.render import jsonplan, markdown, text
 from reconciler.render.progress import ApplyProgress
-from reconciler.runtime import Workspace, connect, observe, observe_unlisted, recover, remember
+from reconciler.runtime import (
+    Workspace,
+    connect,
+    observe,
+    observe_unlisted,
+    recover,
+    remember,
+    run_async,
+)
 from reconciler.state.locks import locked
 
 
@@ -191,7 +198,7 @@ def plan_cmd(specs: Path, state: str | None, lock_timeout: float, out_file: Path
     try:
         with locked(ws.store, "plan", lock_scope(ws, targets, excludes), timeout=lock_timeout,
                     warn=warn):
-            plan, known, observed = asyncio.run(_observe_and_plan(ws, targets, excludes))
+            plan, known, observed = run_async(_observe_and_plan(ws, targets, excludes))
         _show_plan(ws, plan, fmt, known, observed, allow, max_chars)
         if out_file is not None:
             _write_plan(ws, plan, out_file, ttl)
@@ -370,7 +377,7 @@ def apply_cmd(specs: Path, state: str | None, lock_timeout: float, planfile: Pat
                 warn(f"{planfile} is a partial plan ({as_options(saved[0].targets, saved[0].excludes)}): "
                      f"other changes the specs call for are not in it")
             run_id = ws.store.begin_run("apply", saved[1].digest if saved else None)
-            plan, result = asyncio.run(_apply(ws, saved, auto_approve, run_id, allow,
+            plan, result = run_async(_apply(ws, saved, auto_approve, run_id, allow,
                                               targets, excludes))
             outcome = "ok" if result.ok else "failed"
             ws.store.finish_run(run_id, outcome, {**plan.counts(), **result.summary()})
