@@ -4,6 +4,7 @@ as a subprocess in a temporary directory."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -14,11 +15,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 START_TIMEOUT = 20.0
 REPO = Path(__file__).resolve().parents[2]
@@ -316,9 +319,29 @@ class Cli:
         return proc
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked ``both_backends`` runs each test whose CLI uses the state on SQLite and
+    on PostgreSQL (but its tests marked ``sqlite_only``); every other module on SQLite only
+    (``state_backend`` below)."""
+    if ("state_backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_backends")
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("state_backend", ["sqlite", "postgresql"])
+
+
 @pytest.fixture
-def cli(tmp_path: Path, sim: Sim) -> Cli:
-    return Cli(tmp_path, child_env(E2E_STFC_TOKEN=sim.token, NO_COLOR="1", COLUMNS="250"))
+def state_backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sim: Sim, state_backend: str, request: pytest.FixtureRequest) -> Cli:
+    """The CLI in the test's directory with the STFC simulator's token; its state the default
+    SQLite file there, or (``both_backends`` modules) a new PostgreSQL database."""
+    env = child_env(E2E_STFC_TOKEN=sim.token, NO_COLOR="1", COLUMNS="250")
+    if state_backend == "postgresql":
+        env["RECONCILER_STATE"] = str(request.getfixturevalue("pg_url"))
+    return Cli(tmp_path, env)
 
 
 @pytest.fixture
@@ -346,30 +369,75 @@ def voip_cli(tmp_path: Path, voip: VoipSim) -> Cli:
     ))
 
 
-def wait_for_state(db: Path, proc: subprocess.Popen[bytes], query: str, *,
+def state_url_of(cli: Cli) -> str:
+    """The state a CLI run uses: its RECONCILER_STATE, else the SQLite file in its directory."""
+    return cli.env.get("RECONCILER_STATE") or f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}"
+
+
+def wait_for_state(where: Path | Cli, proc: subprocess.Popen[bytes], query: str, *,
                    deadline: float) -> bool:
-    """Whether ``query`` (one value) on the state file answered something true while ``proc``
-    ran (read-only polling), waited for at most ``deadline`` seconds or until ``proc`` exits."""
+    """Whether ``query`` (one value) on the state (a SQLite file, or a CLI run's state) answered
+    something true while ``proc`` ran (read-only polling), waited for at most ``deadline``
+    seconds or until ``proc`` exits."""
+    url = where.env.get("RECONCILER_STATE") if not isinstance(where, Path) else None
+    db = where if isinstance(where, Path) else where.cwd / "state" / "reconciler.db"
     until = time.monotonic() + deadline
     while time.monotonic() < until and proc.poll() is None:
         try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-                if conn.execute(query).fetchone()[0]:
+            if url is not None:
+                rows = _rows_at(url, query, ())
+                if rows and next(iter(rows[0].values())):
                     return True
-        except sqlite3.Error:
+            else:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                    if conn.execute(query).fetchone()[0]:
+                        return True
+        except (sqlite3.Error, SQLAlchemyError):
             pass  # not created yet, or busy: look again
         time.sleep(0.02)
     return False
 
 
-def wait_for_pending_change(db: Path, proc: subprocess.Popen[bytes], *, deadline: float) -> bool:
+def wait_for_pending_change(where: Path | Cli, proc: subprocess.Popen[bytes], *,
+                            deadline: float) -> bool:
     """Whether the apply wrote the intent of a change it has not finished."""
-    return wait_for_state(db, proc, "SELECT count(*) FROM journal WHERE outcome = 'pending'",
+    return wait_for_state(where, proc, "SELECT count(*) FROM journal WHERE outcome = 'pending'",
                           deadline=deadline)
 
 
-def state_rows(cwd: Path, query: str, *params: Any) -> list[dict[str, Any]]:
-    """Rows of ``query`` on the SQLite state file of a CLI run in ``cwd``, as dicts."""
+def state_rows(where: Path | Cli, query: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of ``query`` on the state of a CLI run (the SQLite file in its directory, or the
+    state in its RECONCILER_STATE), as dicts; JSON and times as SQLite gives them (text)."""
+    # duck-typed: the test modules' Cli may be another import of this module's
+    url = where.env.get("RECONCILER_STATE") if not isinstance(where, Path) else None
+    if url is not None:
+        return _rows_at(url, query, params)
+    cwd = where if isinstance(where, Path) else where.cwd
     with contextlib.closing(sqlite3.connect(cwd / "state" / "reconciler.db")) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute(query, params)]
+
+
+def _rows_at(url: str, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    from sqlalchemy import create_engine, text
+
+    from reconciler.state.store import engine_url
+
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.connect() as conn:
+            bound = {f"p{i}": value for i, value in enumerate(params)}
+            for i in range(len(params)):
+                query = query.replace("?", f":p{i}", 1)
+            return [{key: _as_sqlite(value) for key, value in row._mapping.items()}
+                    for row in conn.execute(text(query), bound)]
+    finally:
+        engine.dispose()
+
+
+def _as_sqlite(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return str(value)
+    return value

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from tests.e2e.conftest import Cli, wait_for_pending_change
+from tests.e2e.conftest import Cli, state_url_of, wait_for_pending_change
 
 DB = "reconciler.db"
 
@@ -35,7 +35,22 @@ def every_write_once(platforms: dict[str, Served]) -> dict[str, dict[str, int]]:
 
 
 def forget_state(cli: Cli) -> None:
-    """A fresh state, as before a first apply."""
+    """A fresh state, as before a first apply (the SQLite file removed, or every table of a
+    PostgreSQL state dropped)."""
+    if "RECONCILER_STATE" in cli.env:
+        from sqlalchemy import create_engine, text
+
+        from reconciler.state.store import engine_url
+        from reconciler.state.tables import Base
+
+        engine = create_engine(engine_url(cli.env["RECONCILER_STATE"]))
+        try:
+            Base.metadata.drop_all(engine)
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        finally:
+            engine.dispose()
+        return
     for path in (cli.cwd / "state").glob(DB + "*"):
         path.unlink()
 
@@ -60,7 +75,7 @@ def kill_an_apply(cli: Cli, rng: random.Random, platforms: list[Served], *, late
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
                             cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    changing = wait_for_pending_change(cli.cwd / "state" / DB, proc, deadline=30)
+    changing = wait_for_pending_change(cli, proc, deadline=30)
     time.sleep(rng.uniform(0.0, longest) if changing else 0)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -74,7 +89,7 @@ def recovered_by_the_next_run(cli: Cli, trial: int) -> int:
     many changes had been interrupted."""
     from reconciler.state import StateStore
 
-    store = StateStore(f"sqlite:///{cli.cwd / 'state' / DB}")
+    store = StateStore(state_url_of(cli))
     try:
         interrupted = {row.change_id for row in store.journal_pending()}
         again = cli("apply", "--auto-approve", check=0)

@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import Cli, Sim, state_rows
 from tests.e2e.specset import SpecSet
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
 
 SCHEDULES = """\
 # yaml-language-server: $schema=../docs/schema/reconcile-specs.schema.json
@@ -36,7 +36,7 @@ def specs(cli: Cli, sim: Sim) -> SpecSet:
 
 def schedule_rows(cli: Cli) -> list[dict[str, Any]]:
     """The run records, read straight from the SQLite state file."""
-    return state_rows(cli.cwd, "SELECT * FROM schedule_runs ORDER BY id")
+    return state_rows(cli, "SELECT * FROM schedule_runs ORDER BY id")
 
 
 def test_schedule_run_writes_a_drift_report_and_a_run_record(cli: Cli, sim: Sim,
