@@ -2,6 +2,7 @@
 
     python -m benchmarks.run [--sizes 1000,10000,100000] [--out benchmarks/results.json]
                              [--markdown FILE] [--seed N] [--keep DIR] [--profile DIR]
+                             [--peer octodns]
 
 It serves the five simulators (SaperX STFC, Qualifica, Campsoft, SaperX v2, OZmap) with ``python -m
 reconciler sim serve``, each in its own process on a free loopback port, with zero latency and no
@@ -37,6 +38,9 @@ counted (``GET /_sim/counters`` read before and after the step; the difference i
 Results go to JSON (``--out``) and to a Markdown table with the issue's targets checked
 (stdout, and ``--markdown FILE``). Exit 0 when every step exited as expected, 1 otherwise
 (targets not met do not change the exit code: they are findings, reported).
+
+With ``--peer octodns`` (issue 15; octoDNS installed), each size also measures octoDNS's plan
+of N DNS records beside it, in ``DIR/n<N>/octodns/`` (``benchmarks.peer_octodns``).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks import billing, workload
+from benchmarks import billing, peer_octodns, workload
 from benchmarks.harness import (  # noqa: F401 (LOGIN_ROUTES, child_env: the smoke test's)
     LOGIN_ROUTES,
     PLATFORMS,
@@ -411,7 +415,45 @@ def markdown(results: Mapping[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
     if results.get("billing"):
         lines += ["", *billing.markdown(results["billing"])]
+    peer = peer_markdown(results["runs"])
+    if peer:
+        lines += ["", *peer]
     return "\n".join(lines) + "\n"
+
+
+# Each octoDNS step beside the tool's step it compares with.
+PEER_BESIDE = {peer_octodns.NO_OP: "plan (warm)", peer_octodns.CHANGED: "plan (1% changed)"}
+
+
+def peer_markdown(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table "octoDNS beside it" (``--peer octodns``), or nothing when it was not run."""
+    rows = [_peer_row(run, name, step) for run in runs
+            for name, step in run.get("peer", {}).get("octodns", {}).get("steps", {}).items()]
+    if not rows:
+        return []
+    return [
+        "octoDNS beside it: octoDNS's plan (`octodns-sync` without `--doit`, YamlProvider to "
+        "YamlProvider) of N DNS records in zones of 1,000, and the tool's plan at the same N.",
+        "",
+        "| N | step | exit | wall s | CPU s | peak RSS MB | changes | reconcile step | "
+        "its wall s | its peak RSS MB |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        *rows,
+    ]
+
+
+def _peer_row(run: Mapping[str, Any], name: str, s: Mapping[str, Any]) -> str:
+    code = "timeout" if s["timed_out"] else str(s["exit_code"])
+    plan = s.get("plan")
+    changes = "?" if plan is None else str(plan["changes"])
+    if not s["ok"]:
+        code += f" (want {s['expected_exit_code']}, {s.get('expected_changes', '?')} changes)"
+    mine_name = PEER_BESIDE.get(name, "")
+    mine = run["steps"].get(mine_name)
+    beside = (f"{mine_name} | {mine['wall_s']:.2f} | {mine['peak_rss_mb']:.0f}" if mine
+              else "- | - | -")
+    return (f"| {run['n']:,} | {name} | {code} | {s['wall_s']:.2f} | {s['cpu_s']:.2f} | "
+            f"{s['peak_rss_mb']:.0f} | {changes} | {beside} |")
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -460,6 +502,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="a PostgreSQL server's admin URL: each estate's state is then "
                              "moved there (a database reconcile_bench_n<N> made afresh) and "
                              "the no-op plan, a 1%% change and drift measured on it too")
+    parser.add_argument("--peer", choices=["octodns"], default=None,
+                        help="also measure octoDNS's plan (no-op, then 1%% changed) of N DNS "
+                             "records at each size, beside the tool (needs pip install octodns)")
     parser.add_argument("--removal-delay", type=float, default=1.0,
                         help="seconds the STFC simulator keeps an unlinked number in its "
                              "removal queue (default 1)")
@@ -481,6 +526,11 @@ def machine_facts() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    peer_version = peer_octodns.version() if args.peer == "octodns" else None
+    if args.peer == "octodns" and peer_version is None:
+        print("Error: --peer octodns needs octoDNS, which is not installed here: "
+              "pip install octodns (or pip install -e '.[bench]').", file=sys.stderr)
+        return 1
     if not hasattr(yaml, "CSafeLoader"):
         print("Error: PyYAML was built without libyaml (no yaml.CSafeLoader); the floor "
               "and the workload need it.", file=sys.stderr)
@@ -496,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sizes": args.sizes, "seed": args.seed, "mutate_fraction": MUTATE_FRACTION,
             "billing_numbers": args.billing_numbers,
             "postgresql": bool(args.postgres),
+            "peer": {args.peer: peer_version} if args.peer else {},
             "rate_limit_per_second": rate_limit,
             "rate_limit_label": (f"{rate_limit:g}/s, burst {max(1, int(rate_limit))}"
                                  if rate_limit else "the tool's default (10/s, burst 20)"),
@@ -519,6 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                postgres=args.postgres)
                 results["runs"].append(run)
                 all_ok &= all(s["ok"] for s in run["steps"].values())
+                if args.peer == "octodns":
+                    all_ok &= _run_peer(run, workdir / f"n{n}" / "octodns", args.seed, say)
                 _write(args, results)  # each size as it completes
             if args.billing_numbers:
                 results["billing"] = billing.run_billing(
@@ -540,6 +593,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = _write(args, results)
     print(text)
     return 0 if all_ok else 1
+
+
+def _run_peer(run: dict[str, Any], root: Path, seed: int, say: Any) -> bool:
+    """octoDNS measured at the run's N, recorded under ``run["peer"]["octodns"]``; whether
+    every one of its steps went as expected."""
+    peer = peer_octodns.run_peer(run["n"], root, seed=seed, fraction=MUTATE_FRACTION, say=say)
+    run["peer"] = {"octodns": peer}
+    return all(s["ok"] for s in peer["steps"].values())
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
