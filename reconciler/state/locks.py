@@ -238,25 +238,24 @@ def locked(
     a holder to finish. Yields the run's lock id.
 
     Raises LockError naming the holder and its lock id when it cannot."""
-    wanted = names(integrations)
-    take = _Take(store, operation, wanted, warn)
-    if wanted:
-        try:
-            _wait_for(take, timeout)
-        except BaseException:
-            take.abandon()
-            raise
+    take = _Take(store, operation, names(integrations), warn)
+    if not take.wanted:  # nothing to lock (a run of no integration)
+        yield take.id
+        return
+    try:
+        _wait_for(take, timeout)
+    except BaseException:
+        take.abandon()
+        raise
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(store, take.id, stop), daemon=True)
-    if wanted:
-        beat.start()
+    beat.start()
     try:
         yield take.id
     finally:
-        if wanted:
-            stop.set()
-            beat.join(timeout=HEARTBEAT + 1)
-            take.release()
+        stop.set()
+        beat.join(timeout=HEARTBEAT + 1)
+        take.release()
 
 
 def _wait_for(take: _Take, timeout: float) -> None:

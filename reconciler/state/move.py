@@ -13,7 +13,6 @@ id copied, so the next journal entry or run does not collide with a moved one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -71,8 +70,7 @@ def _reset_sequences(conn: Connection) -> None:
                 f"COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"))
 
 
-def migrate(source_url: str, target_url: str,
-            progress: Callable[[str, int], None] = lambda table, rows: None) -> Moved:
+def migrate(source_url: str, target_url: str) -> Moved:
     """Copy the state at ``source_url`` into the new, empty state at ``target_url``."""
     source = StateStore(source_url)
     try:
@@ -82,15 +80,14 @@ def migrate(source_url: str, target_url: str,
                     == target.engine.url.render_as_string(hide_password=False)):
                 raise StateError("--from and --to are the same state")
             with locks.locked(source, "migrate", sorted(_integrations(source))):
-                return _copy(source, target, progress)
+                return _copy(source, target)
         finally:
             target.close()
     finally:
         source.close()
 
 
-def _copy(source: StateStore, target: StateStore,
-          progress: Callable[[str, int], None]) -> Moved:
+def _copy(source: StateStore, target: StateStore) -> Moved:
     counts: dict[str, int] = {}
     try:
         with source.engine.connect() as reading, target.engine.begin() as writing:
@@ -104,7 +101,6 @@ def _copy(source: StateStore, target: StateStore,
                 for rows in result.mappings().partitions():
                     writing.execute(table.insert(), [dict(row) for row in rows])
                     counts[table.name] = counts.get(table.name, 0) + len(rows)
-                    progress(table.name, counts[table.name])
             if writing.dialect.name == "postgresql":
                 _reset_sequences(writing)
     except SQLAlchemyError as exc:  # the transaction rolled back: the target is as it was

@@ -186,29 +186,26 @@ class StateStore:
         assert row is not None
         return row.value
 
-    def _bump(self, s: Session, integrations: Iterable[str]) -> int:
+    @staticmethod
+    def _bump(s: Session, integrations: Iterable[str]) -> int:
         """The next serial, in one atomic statement (no lost update between two writers), also
         made the serial of each of ``integrations``.
 
         The update of ``serial`` holds its row until the transaction ends, so writers pass one
         at a time through the read and write of ``serials`` that follow it."""
         meta = table_of(MetaRow)
-        conn = s.connection()
-        value = int(conn.execute(
+        value = int(s.connection().execute(
             update(meta).where(meta.c.key == "serial")
             .values(value=cast(cast(meta.c.value, Integer) + 1, Text))
             .returning(meta.c.value)).scalar_one())
-        row = s.get(MetaRow, SERIALS, populate_existing=True)
-        serials = {**(json.loads(row.value) if row is not None else {}),
-                   **dict.fromkeys(integrations, value)}
-        if row is None:
-            s.add(MetaRow(key=SERIALS, value=json.dumps(serials, sort_keys=True)))
-        else:
-            row.value = json.dumps(serials, sort_keys=True)
+        serials = {**StateStore._serials(s), **dict.fromkeys(integrations, value)}
+        s.merge(MetaRow(key=SERIALS, value=json.dumps(serials, sort_keys=True)))
         return value
 
-    def _serials(self, s: Session) -> dict[str, int]:
-        row = s.get(MetaRow, SERIALS)
+    @staticmethod
+    def _serials(s: Session) -> dict[str, int]:
+        """Each integration's serial, read afresh (after the lock ``_bump`` takes)."""
+        row = s.get(MetaRow, SERIALS, populate_existing=True)
         return json.loads(row.value) if row is not None else {}
 
     @property

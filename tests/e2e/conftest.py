@@ -374,13 +374,20 @@ def state_url_of(cli: Cli) -> str:
     return cli.env.get("RECONCILER_STATE") or f"sqlite:///{cli.cwd / 'state' / 'reconciler.db'}"
 
 
+def _state_of(where: Path | Cli) -> tuple[str | None, Path]:
+    """(the RECONCILER_STATE of a CLI run, or None; the SQLite file: the path given, or the one
+    in the run's directory). Duck-typed: a test module's Cli may be another import of this one."""
+    if isinstance(where, Path):
+        return None, where
+    return where.env.get("RECONCILER_STATE"), where.cwd / "state" / "reconciler.db"
+
+
 def wait_for_state(where: Path | Cli, proc: subprocess.Popen[bytes], query: str, *,
                    deadline: float) -> bool:
     """Whether ``query`` (one value) on the state (a SQLite file, or a CLI run's state) answered
     something true while ``proc`` ran (read-only polling), waited for at most ``deadline``
     seconds or until ``proc`` exits."""
-    url = where.env.get("RECONCILER_STATE") if not isinstance(where, Path) else None
-    db = where if isinstance(where, Path) else where.cwd / "state" / "reconciler.db"
+    url, db = _state_of(where)
     until = time.monotonic() + deadline
     while time.monotonic() < until and proc.poll() is None:
         try:
@@ -405,15 +412,13 @@ def wait_for_pending_change(where: Path | Cli, proc: subprocess.Popen[bytes], *,
                           deadline=deadline)
 
 
-def state_rows(where: Path | Cli, query: str, *params: Any) -> list[dict[str, Any]]:
+def state_rows(cli: Cli, query: str, *params: Any) -> list[dict[str, Any]]:
     """Rows of ``query`` on the state of a CLI run (the SQLite file in its directory, or the
     state in its RECONCILER_STATE), as dicts; JSON and times as SQLite gives them (text)."""
-    # duck-typed: the test modules' Cli may be another import of this module's
-    url = where.env.get("RECONCILER_STATE") if not isinstance(where, Path) else None
+    url, file = _state_of(cli)
     if url is not None:
         return _rows_at(url, query, params)
-    cwd = where if isinstance(where, Path) else where.cwd
-    with contextlib.closing(sqlite3.connect(cwd / "state" / "reconciler.db")) as db:
+    with contextlib.closing(sqlite3.connect(file)) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute(query, params)]
 

@@ -184,7 +184,7 @@ def cli(estate: Path, v2: V2Sim, tmp_path: Path) -> Cli:
 
 def held(cli: Cli) -> dict[str, dict[str, Any]]:
     """The call records in the state, by id, in the simulator's wire shape."""
-    rows = state_rows(cli.cwd, "SELECT * FROM call_records")
+    rows = state_rows(cli, "SELECT * FROM call_records")
     assert len(rows) == len({r["record_id"] for r in rows})
     assert all((r["integration"], r["environment"]) == ("voip", "production") for r in rows)
     return {r["record_id"]: {
@@ -197,7 +197,7 @@ def held(cli: Cli) -> dict[str, dict[str, Any]]:
 def call_days(cli: Cli) -> dict[str, bool]:
     """Each day an import read to its end, and whether it is complete."""
     return {r["day"]: bool(r["complete"])
-            for r in state_rows(cli.cwd, "SELECT day, complete FROM call_days")}
+            for r in state_rows(cli, "SELECT day, complete FROM call_days")}
 
 
 def of_days(records: dict[str, dict[str, Any]], wanted: set[str]) -> set[str]:
@@ -399,7 +399,7 @@ def test_a_cdr_import_job_imports_and_a_mismatched_cadence_is_a_warning(cli: Cli
     run = cli("schedule", "run", "--now", f"{today().isoformat()}T07:31:00Z", check=0)
     assert "calls: ok (exit 0)" in run.stdout, run.stdout
     assert "Warning" not in run.stderr  # a daily job on a daily import agrees
-    (job,) = state_rows(cli.cwd, "SELECT job, outcome FROM schedule_runs")
+    (job,) = state_rows(cli, "SELECT job, outcome FROM schedule_runs")
     assert job == {"job": "calls", "outcome": "ok"}
     assert held(cli) == v2.records(yesterday, yesterday) != {}  # a first daily run: yesterday
     assert call_days(cli) == {yesterday.isoformat(): True}
@@ -433,4 +433,4 @@ def test_import_errors_are_clear_and_without_traceback(cli: Cli, v2: V2Sim) -> N
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert v2.cdr_requests() == before and state_rows(
-        cli.cwd, "SELECT count(*) AS n FROM call_records") == [{"n": 0}]
+        cli, "SELECT count(*) AS n FROM call_records") == [{"n": 0}]

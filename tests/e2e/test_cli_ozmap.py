@@ -141,7 +141,7 @@ def test_ports_follow_the_specs_through_swaps_migrations_and_cancels(cli: Cli, o
     # the details show the field that moves, not what the change carries for the provider
     assert "port: 1 -> 2" in swapped.stdout
     assert not {"box_id", "splitter_id", "displace"} & set(swapped.stdout.replace(":", " ").split())
-    recorded = state_rows(cli.cwd, "SELECT attributes FROM resources WHERE key = '101'")
+    recorded = state_rows(cli, "SELECT attributes FROM resources WHERE key = '101'")
     assert set(json.loads(recorded[0]["attributes"])) == {"service", "box", "splitter", "port",
                                                           "document", "name"}
 
@@ -229,7 +229,7 @@ def test_drift_import_and_feasibility(cli: Cli, oz: Ozmap) -> None:
     assert f"the platform's client 107 on box CTO-0002 splitter {S1} port 5 has document " \
            f"{DOCUMENTS[7]}, the specs' service 107 belongs to {DOCUMENTS[6]}: not " \
            "imported" in imported.stdout
-    managed = {r["key"] for r in state_rows(cli.cwd, "SELECT key FROM resources")}
+    managed = {r["key"] for r in state_rows(cli, "SELECT key FROM resources")}
     assert managed == {"101", "102", "106"}
     generated = (cli.cwd / "generated" / "imported-clients.yaml").read_text()
     written = generated.split("not written as specs")[0]

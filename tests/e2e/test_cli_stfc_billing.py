@@ -100,7 +100,7 @@ def test_a_closed_month_is_billed_once_then_read_from_the_state(cli: Cli, sim: S
     assert [(r["line"], r["amount"], r["type"]) for r in rows] == [
         (ln["line"], ln["amount"], "STFC") for ln in document["lines"]]
     assert fetches(sim) - before == PAGES
-    kept = state_rows(cli.cwd, "SELECT month, closed, detailed, numbers FROM charge_fetches")
+    kept = state_rows(cli, "SELECT month, closed, detailed, numbers FROM charge_fetches")
     assert kept == [{"month": LAST, "closed": 1, "detailed": 0, "numbers": 5}]
 
 
@@ -124,7 +124,7 @@ def test_a_refresh_after_the_platform_corrected_a_charge_says_what_changed(
     assert line["amount"] == "87.25"
     assert Decimal(refreshed["total"]) - Decimal(first["total"]) == Decimal("87.25") - Decimal(old)
     assert bill(cli)[0]["changes"] == []  # said once: the next run reads the new copy
-    assert len(state_rows(cli.cwd, "SELECT id FROM charge_fetches")) == 1  # the old one pruned
+    assert len(state_rows(cli, "SELECT id FROM charge_fetches")) == 1  # the old one pruned
 
 
 def test_call_detail_to_a_file_and_an_open_month_asked_each_time(cli: Cli, sim: Sim,
@@ -184,5 +184,5 @@ def test_secrets_never_reach_an_output_and_errors_are_clear(cli: Cli, sim: Sim,
     assert "Error:" in down.stderr and "Traceback" not in down.stderr
     assert sim.token not in down.stderr
     months = {r["month"] for r in state_rows(
-        cli.cwd, "SELECT month FROM charge_fetches WHERE finished_at IS NOT NULL")}
+        cli, "SELECT month FROM charge_fetches WHERE finished_at IS NOT NULL")}
     assert months == {LAST}
