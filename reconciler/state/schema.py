@@ -8,9 +8,10 @@ revision 0001 and stamped so.
 
 An upgrade runs in one transaction. On PostgreSQL that makes it atomic (DDL is transactional)
 and a transaction-scoped advisory lock makes concurrent openers wait for the first one's
-upgrade; SQLite's driver commits DDL as it goes, so a state file is first copied beside itself
-(``reconciler.db.before-<revision>``), which is also the way back. A state another run holds a
-lock on is not upgraded under it.
+upgrade; on SQLite the opener takes the database's write lock (``BEGIN IMMEDIATE``) before it
+looks, so two runs opening a new state at once create it once. A SQLite state file is first
+copied beside itself (``reconciler.db.before-<revision>``), which is also the way back. A
+state another run holds a lock on is not upgraded under it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def ensure(engine: Engine, shown: str) -> Upgrade:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
                              {"a": UPGRADE_LOCK[0], "b": UPGRADE_LOCK[1]})
+            elif conn.dialect.name == "sqlite":  # the driver begins no transaction for DDL:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before looking
             at = found(conn)  # again: another opener may have made or upgraded it meanwhile
             if at is None:
                 _create(conn)

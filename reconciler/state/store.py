@@ -15,6 +15,8 @@ import logging
 import os
 import secrets
 import socket
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -122,11 +124,25 @@ class Writes:
         return bool(self.records or self.removals or self.outcomes or self.intents)
 
 
+WAL_SWITCH_TRIES = 100  # x 0.05 s: how long a new connection waits to switch a file to WAL
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, NORMAL sync and a 10 s busy wait on every connection. Switching a file to WAL
+    takes its exclusive lock, and SQLite answers "database is locked" at once, without the
+    busy wait, when the lock is held by a run creating the state at the same moment: the
+    switch is retried, bounded in time, until that run is done."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    for attempt in range(WAL_SWITCH_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
