@@ -23,7 +23,8 @@ from reconciler.platforms import registry
 from reconciler.providers.base import LooksUpKeys, Provider, build_provider
 from reconciler.secrets import resolve_credentials
 from reconciler.sim.embedded import open_embedded
-from reconciler.sources import Source, SpecFiles, join
+from reconciler.sources.base import Source, join
+from reconciler.sources.spec_files import SpecFiles
 from reconciler.specs.desired import with_fingerprints
 from reconciler.state import StateStore, state_dir, state_url
 

@@ -60,15 +60,20 @@ def sim() -> None:
 
 @sim.command("serve")
 @click.option("--platform", default="saperx-stfc", show_default=True,
-              help="Which platform to simulate: any registered platform that ships a simulator "
-                   "(saperx-stfc, qualifica, campsoft, and installed plugins).")
+              help="Which platform or ERP to simulate: any registered platform that ships a "
+                   "simulator (saperx-stfc, qualifica, campsoft, saperx-v2, ozmap, geosite, and "
+                   "installed plugins), or an ERP (hubsoft, ixc).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--token", envvar="SIM_TOKEN", required=True,
-              help="The bearer token the simulator accepts (env SIM_TOKEN).")
+              help="The secret the simulator accepts: the bearer token; for hubsoft the "
+                   "client_secret and password; for ixc the <user_id>:<token> text (env SIM_TOKEN).")
 @click.option("--removal-delay", type=float,
               help="saperx-stfc only: seconds before an unlinked number leaves the removal "
                    "queue (default 5).")
+@click.option("--clients", type=click.IntRange(0, 1_000_000),
+              help="hubsoft and ixc only: how many clients the ERP holds, generated from "
+                   "--seed (default: a small estate).")
 @click.option("--latency", default=0.0, show_default=True, type=float,
               help="Seconds added to every request.")
 @click.option("--error-rate", default=0.0, show_default=True, type=float,
@@ -82,10 +87,10 @@ def sim() -> None:
 @click.option("--seed", type=int, help="Seed of the fault injection, to replay a run.")
 @handles_errors
 def sim_serve(platform: str, host: str, port: int, token: str, removal_delay: float | None,
-              seed: int | None, **faults: float) -> None:
+              clients: int | None, seed: int | None, **faults: float) -> None:
     """Serve a platform simulator over HTTP on loopback."""
     # ``faults``: --latency to --lost-response-rate, which click names as Faults' keywords.
     from reconciler.sim.serve import serve
 
     serve(platform, host=host, port=port, token=token, removal_delay=removal_delay,
-          faults=faults, seed=seed)
+          clients=clients, faults=faults, seed=seed)

@@ -18,6 +18,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.platforms import registry
 from reconciler.sim import simulator
 from reconciler.sim.faults import Faults
+from reconciler.sources import registry as erps
 
 DEFAULT_TOKEN = "sim-token"
 DEFAULT_PORT = 8787
@@ -30,6 +31,7 @@ def serve(
     *,
     token: str = DEFAULT_TOKEN,
     removal_delay: float | None = None,
+    clients: int | None = None,
     faults: Mapping[str, Any] | None = None,
     seed: int | None = None,
     allow_remote: bool = False,
@@ -39,6 +41,7 @@ def serve(
 
     ``token`` is what clients must send as ``Authorization: Bearer``; ``removal_delay`` (seconds,
     None for the simulator's default) is how long unlinked numbers wait in the removal queue;
+    ``clients`` is how many clients an ERP simulator generates (``seed`` seeds them);
     ``faults`` (the keywords of :class:`Faults`: ``latency``, ``error_rate`` (fraction answered
     503), ``rate_limit_rate`` (fraction answered 429 with ``Retry-After: retry_after``),
     ``drop_rate`` (connections dropped before the work), ``lost_response_rate`` (work done,
@@ -52,6 +55,11 @@ def serve(
         if platform not in takes:
             raise ReconcilerError(f"--{name.replace('_', '-')} is a {' or '.join(takes)} "
                                   f"setting; the {platform} simulator does not take it")
+    if clients is not None:
+        if erps.find(platform) is None:
+            raise ReconcilerError(f"--clients is a setting of the ERP simulators "
+                                  f"({', '.join(erps.names())}); {platform} does not take it")
+        options["clients"] = clients
     app = build_app(platform, token=token, seed=seed, faults=faults, options=options)
     uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
 

@@ -21,10 +21,12 @@ unless the dialect's ``challenge`` says otherwise (OZmap's raw API key has no sc
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -263,6 +265,18 @@ def routes(
     out += [Route(p, endpoint(m, p, h, counted=False, auth=False), methods=[m])
             for m, p, h in admin]
     return out
+
+
+async def login_form(request: Request) -> dict[str, Any] | None:
+    """The login body, JSON or application/x-www-form-urlencoded; None when unreadable."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def token_check(tokens: TokenIssuer) -> Callable[[Request], bool]:

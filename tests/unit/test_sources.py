@@ -13,7 +13,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import Desired, Integration, Known, Observed, Resource
 from reconciler.planner import plan
 from reconciler.runtime import Workspace
-from reconciler.sources import join
+from reconciler.sources.base import join
 
 STFC = Integration("stfc-sp", "saperx-stfc", "embedded", {})
 

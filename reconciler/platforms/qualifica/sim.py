@@ -52,12 +52,10 @@ only calls that changed something, ``logins``), reset, config (GET/POST: fault s
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -180,7 +178,7 @@ def _path(request: Request, name: str) -> str:
 
 async def _login(sim: Sim, request: Request) -> Response:
     """OAuth2 client credentials; answers in OAuth's own error format, not ``{"erro"}``."""
-    form = await _login_form(request)
+    form = await wire.login_form(request)
     if form is None or not form.get("client_id") or not form.get("client_secret"):
         return JSONResponse({"error": "invalid_request"}, 400)
     if form.get("grant_type") != GRANT_TYPE:
@@ -194,18 +192,6 @@ async def _login(sim: Sim, request: Request) -> Response:
     sim.store.logins += 1
     expires_in = int(sim.tokens.ttl) if float(sim.tokens.ttl).is_integer() else sim.tokens.ttl
     return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
-
-
-async def _login_form(request: Request) -> dict[str, Any] | None:
-    """The login body, JSON or application/x-www-form-urlencoded; None when unreadable."""
-    raw = await request.body()
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return dict(parse_qsl(raw.decode("utf-8", "replace")))
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 # -- platform endpoints ------------------------------------------------------------------------
