@@ -12,12 +12,14 @@ from pydantic import BaseModel, ValidationError
 from reconciler.errors import SpecIssue
 from reconciler.specs.models import (
     ClientSpec,
+    ErpSourceSpec,
     IntegrationSpec,
     PackageSpec,
     PlanSpec,
     ProductSpec,
     RangeSpec,
     ScheduleSpec,
+    ServiceDetailsSpec,
     ServiceSpec,
     explain,
 )
@@ -31,9 +33,10 @@ class Issues:
         self.items = list(initial)
         self.warnings: list[SpecIssue] = []  # worth saying, but the specs are valid
 
-    def warn(self, where: Where, sub: YamlPath, message: str, hint: str = "") -> None:
+    def warn(self, where: Where, sub: YamlPath, message: str, hint: str = "",
+             at_key: bool = False) -> None:
         """A doubt about a validated entry, at ``sub`` below it: reported, never fatal."""
-        line, column = where.doc.position(where.path + sub, False)
+        line, column = where.doc.position(where.path + sub, at_key)
         self.warnings.append(SpecIssue(where.doc.file, line, column, message, hint))
 
     def add(self, doc: Document, path: YamlPath, message: str, hint: str = "", at_key: bool = False) -> None:
@@ -70,6 +73,8 @@ class Collected:
     safety: dict[str, dict[str, dict[str, float | int]]] = field(default_factory=dict)
     safety_names: dict[str, Where] = field(default_factory=dict)  # integration -> its key
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+    erp_sources: dict[str, ErpSourceSpec] = field(default_factory=dict)
+    details: dict[int, ServiceDetailsSpec] = field(default_factory=dict)  # service id -> details
 
     def absorb(self, other: Collected) -> None:
         """Add what one entry (or one file's clients) collected on its own, after the entries
@@ -92,3 +97,5 @@ class Collected:
         self.safety.update(other.safety)
         self.safety_names.update(other.safety_names)
         self.schedules.update(other.schedules)
+        self.erp_sources.update(other.erp_sources)
+        self.details.update(other.details)

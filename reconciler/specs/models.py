@@ -39,6 +39,7 @@ from reconciler.errors import SpecIssue
 from reconciler.model import Source
 from reconciler.platforms import registry
 from reconciler.schedule.cron import cron_problem, zone_problem
+from reconciler.sources import registry as erps
 from reconciler.specs import brazil
 from reconciler.specs.yaml_loader import Where
 
@@ -408,6 +409,56 @@ class ClientSpec(SpecModel):
     services: list[ServiceSpec] = Field(default_factory=list)
 
 
+class ServiceDetailsSpec(SpecModel):
+    """What the operator declares by hand of a client service whose facts come from elsewhere
+    (an ERP export, docs/erp.md): merged into the service with that id, so that an export never
+    overwrites it. A field may be given here or on the service, not both; a package given on
+    both is one package, with the parameters given here."""
+
+    packages: list[ServicePackageSpec] = Field(default_factory=list)
+    exclude_packages: list[NonEmpty] = Field(default_factory=list)
+    phone_numbers: list[PhoneNumberSpec] = Field(default_factory=list)
+    sip_lines: list[SipLineSpec] = Field(default_factory=list)
+    port: PortSpec | None = None
+
+
+# --- ERP sources -----------------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 5000
+
+
+def _check_url(value: str) -> str:
+    if _is_http_url(value):
+        return value
+    raise spec_error("must be an http(s) URL", "for example https://api.isp.hubsoft.com.br")
+
+
+class ErpSourceSpec(SpecModel):
+    """An ERP that ``reconcile erp export`` reads: its kind, where it answers, the credentials
+    by reference, and how its statuses, plan names and package codes become spec values.
+    ``status_mapping`` overrides the kind's documented defaults, status by status; a plan or
+    package the ERP names and these maps do not is exported only if a plan bundle or package
+    of that very name is declared."""
+
+    kind: str
+    url: Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_url)]
+    credentials: dict[str, Any]
+    status_mapping: dict[str, Literal["active", "suspended", "cancelled", "skip", "keep"]] = Field(
+        default_factory=dict)
+    plans: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)  # ERP plan -> plans: entry
+    packages: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)  # ERP code -> packages:
+    page_size: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE, strict=True)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if erps.find(value) is None:
+            known = erps.names()
+            raise spec_error(f"unknown ERP kind '{clip(value, 80)}'",
+                             f"{did_you_mean(value, known)}supported ERPs: {', '.join(known)}")
+        return value
+
+
 # --- content: products, packages, plan bundles ----------------------------------------------
 
 
@@ -542,6 +593,8 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "clients": ClientSpec,
     "safety": SafetyLimit,
     "schedules": ScheduleSpec,
+    "service_details": ServiceDetailsSpec,
+    "erp_sources": ErpSourceSpec,
 }
 
 
@@ -563,6 +616,7 @@ class SpecSet(BaseModel):
     safety_default: dict[str, float | int] = {}
     safety: dict[str, dict[str, dict[str, float | int]]] = {}
     schedules: dict[str, ScheduleSpec] = {}
+    erp_sources: dict[str, ErpSourceSpec] = {}
     files: list[str]  # display paths of the files read, in order
     warnings: list[SpecIssue] = []  # doubts that do not make the specs invalid
     digest: str  # sha256 of the files read (see yaml_loader)

@@ -341,6 +341,12 @@ def _by_integration(entry: dict[str, Any]) -> dict[str, Any]:
             "additionalProperties": {"type": "array", "items": entry}}
 
 
+def _by_service(entry: dict[str, Any]) -> dict[str, Any]:
+    """Service ids (id_cliente_servico) to entries (`service_details:`)."""
+    return {"type": ["object", "null"], "propertyNames": {"pattern": "^[1-9][0-9]*$"},
+            "additionalProperties": entry}
+
+
 def _safety(entry: dict[str, Any]) -> dict[str, Any]:
     """`default:` and integration names, each integration mapping actions to limits."""
     limit = {"anyOf": [entry, {"type": "null"}]}
@@ -359,12 +365,14 @@ _LAYOUTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "clients": _clients,
     "products": _by_integration,
     "safety": _safety,
+    "service_details": _by_service,
 }
 _LAYOUT_WORDS = {
     "clients": "A list of clients",
     "products": "Integration names to the products they offer, where the platform cannot list "
                 "its own",
     "safety": "Safety limits: `default`, and integration names to limits per action",
+    "service_details": "Service ids to what is declared by hand of them",
 }
 
 

@@ -21,9 +21,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.billing import billing_command
+from reconciler.bounds import clip
 from reconciler.errors import SpecError, SpecIssue
 from reconciler.platforms import registry
-from reconciler.specs import content_rules
+from reconciler.sources import registry as erps
+from reconciler.specs import content_rules, erp_rules
 from reconciler.specs.collected import Collected, Issues
 from reconciler.specs.file_parts import SAFETY, Entry, FilePart, join
 from reconciler.specs.models import (
@@ -34,6 +36,7 @@ from reconciler.specs.models import (
     SECRET_REF,
     SECTIONS,
     ClientSpec,
+    ErpSourceSpec,
     IntegrationSpec,
     PackageSpec,
     PhoneNumberSpec,
@@ -42,6 +45,7 @@ from reconciler.specs.models import (
     RangeSpec,
     SafetyLimit,
     ScheduleSpec,
+    ServiceDetailsSpec,
     ServiceSpec,
     SpecModel,
     SpecSet,
@@ -66,6 +70,7 @@ def validate(loaded: Loaded, parts: list[FilePart] | None = None) -> SpecSet:
         parts = [shape(doc) for doc in loaded.documents]
     issues = Issues(loaded.issues)
     collected = join(parts, issues, loaded.complete)
+    erp_rules.merge_details(collected, issues)
     index = _check_ranges(collected, issues)
     _check_clients(collected, index, issues)
     for platform in sorted({s.platform for s in collected.integrations.values()}):
@@ -73,6 +78,7 @@ def validate(loaded: Loaded, parts: list[FilePart] | None = None) -> SpecSet:
         if check is not None:
             check(collected, index, issues)
     content_rules.check(collected, issues)
+    erp_rules.check_sources(collected, issues)
     _check_safety_names(collected, issues)
     _check_schedules(collected, issues)
     if issues.items:
@@ -87,6 +93,7 @@ def validate(loaded: Loaded, parts: list[FilePart] | None = None) -> SpecSet:
         safety_default=collected.safety_default,
         safety=collected.safety,
         schedules=collected.schedules,
+        erp_sources=collected.erp_sources,
         files=[part.doc.file for part in parts if part.parsed],
         digest=loaded.digest,
         warnings=sorted(issues.warnings, key=lambda i: (i.file, i.line, i.column, i.message)),
@@ -133,6 +140,8 @@ def _collect_document(doc: Document, entries: list[Entry]) -> None:
             _collect_safety(doc, value, here, *_entry(entries, SAFETY, here))
         elif key == "products":
             _collect_products(doc, value, entries)
+        elif key == "service_details":
+            _collect_details(doc, value, entries)
         elif value is not None:
             _collect_named(doc, key, value, entries)
 
@@ -166,6 +175,7 @@ _NAMED_HINT = {
     "packages": "write packages:\n      livros:\n        integration: campsoft ...",
     "plans": "write plans:\n      fibra-500-combo:\n        packages: [...]",
     "schedules": 'write schedules:\n      nightly-drift: {cron: "0 3 * * *", run: drift}',
+    "erp_sources": "write erp_sources:\n      hubsoft-main:\n        kind: hubsoft ...",
 }
 
 
@@ -179,6 +189,12 @@ def _collect_entry(
         schedule = _validated(ScheduleSpec, raw, where, issues)
         if schedule is not None:
             collected.schedules[name] = schedule
+        return
+    if section == "erp_sources":
+        erp_source = _validated(ErpSourceSpec, raw, where, issues)
+        _check_erp_source(raw, where, issues)
+        if erp_source is not None:
+            collected.erp_sources[name] = erp_source
         return
     if section in ("packages", "plans"):
         model = PackageSpec if section == "packages" else PlanSpec
@@ -234,12 +250,17 @@ def _collect_clients(doc: Document, entries: Any, collected: Collected, issues: 
 def _place_services(services: list[ServiceSpec], raws: list[Any], client: Where) -> None:
     """Give each service of a valid client, and its phone number entries, their positions."""
     for j, (service, raw) in enumerate(zip(services, raws, strict=True)):
-        _place_service(service, raw, client, j)
+        _place_service(service, raw, _service_at(client, j, raw))
 
 
-def _place_service(service: ServiceSpec, raw: dict[str, Any], client: Where, j: int) -> None:
-    doc, path = client.doc, client.path + ("services", j)
-    service.place(Where(doc, path, *doc.mark_of(raw)))
+def _service_at(client: Where, j: int, raw: Any) -> Where:
+    return Where(client.doc, client.path + ("services", j), *client.doc.mark_of(raw))
+
+
+def _place_service(service: ServiceSpec | ServiceDetailsSpec, raw: dict[str, Any],
+                   where: Where) -> None:
+    doc, path = where.doc, where.path
+    service.place(where)
     _place_list(service, raw, "phone_numbers")
     _place_list(service, raw, "sip_lines")
     for line, raw_line in zip(service.sip_lines, raw.get("sip_lines") or (), strict=True):
@@ -283,6 +304,34 @@ def _collect_products(doc: Document, value: Any, parts: list[Entry]) -> None:
         collected.products[str(name)] = kept
 
 
+def _collect_details(doc: Document, value: Any, parts: list[Entry]) -> None:
+    """`service_details:` maps a service id to what is declared by hand of it; each id is
+    claimed, to be detailed once across files."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        _entry(parts)[1].add(doc, ("service_details",), "'service_details' must map service ids "
+                             "to what is declared of them", _DETAILS_HINT)
+        return
+    for key, raw in value.items():
+        where = Where(doc, ("service_details", key), *doc.key_position("service_details", str(key)))
+        if isinstance(key, bool) or not isinstance(key, int) or key <= 0:
+            _entry(parts)[1].at(where, (), f"'{clip(str(key), 40)}' is not a service id",
+                                "key each entry by the service's id_cliente_servico (a whole "
+                                "number)", at_key=True)
+            continue
+        collected, issues = _entry(parts, ("service_details", str(key)), where)
+        collected.declared[("service_details", str(key))] = where
+        details = _validated(ServiceDetailsSpec, raw, where, issues)
+        if details is not None:
+            _place_service(details, raw, where)
+            collected.details[key] = details
+
+
+_DETAILS_HINT = ("write service_details:\n      1001:\n        phone_numbers:\n"
+                 "          - {integration: stfc-sp, number: ..., plan: ...}")
+
+
 def _salvage_services(raws: list[Any], client: Where) -> list[ServiceSpec]:
     """The valid services of an invalid client, so that the rules across entries still run.
 
@@ -294,7 +343,7 @@ def _salvage_services(raws: list[Any], client: Where) -> list[ServiceSpec]:
             service = ServiceSpec.model_validate(raw)
         except ValidationError:
             continue
-        _place_service(service, raw, client, j)
+        _place_service(service, raw, _service_at(client, j, raw))
         kept.append(service)
     return kept
 
@@ -443,25 +492,51 @@ def _platform_checks(raw: Any, where: Where, issues: Issues) -> dict[str, Any] |
 
 def _check_credentials(where: Where, platform: str, credentials: dict[Any, Any], issues: Issues) -> None:
     descriptor = registry.get(platform)
-    path, allowed = ("credentials",), descriptor.credentials
+    _check_credential_set(where, platform, descriptor.credentials, descriptor.credential_choices,
+                          credentials, issues)
+
+
+def _check_credential_set(where: Where, owner: str, allowed: tuple[str, ...],
+                          choices: tuple[tuple[str, ...], ...], credentials: dict[Any, Any],
+                          issues: Issues) -> None:
+    """Credentials of a platform or ERP (``owner``): known names, references, all given (or
+    exactly one of the ``choices``)."""
+    path = ("credentials",)
     for key, value in credentials.items():
         if key not in allowed:
-            hint = choices_hint(key, allowed, f"{platform} takes exactly")
+            hint = choices_hint(key, allowed, f"{owner} takes exactly")
             issues.at(where, path + (key,), f"unknown credential '{key}'", hint, at_key=True)
             continue
         problem = credential_problem(str(key), value)
         if problem is not None:
             issues.at(where, path + (key,), problem, REF_HINT)
-    if descriptor.credential_choices:
+    if choices:
         given = {key for key in credentials if key in allowed}
-        if not any(given == set(choice) for choice in descriptor.credential_choices):
-            ways = " or ".join(" and ".join(choice) for choice in descriptor.credential_choices)
-            issues.at(where, path, f"{platform} takes {ways}", "give exactly one of these sets, "
+        if not any(given == set(choice) for choice in choices):
+            ways = " or ".join(" and ".join(choice) for choice in choices)
+            issues.at(where, path, f"{owner} takes {ways}", "give exactly one of these sets, "
                       "each as ${env:NAME} or ${file:PATH}", True)
         return
     for key in allowed:
         if key not in credentials:
             issues.at(where, path, f"missing credential '{key}'", f"add {key}: ${{env:NAME}}", True)
+
+
+def _check_erp_source(raw: Any, where: Where, issues: Issues) -> None:
+    """What depends on the ERP's kind: its credentials, and statuses the mapping may name
+    (checked even when other keys are wrong, as an integration's are)."""
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    erp = erps.find(kind) if isinstance(kind, str) else None
+    if erp is None:
+        return  # the model reports it
+    credentials, mapping = raw.get("credentials"), raw.get("status_mapping")
+    if isinstance(credentials, dict):
+        _check_credential_set(where, erp.name, erp.credentials, (), credentials, issues)
+    for status in mapping if isinstance(mapping, dict) else ():
+        if status not in erp.statuses:
+            hint = choices_hint(status, tuple(erp.statuses), f"{erp.title} statuses are")
+            issues.at(where, ("status_mapping", status), f"'{clip(str(status), 40)}' is not a "
+                      f"{erp.title} status", hint, at_key=True)
 
 
 def credential_problem(key: str, value: object) -> str | None:
