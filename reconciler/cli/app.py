@@ -175,6 +175,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "show": ("inspect", "numbers"), "feasibility": ("feasibility",),
     "cdr": ("billing",), "billing": ("billing", "charges"), "schedule": ("schedule",),
     "schema": ("schema",), "lock": ("admin",), "sim": ("admin",), "state": ("state",),
+    "erp": ("erp",),
 }
 
 

@@ -4,9 +4,9 @@ joined (:func:`join`) before the rules across entries run.
 The shape pass validates each entry of a file on its own, so what a file yields depends on that
 file alone, and can be cached by its content (:mod:`.file_cache`). Only three things of the
 shape pass look across files, and :func:`join` decides them, in file order, exactly as one pass
-over every file did: a named entry (integration, range, package, plan, schedule, ERP source, a service's
-details) defined twice,
-the products of one integration declared twice, and a second ``safety:`` section. Each is
+over every file did: a named entry (integration, range, package, plan, schedule, ERP source,
+a service's details) defined twice, the products of one integration declared twice, and a
+second ``safety:`` section. Each is
 *claimed* by its entry; a claim already taken by an earlier file is reported where the later
 one is written, and that entry is dropped with its own problems (one message, not a cascade).
 """

@@ -293,14 +293,16 @@ def find_spec_files(specs_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def read_documents(specs_dir: Path) -> Loaded:
-    """Read every spec file under ``specs_dir`` (not parsed yet); never raises for a user
-    mistake."""
+def read_documents(specs_dir: Path, *, skip: Path | None = None) -> Loaded:
+    """Read every spec file under ``specs_dir`` (not parsed yet), those under ``skip`` left
+    out; never raises for a user mistake."""
     where = display_path(specs_dir)
     if not specs_dir.exists():
         issue = SpecIssue(where, 1, 1, f"specs directory {where} does not exist", _DIR_HINT)
         return Loaded([], [issue], "", False)
     files = find_spec_files(specs_dir)
+    if skip is not None:
+        files = [(rel, path) for rel, path in files if not path.resolve().is_relative_to(skip.resolve())]
     if not files:
         issue = SpecIssue(where, 1, 1, f"no spec files found in {where}", _DIR_HINT)
         return Loaded([], [issue], "", False)
