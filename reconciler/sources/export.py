@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.sources.erp import ErpClient, ErpDescriptor, ErpService
@@ -134,7 +134,7 @@ def _client(same: list[ErpClient], config: Settings, before: Mapping[str, Seen],
     if len(same) > 1:
         review.append(f"{title} clients {', '.join(c.erp_id for c in same)} share this "
                       "document; their services are listed together")
-    if not _valid_document(first.document):
+    if not _valid(brazil.normalise_document, first.document):
         review.append(f"{title}'s CPF/CNPJ of client {first.erp_id} is not valid; correct it "
                       f"in {title}")
     email = next((c.email for c in same if c.email), None)
@@ -144,7 +144,7 @@ def _client(same: list[ErpClient], config: Settings, before: Mapping[str, Seen],
         email = None
     elif email is None:
         review.append(f"{title} has no e-mail for this client")
-    if phone is not None and not _valid_phone(phone):
+    if phone is not None and not _valid(brazil.normalise_phone, phone):
         review.append(f"{title}'s phone {_text(phone)} is not a valid Brazilian phone: left out")
         phone = None
     elif phone is None:
@@ -249,17 +249,9 @@ def _document(text: str) -> str:
     return text
 
 
-def _valid_document(text: str) -> bool:
+def _valid(normalise: Callable[[str], str], text: str) -> bool:
     try:
-        brazil.normalise_document(text)
-    except brazil.Invalid:
-        return False
-    return True
-
-
-def _valid_phone(text: str) -> bool:
-    try:
-        brazil.normalise_phone(text)
+        normalise(text)
     except brazil.Invalid:
         return False
     return True
