@@ -227,7 +227,11 @@ def _text(value: str) -> str:
     if _PLAIN.fullmatch(value) and not _RESERVED.fullmatch(value) and ": " not in value \
             and " #" not in value and value == value.strip():
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+# What YAML reads as a line break or drops even between double quotes: escaped.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 def _digits(text: str) -> str:
