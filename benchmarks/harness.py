@@ -180,8 +180,9 @@ def free_port() -> int:
 class Simulator:
     """One platform simulator served by ``python -m reconciler sim serve`` in its own process."""
 
-    def __init__(self, key: str, platform: str, log_dir: Path, removal_delay: float) -> None:
-        self.key, self.platform = key, platform
+    def __init__(self, key: str, platform: str, log_dir: Path, removal_delay: float,
+                 extra: Sequence[str] = ()) -> None:
+        self.key, self.platform, self.extra = key, platform, tuple(extra)
         self.secret = f"bench-{key}-" + secrets.token_hex(12)
         self.removal_delay = removal_delay
         self.log_path = log_dir / f"sim-{platform}.log"
@@ -199,6 +200,7 @@ class Simulator:
                "--port", str(port)]
         if self.platform == "saperx-stfc":
             cmd += ["--removal-delay", str(self.removal_delay)]
+        cmd += self.extra
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop); a file, not a pipe
         # its own session: a Ctrl-C at the terminal reaches the runner, which stops it cleanly
         self.proc = subprocess.Popen(cmd, env=child_env(SIM_TOKEN=self.secret),

@@ -65,7 +65,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks import billing, peer_octodns, workload
+from benchmarks import billing, erp, peer_octodns, workload
 from benchmarks.harness import (  # noqa: F401 (LOGIN_ROUTES, child_env: the smoke test's)
     LOGIN_ROUTES,
     PLATFORMS,
@@ -415,6 +415,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
     if results.get("billing"):
         lines += ["", *billing.markdown(results["billing"])]
+    if results.get("erp"):
+        lines += ["", *erp.markdown(results["erp"])]
     peer = peer_markdown(results["runs"])
     if peer:
         lines += ["", *peer]
@@ -498,6 +500,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--billing-numbers", type=int, default=billing.DEFAULT_NUMBERS,
                         help="STFC numbers of the billing estate, billed for the last month "
                              f"(default {billing.DEFAULT_NUMBERS}; 0 skips it)")
+    parser.add_argument("--erp-clients", type=int, default=erp.DEFAULT_CLIENTS,
+                        help="HubSoft clients of the ERP export steps (default "
+                             f"{erp.DEFAULT_CLIENTS:,}; 0 skips them)")
     parser.add_argument("--postgres", default=None, metavar="URL",
                         help="a PostgreSQL server's admin URL: each estate's state is then "
                              "moved there (a database reconcile_bench_n<N> made afresh) and "
@@ -578,6 +583,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.billing_numbers, sims, workdir / "billing", seed=args.seed,
                     rate_limit=rate_limit, say=say)
                 all_ok &= all(s["ok"] for s in results["billing"]["steps"].values())
+            if args.erp_clients:
+                results["erp"] = erp.run_erp(args.erp_clients, workdir / "erp", seed=args.seed,
+                                             say=say)
+                all_ok &= all(s["ok"] for s in results["erp"]["steps"].values())
     except KeyboardInterrupt:
         say("interrupted: simulators stopped; partial results kept")
         _write(args, results)

@@ -24,6 +24,7 @@ STEPS = ("initial apply", "sync", "validate", "YAML floor", "plan (cold)", "plan
          "plan (1% changed)", "apply (1%)", "drift")
 PLATFORMS = ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "ozmap")
 NUMBERS = 1_000  # the billing estate's
+ERP_CLIENTS = 2_500  # the ERP export's: three files
 
 
 def test_generator_mix_at_1000(tmp_path: Path) -> None:
@@ -101,7 +102,8 @@ def results(tmp_path_factory: pytest.TempPathFactory, postgres: str | None) -> d
     PostgreSQL and measured there too when a server is at hand."""
     where = tmp_path_factory.mktemp("bench")
     out, table = where / "results.json", where / "table.md"
-    code = bench.main(["--sizes", str(N), "--billing-numbers", str(NUMBERS), "--out", str(out),
+    code = bench.main(["--sizes", str(N), "--billing-numbers", str(NUMBERS),
+                       "--erp-clients", str(ERP_CLIENTS), "--out", str(out),
                        "--markdown", str(table), "--keep", str(where / "work"), "--seed", "1",
                        *(["--postgres", postgres] if postgres else [])])
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
@@ -316,3 +318,16 @@ def test_the_estate_moved_to_postgresql_measures_the_same(
         assert step["sql_statements"] == warm + 2 * len(PLATFORMS)
     if name == "apply (1%, PostgreSQL)":
         assert sum(c["non_listing"] for c in step["api_calls"].values()) > 0
+
+
+def test_erp_export_is_measured_and_byte_stable(results: dict[str, Any]) -> None:
+    run = results["erp"]
+    assert run["clients"] == ERP_CLIENTS and run["files"] == 3
+    assert run["services"] > ERP_CLIENTS * 0.9  # a few per cent are skipped, some have two
+    steps = run["steps"]
+    assert list(steps) == ["erp export", "erp export (re-run)", "erp export (1 change)"]
+    assert all(s["ok"] and s["peak_rss_mb"] > 0 for s in steps.values())
+    assert steps["erp export (re-run)"]["byte_stable"] is True
+    assert steps["erp export (1 change)"]["changed_lines"] == 2
+    assert f"ERP export: {ERP_CLIENTS:,} HubSoft clients" in results["_table"]
+
