@@ -15,6 +15,7 @@ import click
 
 from reconciler.cli.app import err, handles_errors, main, out
 from reconciler.errors import ReconcilerError
+from reconciler.runtime import run_async
 from reconciler.secrets import parse_reference, resolve
 from reconciler.sources import export
 from reconciler.sources import registry as erps
@@ -104,8 +105,6 @@ def _read(spec: ErpSourceSpec, source: str) -> list[ErpClient]:
             return found
         finally:
             await reader.aclose()
-
-    from reconciler.runtime import run_async
 
     err.print(f"Reading {erp.title} ({source}) at {spec.url}...")
     return run_async(clients())

@@ -195,3 +195,16 @@ def test_an_unknown_erp_kind_names_the_known_ones(tmp_path: Path) -> None:
         """)
     issue = only_issue(tmp_path)
     assert "unknown ERP kind 'ixcsoft'" in issue.message and "hubsoft, ixc" in issue.hint
+
+
+def test_details_merge_the_same_with_the_spec_cache(tmp_path: Path) -> None:
+    """The per-file spec cache keeps each file's entries: merging must not change them, or
+    the second run would see the details twice."""
+    specs = base(tmp_path / "specs")
+    write(specs, "details.yaml", f"service_details:\n  1001:\n{NUMBER}")
+    runs = []
+    for i in range(3):  # another file changed each time: the set misses, the files hit
+        (specs / "integrations.yaml").write_text(INTEGRATIONS + f"# run {i}\n", encoding="utf-8")
+        runs.append(load_desired(specs, state_dir=tmp_path / "state"))
+    assert runs[0].resources == runs[1].resources == runs[2].resources
+    assert any("1130001005" in key for key in runs[2].resources)
