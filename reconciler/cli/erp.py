@@ -19,7 +19,7 @@ from reconciler.runtime import run_async
 from reconciler.secrets import parse_reference, resolve
 from reconciler.sources import export
 from reconciler.sources import registry as erps
-from reconciler.sources.erp import ErpClient
+from reconciler.sources.erp import ErpClient, ErpDescriptor
 from reconciler.specs.erp_config import erp_source
 from reconciler.specs.models import ErpSourceSpec
 
@@ -52,7 +52,7 @@ def export_cmd(specs_dir: Path, source: str, out_dir: Path, check: bool, summary
     current = _generated(out_dir, source)
     config = export.settings(source, erp, spec.status_mapping, spec.plans, spec.packages,
                              collected.plans, collected.packages)
-    clients = _read(spec, source)
+    clients = _read(spec, erp, source)
     stamp = (fixed_now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%MZ")
     summary = export.Summary()
     files = export.render(clients, config, export.previous(current.values()), stamp, summary)
@@ -89,8 +89,8 @@ def _generated(out_dir: Path, source: str) -> dict[str, str]:
     return found
 
 
-def _read(spec: ErpSourceSpec, source: str) -> list[ErpClient]:
-    erp = erps.get(spec.kind)
+def _read(spec: ErpSourceSpec, erp: ErpDescriptor, source: str) -> list[ErpClient]:
+    """Every client of the ERP, its credentials resolved from their references."""
     base = str(spec.where.doc.base_dir)
     credentials = {}
     for name, value in spec.credentials.items():
