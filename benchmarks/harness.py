@@ -350,9 +350,11 @@ def calls_between(before: Mapping[str, Any], after: Mapping[str, Any], platform:
 # -- the environment of the CLI -------------------------------------------------------------
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """This checkout importable even when not installed; no stray reconciler settings."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+def child_env(*, other_checkout: bool = False, **extra: str) -> dict[str, str]:
+    """This checkout importable even when not installed (unless the child runs another
+    checkout, installed in its own interpreter's environment); no stray reconciler settings."""
+    mine = "" if other_checkout else str(REPO)
+    path = os.pathsep.join(p for p in (mine, os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1", "COLUMNS": "200", **extra}
     for name in ("RECONCILER_STATE", "RECONCILER_SPECS"):
         if name not in extra:
@@ -360,8 +362,9 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def cli_env(sims: Mapping[str, Simulator], specs: Path, state_db: Path) -> dict[str, str]:
-    return child_env(**{
+def cli_env(sims: Mapping[str, Simulator], specs: Path, state_db: Path, *,
+            other_checkout: bool = False) -> dict[str, str]:
+    return child_env(other_checkout=other_checkout, **{
         workload.ENV["stfc"]: sims["stfc"].secret,
         workload.ENV["qualifica"]: sims["qualifica"].secret,
         workload.ENV["campsoft_key"]: "sim-key",

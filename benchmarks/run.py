@@ -13,9 +13,12 @@ a target), and measures, each as a separate CLI subprocess that takes the state 
 
     validate                ``reconcile validate`` (cold: no spec cache)
     YAML floor              a child that only parses the same spec files with yaml.CSafeLoader
+    YAML floor (gc off)     the same with the cyclic garbage collector disabled
     plan (cold)             ``reconcile plan --detailed-exitcode`` on the converged estate (exit 0),
                             with no spec cache under the state directory
     plan (warm)             the same again, unchanged files (the spec cache is warm)
+    plan (1 file edited)    the same after a comment was appended to one client file: that file
+                            is parsed again, the others come from the per-file spec cache
     plan (1% changed)       after ``workload.mutate(root, 0.01)`` (exit 2; 3 when the change goes
                             over a safety limit, whose ``--allow`` counts the apply then gets)
     apply (1%)              ``reconcile apply --auto-approve`` of that change (exit 0)
@@ -91,8 +94,10 @@ EXPECTED = {
     "sync": 0,
     "validate": 0,
     "YAML floor": 0,
+    "YAML floor (gc off)": 0,
     "plan (cold)": 0,
     "plan (warm)": 0,
+    "plan (1 file edited)": 0,
     "plan (1% changed)": 2,
     "apply (1%)": 0,
     "drift": 0,
@@ -106,17 +111,22 @@ PG_EXPECTED = {
     "apply (1%, PostgreSQL)": 0,
     "drift (PostgreSQL)": 0,
 }
-MEASURED = ("validate", "plan (cold)", "plan (warm)", "plan (1% changed)", "apply (1%)", "drift")
-NO_OP_PLANS = ("plan (cold)", "plan (warm)")
+MEASURED = ("validate", "plan (cold)", "plan (warm)", "plan (1 file edited)", "plan (1% changed)",
+            "apply (1%)", "drift")
+NO_OP_PLANS = ("plan (cold)", "plan (warm)", "plan (1 file edited)")
+FLOORS = ("YAML floor", "YAML floor (gc off)")
 # A plan over a safety limit exits 3 and names the exact counts to allow (docs/specs.md#safety):
 # the runner then passes them to the apply, as an operator who reviewed the plan would.
 ALLOW_HINT = re.compile(r"pass --allow ([a-z][a-z0-9-]*\.[a-z]+=\d+)")
 
-# The floor: a child that parses every spec file with the C loader and nothing else.
+# The floor: a child that parses every spec file with the C loader and nothing else; with a
+# second argument "gc-off", with the cyclic garbage collector disabled first.
 FLOOR_CODE = """\
-import json, sys, time
+import gc, json, sys, time
 from pathlib import Path
 import yaml
+if sys.argv[2:] == ["gc-off"]:
+    gc.disable()
 start = time.perf_counter()
 files = sorted(p for p in Path(sys.argv[1]).rglob("*.yaml") if p.is_file())
 for path in files:
@@ -138,7 +148,7 @@ def step_timeout(n: int, step: str) -> float:
 
 def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
              rate_limit: float | None, say: Any, profile: Path | None = None,
-             postgres: str | None = None) -> dict[str, Any]:
+             postgres: str | None = None, cli_python: str | None = None) -> dict[str, Any]:
     """Generate, converge and measure one estate of ``n`` client services under ``root``."""
     started = time.perf_counter()
     if root.exists():
@@ -166,8 +176,9 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
         "spec_bytes": sum(p.stat().st_size for p in files),
         "generate_s": round(generate_s, 3),
     }
-    env = cli_env(sims, specs, state_db)
-    cli = [sys.executable, "-m", "reconciler", "-v"]  # -v: the state's statement count
+    env = cli_env(sims, specs, state_db, other_checkout=cli_python is not None)
+    # -v: the state's statement count
+    cli = [cli_python or sys.executable, "-m", "reconciler", "-v"]
     step = Stepper(f"N={n:,}", sims, cwd=root, env=env, logs=logs,
                    expected={**EXPECTED, **PG_EXPECTED},
                    timeout=lambda name: step_timeout(n, name), say=say,
@@ -184,13 +195,16 @@ def run_size(n: int, sims: Mapping[str, Simulator], root: Path, *, seed: int,
     # (a spec cache) is removed first, and listed in the step's "cleared"
     cleared = clear_state_extras(state_dir, state_db)
     step("validate", [*cli, "validate"])["cleared"] = cleared
-    floor = step("YAML floor", [sys.executable, "-c", FLOOR_CODE, str(specs)])
-    with contextlib.suppress(ValueError, OSError, IndexError):
-        lines = Path(floor["log"]).read_text(encoding="utf-8").strip().splitlines()
-        floor["in_process"] = json.loads(lines[-1])
+    for name, extra in zip(FLOORS, ([], ["gc-off"]), strict=True):
+        floor = step(name, [sys.executable, "-c", FLOOR_CODE, str(specs), *extra])
+        with contextlib.suppress(ValueError, OSError, IndexError):
+            lines = Path(floor["log"]).read_text(encoding="utf-8").strip().splitlines()
+            floor["in_process"] = json.loads(lines[-1])
     cleared = clear_state_extras(state_dir, state_db)
     step("plan (cold)", [*cli, "plan", "--detailed-exitcode"])["cleared"] = cleared
     step("plan (warm)", [*cli, "plan", "--detailed-exitcode"])
+    run["edited_file"] = workload.touch_one_file(specs)
+    step("plan (1 file edited)", [*cli, "plan", "--detailed-exitcode"])
     t0 = time.perf_counter()
     mutation = workload.mutate(specs, MUTATE_FRACTION, seed=seed + 1)
     run["mutated_services"], run["mutation"] = mutation.services, asdict(mutation)
@@ -391,7 +405,7 @@ def markdown(results: Mapping[str, Any]) -> str:
                 code += f" (want {s['expected_exit_code']})"
             cells = []
             for _, platform in PLATFORMS:
-                if name == "YAML floor":
+                if name in FLOORS:
                     cells.append("-")
                     continue
                 c = s["api_calls"][platform]
@@ -510,6 +524,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--peer", choices=["octodns"], default=None,
                         help="also measure octoDNS's plan (no-op, then 1%% changed) of N DNS "
                              "records at each size, beside the tool (needs pip install octodns)")
+    parser.add_argument("--cli-python", default=None, metavar="PYTHON",
+                        help="run the tool's steps with this interpreter, whose environment has "
+                             "another checkout of the tool installed (the simulators, the "
+                             "workload and the floor stay this checkout's): two versions "
+                             "measured like for like")
     parser.add_argument("--removal-delay", type=float, default=1.0,
                         help="seconds the STFC simulator keeps an unlinked number in its "
                              "removal queue (default 1)")
@@ -572,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in args.sizes:
                 run = run_size(n, sims, workdir / f"n{n}", seed=args.seed,
                                rate_limit=rate_limit, say=say, profile=args.profile,
-                               postgres=args.postgres)
+                               postgres=args.postgres, cli_python=args.cli_python)
                 results["runs"].append(run)
                 all_ok &= all(s["ok"] for s in run["steps"].values())
                 if args.peer == "octodns":

@@ -5,6 +5,7 @@ generated mix, the JSON), never the timings."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -20,8 +21,8 @@ from benchmarks import run as bench
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 N = 1_000
-STEPS = ("initial apply", "sync", "validate", "YAML floor", "plan (cold)", "plan (warm)",
-         "plan (1% changed)", "apply (1%)", "drift")
+STEPS = ("initial apply", "sync", "validate", "YAML floor", "YAML floor (gc off)", "plan (cold)",
+         "plan (warm)", "plan (1 file edited)", "plan (1% changed)", "apply (1%)", "drift")
 PLATFORMS = ("saperx-stfc", "qualifica", "campsoft", "saperx-v2", "ozmap")
 NUMBERS = 1_000  # the billing estate's
 ERP_CLIENTS = 2_500  # the ERP export's: three files
@@ -135,15 +136,17 @@ def test_runner_exits_0_and_records_every_step(results: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("name", "code"), [
-    ("initial apply", 0), ("sync", 0), ("validate", 0), ("YAML floor", 0), ("plan (cold)", 0),
-    ("plan (warm)", 0), ("plan (1% changed)", 2), ("apply (1%)", 0), ("drift", 0)])
+    ("initial apply", 0), ("sync", 0), ("validate", 0), ("YAML floor", 0),
+    ("YAML floor (gc off)", 0), ("plan (cold)", 0), ("plan (warm)", 0),
+    ("plan (1 file edited)", 0), ("plan (1% changed)", 2), ("apply (1%)", 0), ("drift", 0)])
 def test_every_step_exits_as_expected(results: dict[str, Any], name: str, code: int) -> None:
     step = _step(results, name)
     assert step["exit_code"] == code, Path(step["log"]).read_text(errors="replace")[-3000:]
     assert step["ok"]
 
 
-@pytest.mark.parametrize("name", ["plan (cold)", "plan (warm)", "drift", "sync"])
+@pytest.mark.parametrize("name", ["plan (cold)", "plan (warm)", "plan (1 file edited)", "drift",
+                                  "sync"])
 def test_reads_are_listings_only(results: dict[str, Any], name: str) -> None:
     """A no-op plan (and drift) lists each platform page by page: no per-object read, no
     write, and pages of at least 500 objects."""
@@ -294,6 +297,23 @@ def _assert_port_mix(ports: int, boxes: int) -> None:
 def _assert_sip_mix(lines: int, dids: int) -> None:
     assert abs(lines / N - 0.10) <= 0.02, lines
     assert lines <= dids <= 3 * lines and abs(dids / lines - 1.7) <= 0.2, (lines, dids)
+
+
+def test_the_one_file_plan_parses_that_file_only(results: dict[str, Any]) -> None:
+    run = results["runs"][0]
+    assert run["edited_file"] == "clients/0001.yaml"
+    log = Path(_step(results, "plan (1 file edited)")["log"]).read_text(encoding="utf-8")
+    said = re.findall(r"spec cache: (\d+) of (\d+) files reused, (\d+) parsed", log)
+    assert said, log[-2000:]
+    reused, total, parsed = map(int, said[-1])
+    assert (parsed, reused, total) == (1, run["spec_files"] - 1, run["spec_files"])
+
+
+def test_both_floors_parse_every_file(results: dict[str, Any]) -> None:
+    run = results["runs"][0]
+    for name in ("YAML floor", "YAML floor (gc off)"):
+        measured = _step(results, name)["in_process"]
+        assert measured["files"] == run["spec_files"] and measured["parse_s"] > 0, name
 
 
 def test_every_cli_step_reports_its_state_statements(results: dict[str, Any]) -> None:

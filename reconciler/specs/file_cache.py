@@ -25,6 +25,7 @@ The entries are pickles: see :mod:`.cache` on who may write the state directory.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from contextlib import suppress
@@ -36,6 +37,8 @@ from reconciler.specs.yaml_loader import Document
 
 RUNS_KEPT = 4  # runs whose entries are kept: a few branches' spec sets
 SUFFIX = ".part"
+
+log = logging.getLogger(__name__)
 
 
 def files_dir(state_dir: Path) -> Path:
@@ -53,6 +56,7 @@ class FileCache:
         self._base = base
         self._stamp = time.time_ns()
         self._used: list[Path] = []
+        self.reused = self.missed = 0
 
     def key(self, doc: Document) -> str:
         digest = self._base.copy()
@@ -66,7 +70,9 @@ class FileCache:
         path = self.folder / f"{key}{SUFFIX}"
         part = read_entry(path, key)
         if not isinstance(part, FilePart) or part.doc.rel != doc.rel or not part.clean:
+            self.missed += 1
             return None
+        self.reused += 1
         part.doc.adopt(doc)  # every position in the part points at this document
         self._used.append(path)
         return part
@@ -82,6 +88,8 @@ class FileCache:
 
     def finish(self) -> None:
         """Stamp the entries this run used, and remove those no recent run used."""
+        log.info("spec cache: %d of %d files reused, %d parsed", self.reused,
+                 self.reused + self.missed, self.missed)
         for path in self._used:
             with suppress(OSError):
                 os.utime(path, ns=(self._stamp, self._stamp))

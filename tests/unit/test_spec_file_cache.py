@@ -86,6 +86,20 @@ def test_only_the_changed_file_is_parsed(tmp_path: Path, shaped: list[str]) -> N
     assert outcome(specs, state) == outcome(specs, None)
 
 
+def test_the_run_logs_how_many_files_it_reused(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """`-v` says what the cache saved: the benchmark's one-file step reads it from the log."""
+    specs, state = tmp_path / "specs", tmp_path / "state"
+    spec_set(specs)
+    with caplog.at_level("INFO", logger=file_cache.__name__):
+        load_desired(specs, state_dir=state)
+        write(specs, "clients/a.yaml", client() + "# edited\n")
+        load_desired(specs, state_dir=state)
+    said = [r.getMessage() for r in caplog.records if r.name == file_cache.__name__]
+    assert said == ["spec cache: 0 of 3 files reused, 3 parsed",
+                    "spec cache: 2 of 3 files reused, 1 parsed"]
+
+
 def test_rules_across_files_run_on_cached_entries(tmp_path: Path, shaped: list[str]) -> None:
     """Both files are clean on their own, so both are stored; the number used twice is found
     when their entries are joined, from the cache as from a fresh parse."""
